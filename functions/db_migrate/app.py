@@ -1,0 +1,12 @@
+"""Applies pending database migrations (invoked once per deployment, and by the local stack)."""
+
+from typing import Any
+
+from reussite import db
+from reussite.db.migrate import migrate
+from reussite.observability import logger
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"applied": migrate(db.connection())}

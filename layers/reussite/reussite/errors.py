@@ -1,0 +1,72 @@
+"""Typed domain errors. Each carries a stable code; the HTTP layer maps them to problem+json."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str] = "DOMAIN_ERROR"
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "The request cannot be carried out"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    title = "A valid bearer token is required"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    status = 403
+    title = "Your role does not allow this"
+
+
+class UnknownRole(DomainError):
+    code = "UNKNOWN_ROLE"
+    status = 403
+    title = "The token carries a role reussite does not know"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    status = 404
+    title = "No such resource"
+
+
+class StudentNotFound(NotFound):
+    code = "STUDENT_NOT_FOUND"
+    title = "No such student"
+
+
+class LinkCodeInvalid(NotFound):
+    code = "LINK_CODE_INVALID"
+    title = "This link code is unknown, expired or already used"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+    status = 409
+    title = "The request conflicts with the current state"
+
+
+class StudentAlreadyLinked(Conflict):
+    code = "STUDENT_ALREADY_LINKED"
+    title = "This student profile already has its own login"
+
+
+class LinkConflict(Conflict):
+    code = "LINK_CONFLICT"
+    title = "Your own student profile already has activity and cannot be replaced"
+
+
+class DependencyUnavailable(DomainError):
+    code = "DEPENDENCY_UNAVAILABLE"
+    status = 503
+    title = "A service reussite depends on is unavailable; try again"

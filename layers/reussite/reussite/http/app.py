@@ -1,0 +1,34 @@
+"""One factory for every HTTP function's FastAPI app, and the Lambda entry point around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from fastapi import FastAPI
+from mangum import Mangum
+
+import reussite
+from reussite.http import problems
+from reussite.observability import logger, tracer
+
+
+def create_app(title: str) -> FastAPI:
+    app = FastAPI(
+        title=title, version=reussite.__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    problems.install(app)
+    return app
+
+
+def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: API Gateway HTTP API (v2) events through Mangum into the app."""
+    adapter = Mangum(app, lifespan="off")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return adapter(event, context)
+
+    return handler

@@ -1,0 +1,49 @@
+"""The caller, from the claims API Gateway's JWT authorizer verified (`aws.event` in the scope)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+
+from reussite.errors import Forbidden, Unauthenticated, UnknownRole
+from reussite.identity import service
+from reussite.identity.models import Principal, Role, User
+
+
+def claims_of(event: dict[str, Any] | None) -> dict[str, Any] | None:
+    authorizer = ((event or {}).get("requestContext") or {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims")
+    return claims if isinstance(claims, dict) else None
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    role = claims.get("role") or claims.get("custom:role") or Role.ELEVE.value
+    if role not in Role.__members__:
+        raise UnknownRole(f"Role {str(role)[:40]!r} is not one of {', '.join(Role)}")
+    try:
+        return Principal(
+            sub=claims.get("sub", ""), email=claims.get("email"), name=claims.get("name"), role=role
+        )
+    except ValidationError as exc:
+        raise Unauthenticated("The token's identity claims are not usable") from exc
+
+
+def current_principal(request: Request) -> Principal:
+    claims = claims_of(request.scope.get("aws.event"))
+    if not claims or not claims.get("sub"):
+        raise Unauthenticated()
+    return principal_from_claims(claims)
+
+
+def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+    return service.resolve_user(principal)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(user: User, *roles: Role) -> None:
+    if user.role not in roles:
+        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")

@@ -1,0 +1,1 @@
+"""Identity: users from tokens, roles, student profiles, parents acting for their children."""

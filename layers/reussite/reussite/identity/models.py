@@ -1,0 +1,83 @@
+"""Identity models: the caller as the token describes them, and as reussite knows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    ELEVE = "ELEVE"
+    PARENT = "PARENT"
+    COACH = "COACH"
+    ASSISTANTE = "ASSISTANTE"
+    ADMIN = "ADMIN"
+
+
+STAFF_ROLES = frozenset({Role.ASSISTANTE, Role.ADMIN})
+
+
+class Principal(BaseModel):
+    """The verified identity claims of the caller (from the JWT authorizer)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str = Field(min_length=1, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    role: Role
+
+
+class User(BaseModel):
+    """A provisioned user; `student_id` is the user's own student profile (ELEVE)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    sub: str
+    email: str | None
+    name: str | None
+    role: Role
+    student_id: UUID | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class Child(BaseModel):
+    student_id: UUID
+    display_name: str
+    has_own_login: bool
+
+
+class Me(BaseModel):
+    id: UUID
+    role: Role
+    email: str | None
+    name: str | None
+    student_id: UUID | None = None
+    children: list[Child] | None = None
+
+
+class NewStudent(BaseModel):
+    display_name: str = Field(min_length=1, max_length=200)
+
+
+class CreatedStudent(BaseModel):
+    student_id: UUID
+    display_name: str
+    link_code: str = Field(description="One-time code the child enters to link their own login")
+    link_code_expires_at: datetime
+
+
+class LinkRequest(BaseModel):
+    code: str = Field(min_length=4, max_length=40)
+
+
+class LinkedStudent(BaseModel):
+    student_id: UUID
+    display_name: str

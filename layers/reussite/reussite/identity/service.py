@@ -1,0 +1,210 @@
+"""Provisioning users from their token, student profiles, parent links and one-time link codes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import psycopg
+
+from reussite import db
+from reussite.errors import (
+    Forbidden,
+    LinkCodeInvalid,
+    LinkConflict,
+    StudentAlreadyLinked,
+    StudentNotFound,
+)
+from reussite.identity.models import (
+    Child,
+    CreatedStudent,
+    LinkedStudent,
+    Me,
+    Principal,
+    Role,
+    User,
+)
+from reussite.settings import get_settings
+
+# Crockford base32 without I, L, O, U: easy to read aloud and to type.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_LENGTH = 12  # 60 random bits, single use, short-lived
+
+_SELECT_USER = """
+    SELECT u.id, u.sub, u.email, u.name, u.role, s.id AS student_id
+      FROM users u LEFT JOIN students s ON s.user_id = u.id
+     WHERE u.sub = %s
+"""
+
+
+def resolve_user(principal: Principal) -> User:
+    """The user behind the token, provisioned on the first call and kept in step with the claims.
+
+    The common case (a known user whose claims did not change) costs one indexed read.
+    """
+    row = db.connection().execute(_SELECT_USER, (principal.sub,)).fetchone()
+    if row is not None:
+        user = User.model_validate(row)
+        in_step = (user.email, user.name, user.role) == (
+            principal.email,
+            principal.name,
+            principal.role,
+        )
+        if in_step and (user.role is not Role.ELEVE or user.student_id is not None):
+            return user
+    return _provision(principal)
+
+
+def _provision(principal: Principal) -> User:
+    with db.transaction() as conn:
+        conn.execute(
+            """INSERT INTO users (sub, email, name, role) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (sub) DO UPDATE
+                  SET email = EXCLUDED.email, name = EXCLUDED.name, role = EXCLUDED.role,
+                      updated_at = now()""",
+            (principal.sub, principal.email, principal.name, principal.role.value),
+        )
+        row = conn.execute(_SELECT_USER + " FOR UPDATE OF u", (principal.sub,)).fetchone()
+        assert row is not None
+        if principal.role is Role.ELEVE and row["student_id"] is None:
+            # An adult learner (or a child with their own login) pays for themselves.
+            student = conn.execute(
+                """INSERT INTO students (user_id, display_name, created_by, self_provisioned)
+                   VALUES (%s, %s, %s, true) RETURNING id""",
+                (row["id"], principal.name or principal.email or "Student", row["id"]),
+            ).fetchone()
+            assert student is not None
+            conn.execute("INSERT INTO wallets (student_id) VALUES (%s)", (student["id"],))
+            row["student_id"] = student["id"]
+    return User.model_validate(row)
+
+
+def describe(user: User) -> Me:
+    """What `GET /v1/me` shows: the user, and their student profile or their children."""
+    me = Me(id=user.id, role=user.role, email=user.email, name=user.name)
+    if user.role is Role.ELEVE:
+        me.student_id = user.student_id
+    elif user.role is Role.PARENT:
+        rows = db.connection().execute(
+            """SELECT s.id AS student_id, s.display_name, s.user_id IS NOT NULL AS has_own_login
+                 FROM parent_students ps JOIN students s ON s.id = ps.student_id
+                WHERE ps.parent_id = %s ORDER BY ps.created_at, s.id""",
+            (user.id,),
+        ).fetchall()
+        me.children = [Child.model_validate(row) for row in rows]
+    return me
+
+
+def create_child(parent: User, display_name: str) -> CreatedStudent:
+    """A parent creates a student profile (with its wallet) and gets a one-time link code."""
+    if parent.role is not Role.PARENT:
+        raise Forbidden("Only a parent creates student profiles for their children")
+    code = _new_code()
+    expires_at = datetime.now(UTC) + timedelta(hours=get_settings().link_code_ttl_hours)
+    with db.transaction() as conn:
+        student = conn.execute(
+            "INSERT INTO students (display_name, created_by) VALUES (%s, %s) RETURNING id",
+            (display_name, parent.id),
+        ).fetchone()
+        assert student is not None
+        conn.execute(
+            "INSERT INTO parent_students (parent_id, student_id) VALUES (%s, %s)",
+            (parent.id, student["id"]),
+        )
+        conn.execute("INSERT INTO wallets (student_id) VALUES (%s)", (student["id"],))
+        conn.execute(
+            """INSERT INTO student_link_codes (code_hash, student_id, created_by, expires_at)
+               VALUES (%s, %s, %s, %s)""",
+            (_hash(code), student["id"], parent.id, expires_at),
+        )
+    return CreatedStudent(
+        student_id=student["id"],
+        display_name=display_name,
+        link_code=_format(code),
+        link_code_expires_at=expires_at,
+    )
+
+
+def link_own_login(user: User, code: str) -> LinkedStudent:
+    """A student signed in with their own login takes over the profile their parent created.
+
+    The student's self-provisioned profile is dropped; if it already has activity (anything
+    referring to its wallet or profile), the link is refused and nothing changes.
+    """
+    if user.role is not Role.ELEVE:
+        raise Forbidden("Only a student links their own login to a profile")
+    try:
+        with db.transaction() as conn:
+            link = conn.execute(
+                """SELECT c.student_id, s.user_id, s.display_name
+                     FROM student_link_codes c JOIN students s ON s.id = c.student_id
+                    WHERE c.code_hash = %s AND c.used_at IS NULL AND c.expires_at > now()
+                      FOR UPDATE""",
+                (_hash(_normalise(code)),),
+            ).fetchone()
+            if link is None:
+                raise LinkCodeInvalid()
+            if link["user_id"] is not None:
+                raise StudentAlreadyLinked()
+            if user.student_id is not None:
+                conn.execute("DELETE FROM wallets WHERE student_id = %s", (user.student_id,))
+                deleted = conn.execute(
+                    "DELETE FROM students WHERE id = %s AND self_provisioned RETURNING id",
+                    (user.student_id,),
+                ).fetchone()
+                if deleted is None:
+                    raise LinkConflict()
+            conn.execute(
+                "UPDATE students SET user_id = %s WHERE id = %s", (user.id, link["student_id"])
+            )
+            conn.execute(
+                "UPDATE student_link_codes SET used_at = now(), used_by = %s WHERE code_hash = %s",
+                (user.id, _hash(_normalise(code))),
+            )
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise LinkConflict() from exc
+    return LinkedStudent(student_id=link["student_id"], display_name=link["display_name"])
+
+
+def accessible_student(user: User, student_id: UUID) -> UUID:
+    """The student if the caller may act for them (self, parent, staff); else StudentNotFound.
+
+    Unknown and foreign students look the same, so nobody learns which ids exist.
+    """
+    if user.is_staff:
+        found = db.connection().execute("SELECT 1 FROM students WHERE id = %s", (student_id,))
+    elif user.role is Role.ELEVE:
+        return _require(student_id if student_id == user.student_id else None)
+    elif user.role is Role.PARENT:
+        found = db.connection().execute(
+            "SELECT 1 FROM parent_students WHERE parent_id = %s AND student_id = %s",
+            (user.id, student_id),
+        )
+    else:
+        return _require(None)
+    return _require(student_id if found.fetchone() else None)
+
+
+def _require(student_id: UUID | None) -> UUID:
+    if student_id is None:
+        raise StudentNotFound()
+    return student_id
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+
+
+def _format(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _normalise(code: str) -> str:
+    cleaned = code.upper().replace("-", "").replace(" ", "")
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def _hash(code: str) -> bytes:
+    return hashlib.sha256(code.encode()).digest()

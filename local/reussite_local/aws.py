@@ -1,0 +1,166 @@
+"""AWS emulated by moto's threaded server, with the resources template.yaml declares."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from reussite_local.template import Tag, Template
+
+REGION = "eu-west-3"
+ACCOUNT = "123456789012"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Resources:
+    """What each logical id resolves to locally: its Ref and its attributes."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve the intrinsics the template uses in environment variables and properties."""
+        if isinstance(value, Tag):
+            return self._intrinsic(value.name, value.value)
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref" or key.startswith("Fn::"):
+                return self._intrinsic(key.removeprefix("Fn::"), arg)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _intrinsic(self, name: str, arg: Any) -> Any:
+        if name == "Ref":
+            return self.refs.get(arg, "")
+        if name == "GetAtt":
+            logical, attr = arg.split(".", 1) if isinstance(arg, str) else arg
+            return self.attrs.get((logical, attr), "")
+        if name == "Sub":
+            text = arg if isinstance(arg, str) else arg[0]
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), text)
+        if name == "Join":
+            sep, items = arg
+            return sep.join(str(self.resolve(i)) for i in items)
+        raise ValueError(f"intrinsic {name} is not supported by the local stack")
+
+    def _sub(self, expr: str) -> Any:
+        if "." in expr:
+            return self._intrinsic("GetAtt", expr)
+        return self._intrinsic("Ref", expr)
+
+
+class LocalAws:
+    """moto's server on 127.0.0.1 plus the template's tables, queues, buckets and topics."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def create_resources(self, template: Template) -> Resources:
+        res = Resources()
+        res.refs.update(
+            {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackName": "reussite-local",
+                "AWS::Partition": "aws",
+            }
+        )
+        res.refs.update({k: str(v) for k, v in template.parameter_defaults().items()})
+        for logical_id in template.resources:
+            res.refs.setdefault(logical_id, logical_id)
+        for logical_id, spec in template.of_type("AWS::DynamoDB::Table").items():
+            self._table(res, logical_id, spec["Properties"])
+        queues = template.of_type("AWS::SQS::Queue")
+        # Dead-letter queues first: the queues' redrive policies point at them.
+        for logical_id, spec in sorted(queues.items(), key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})):
+            self._queue(res, logical_id, spec.get("Properties", {}))
+        for logical_id in template.of_type("AWS::S3::Bucket"):
+            self._bucket(res, logical_id)
+        for logical_id in template.of_type("AWS::SNS::Topic"):
+            arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
+            res.refs[logical_id] = arn
+            res.attrs[(logical_id, "TopicArn")] = arn
+        return res
+
+    def _table(self, res: Resources, logical_id: str, props: dict[str, Any]) -> None:
+        ddb = self.client("dynamodb")
+        name = props.get("TableName") or f"reussite-local-{logical_id}"
+        kwargs: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        ddb.create_table(**kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        res.refs[logical_id] = name
+        res.attrs[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+    def _queue(self, res: Resources, logical_id: str, props: dict[str, Any]) -> None:
+        attributes = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30))}
+        if "MessageRetentionPeriod" in props:
+            attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            attributes["RedrivePolicy"] = json.dumps(res.resolve(redrive))
+        url = self.client("sqs").create_queue(QueueName=logical_id, Attributes=attributes)[
+            "QueueUrl"
+        ]
+        res.refs[logical_id] = url
+        res.attrs[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}"
+        res.attrs[(logical_id, "QueueName")] = logical_id
+        res.attrs[(logical_id, "QueueUrl")] = url
+
+    def _bucket(self, res: Resources, logical_id: str) -> None:
+        name = f"reussite-local-{logical_id.lower()}"
+        self.client("s3").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        res.refs[logical_id] = name
+        res.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"

@@ -1,0 +1,186 @@
+"""An ASGI stand-in for API Gateway (HTTP API): routes from template.yaml, local JWT checks,
+claims where the JWT authorizer puts them, then the function's own FastAPI app."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from starlette.concurrency import run_in_threadpool
+
+from reussite_local import functions, tokens
+from reussite_local.template import Function, HttpRoute
+
+Scope = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    route: HttpRoute
+    pattern: re.Pattern[str]
+    function: Function
+    app: Any
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+    return re.compile(f"^{regex}$")
+
+
+class Gateway:
+    def __init__(self, fns: list[Function]) -> None:
+        self.functions = {fn.name: fn for fn in fns}
+        self.routes: list[Route] = []
+        for fn in fns:
+            if fn.routes:
+                app = functions.load_module(fn).app
+                self.routes += [Route(r, _pattern(r.path), fn, app) for r in fn.routes]
+        # Literal segments win over parameters, like API Gateway's most specific match.
+        self.routes.sort(key=lambda r: r.route.path.count("{"))
+
+    def openapi(self) -> dict[str, Any]:
+        """Every HTTP function's OpenAPI document merged into one."""
+        merged: dict[str, Any] = {
+            "openapi": "3.1.0",
+            "info": {"title": "reussite", "version": "v1"},
+            "paths": {},
+            "components": {"schemas": {}},
+        }
+        for app in {id(r.app): r.app for r in self.routes}.values():
+            doc = app.openapi()
+            merged["paths"].update(doc.get("paths", {}))
+            merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
+        merged["components"]["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
+        public = {(r.route.method.lower(), r.route.path) for r in self.routes if r.route.public}
+        for path, ops in merged["paths"].items():
+            for method, op in ops.items():
+                if (method, path) not in public:
+                    op["security"] = [{"bearer": []}]
+        return merged
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        if method == "GET" and path == "/openapi.json":
+            return await _json(send, 200, self.openapi())
+        if method == "POST" and path.startswith("/_local/invoke/"):
+            return await self._invoke(path.removeprefix("/_local/invoke/"), receive, send)
+        matched = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
+        if not matched:
+            return await _problem(send, 404, "NOT_FOUND", "No route matches this path")
+        for route, match in matched:
+            if route.route.method == method:
+                break
+        else:
+            return await _problem(send, 405, "METHOD_NOT_ALLOWED", "Method not allowed here")
+        claims = None
+        if not route.route.public:
+            claims = _verified_claims(scope)
+            if claims is None:
+                return await _problem(send, 401, "UNAUTHENTICATED", "A valid bearer token is required")
+        scope = dict(scope)
+        scope["aws.event"] = _event(scope, route, match.groupdict(), claims)
+        scope["aws.context"] = functions.LambdaContext(route.function.logical_id, route.function.timeout)
+        await route.app(scope, receive, send)
+
+    async def _invoke(self, name: str, receive: Any, send: Any) -> None:
+        """Fire a function (e.g. a scheduled one) with the posted event or its sample event."""
+        fn = self.functions.get(name)
+        if fn is None:
+            return await _problem(send, 404, "NOT_FOUND", f"No function named {name!r}")
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        event = json.loads(body) if body.strip() else functions.sample_event(fn)
+        result = await run_in_threadpool(functions.invoke, fn, event)
+        await _json(send, 200, {"function": name, "result": result})
+
+
+def _verified_claims(scope: Scope) -> dict[str, str] | None:
+    header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return tokens.as_gateway_claims(tokens.verify(token.strip()))
+    except jwt.InvalidTokenError:
+        return None
+
+
+def _event(
+    scope: Scope, route: Route, params: dict[str, str], claims: dict[str, str] | None
+) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    for key, value in scope["headers"]:
+        name = key.decode("latin-1").lower()
+        headers[name] = f"{headers[name]},{value.decode('latin-1')}" if name in headers else value.decode("latin-1")
+    now = time.time()
+    client = scope.get("client") or ("127.0.0.1", 0)
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": "local",
+        "domainName": headers.get("host", "127.0.0.1"),
+        "http": {
+            "method": scope["method"],
+            "path": scope["path"],
+            "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+            "sourceIp": client[0],
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": str(uuid.uuid4()),
+        "routeKey": f"{route.route.method} {route.route.path}",
+        "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+    if claims is not None:
+        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    return {
+        "version": "2.0",
+        "routeKey": context["routeKey"],
+        "rawPath": scope["path"],
+        "rawQueryString": scope.get("query_string", b"").decode("latin-1"),
+        "headers": headers,
+        "pathParameters": params or None,
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+
+
+async def _json(send: Any, status: int, body: Any, media_type: str = "application/json") -> None:
+    payload = json.dumps(body, default=str).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", media_type.encode()), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _problem(send: Any, status: int, code: str, title: str) -> None:
+    body = {
+        "type": f"https://reussite.dev/problems/{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    await _json(send, status, body, "application/problem+json")

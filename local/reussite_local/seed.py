@@ -1,0 +1,24 @@
+"""Demo users for the local stack: one of each role, and a parent with a child."""
+
+from __future__ import annotations
+
+from reussite.identity import service
+from reussite.identity.models import Principal, Role
+
+DEMO_USERS = [
+    Principal(sub="demo-admin", email="admin@reussite.local", name="Amel Admin", role=Role.ADMIN),
+    Principal(
+        sub="demo-assistante", email="assistante@reussite.local", name="Sonia Assistante",
+        role=Role.ASSISTANTE,
+    ),
+    Principal(sub="demo-coach", email="coach@reussite.local", name="Karim Coach", role=Role.COACH),
+    Principal(sub="demo-parent", email="parent@reussite.local", name="Leïla Ben Salah", role=Role.PARENT),
+    Principal(sub="demo-eleve", email="eleve@reussite.local", name="Héloïse Martin", role=Role.ELEVE),
+]
+
+
+def seed() -> dict[str, str]:
+    """Provision the demo users; return the parent's child's one-time link code."""
+    users = {p.sub: service.resolve_user(p) for p in DEMO_USERS}
+    child = service.create_child(users["demo-parent"], "Yasmine Ben Salah")
+    return {"child_student_id": str(child.student_id), "child_link_code": child.link_code}

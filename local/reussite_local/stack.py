@@ -1,0 +1,96 @@
+"""The whole local stack in one process: PostgreSQL, moto, the template's resources and
+functions, queue delivery, and the HTTP gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from reussite_local import functions, template
+from reussite_local.aws import LocalAws
+from reussite_local.gateway import Gateway
+from reussite_local.postgres import LocalPostgres
+from reussite_local.sqs import QueueDelivery
+
+STATE_DIR = template.ROOT / ".local"
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path = STATE_DIR, tmpl: template.Template | None = None) -> None:
+        self.state_dir = state_dir
+        self.template = tmpl or template.load()
+        self.postgres = LocalPostgres(state_dir / "pgdata")
+        self.aws = LocalAws()
+        self.functions = self.template.functions()
+        self.deliveries: list[QueueDelivery] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Bring everything up; on any failure, stop what already started."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        shutil.rmtree(self.state_dir / "pgdata", ignore_errors=True)  # moto starts empty too
+        os.environ["DATABASE_URL"] = self.postgres.start()
+        self.aws.start()
+        os.environ.update(self.aws.environment())
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Reussite")
+        resources = self.aws.create_resources(self.template)
+        for fn in self.functions:
+            resolved = {k: str(resources.resolve(v)) for k, v in fn.environment.items()}
+            resolved.pop("DATABASE_SECRET_ARN", None)  # locally DATABASE_URL is the database
+            os.environ.update(resolved)
+        from reussite.settings import get_settings
+
+        get_settings.cache_clear()
+        self.invoke("db_migrate", {})
+        self.gateway = Gateway(self.functions)
+        for fn in self.functions:
+            for source in fn.queues:
+                url = resources.refs[source.queue]
+                self.deliveries.append(QueueDelivery(self.aws, fn, source, url))
+
+    def start_delivery(self) -> None:
+        for delivery in self.deliveries:
+            thread = threading.Thread(target=delivery.run, args=(self._stop,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def function(self, name: str) -> template.Function:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        raise KeyError(name)
+
+    def invoke(self, name: str, event: dict[str, Any] | None = None) -> Any:
+        fn = self.function(name)
+        return functions.invoke(fn, functions.sample_event(fn) if event is None else event)
+
+    def write_state(self, **extra: Any) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state = {"database_url": os.environ["DATABASE_URL"], "aws_endpoint": self.aws.endpoint}
+        state.update(extra)
+        (self.state_dir / "stack.json").write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        from reussite import db
+
+        db.close()
+        try:
+            self.aws.stop()
+        except Exception:  # noqa: S110 - it may never have started
+            pass
+        self.postgres.stop()
