@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +12,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 
 from reussite_local import functions, tokens
+from reussite_local.events import http_api_event
 from reussite_local.template import Function, HttpRoute
 
 Scope = dict[str, Any]
@@ -129,39 +128,18 @@ def _event(
 ) -> dict[str, Any]:
     headers: dict[str, str] = {}
     for key, value in scope["headers"]:
-        name = key.decode("latin-1").lower()
-        headers[name] = f"{headers[name]},{value.decode('latin-1')}" if name in headers else value.decode("latin-1")
-    now = time.time()
-    client = scope.get("client") or ("127.0.0.1", 0)
-    context: dict[str, Any] = {
-        "accountId": "123456789012",
-        "apiId": "local",
-        "domainName": headers.get("host", "127.0.0.1"),
-        "http": {
-            "method": scope["method"],
-            "path": scope["path"],
-            "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
-            "sourceIp": client[0],
-            "userAgent": headers.get("user-agent", ""),
-        },
-        "requestId": str(uuid.uuid4()),
-        "routeKey": f"{route.route.method} {route.route.path}",
-        "stage": "$default",
-        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-        "timeEpoch": int(now * 1000),
-    }
-    if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-    return {
-        "version": "2.0",
-        "routeKey": context["routeKey"],
-        "rawPath": scope["path"],
-        "rawQueryString": scope.get("query_string", b"").decode("latin-1"),
-        "headers": headers,
-        "pathParameters": params or None,
-        "requestContext": context,
-        "isBase64Encoded": False,
-    }
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        headers[name] = f"{headers[name]},{text}" if name in headers else text
+    return http_api_event(
+        scope["method"],
+        scope["path"],
+        route_path=route.route.path,
+        claims=claims,
+        headers=headers,
+        query=scope.get("query_string", b"").decode("latin-1"),
+        path_parameters=params,
+        source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+    )
 
 
 async def _json(send: Any, status: int, body: Any, media_type: str = "application/json") -> None:

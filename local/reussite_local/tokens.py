@@ -46,3 +46,13 @@ def as_gateway_claims(claims: dict[str, Any]) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+def principal_claims(principal: Any) -> dict[str, str]:
+    """The gateway claims for a reussite Principal (what API Gateway would pass on)."""
+    claims = {"sub": principal.sub, "role": principal.role.value}
+    if principal.email:
+        claims["email"] = principal.email
+    if principal.name:
+        claims["name"] = principal.name
+    return as_gateway_claims(claims)

@@ -8,10 +8,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 import reussite
 from reussite.http import problems
 from reussite.observability import logger, tracer
+
+
+# Answered as plain text rather than base64, problem+json included.
+TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
 
 
 def create_app(title: str) -> FastAPI:
@@ -24,7 +29,7 @@ def create_app(title: str) -> FastAPI:
 
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: API Gateway HTTP API (v2) events through Mangum into the app."""
-    adapter = Mangum(app, lifespan="off")
+    adapter = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False)

@@ -149,13 +149,7 @@ def link_own_login(user: User, code: str) -> LinkedStudent:
             if link["user_id"] is not None:
                 raise StudentAlreadyLinked()
             if user.student_id is not None:
-                conn.execute("DELETE FROM wallets WHERE student_id = %s", (user.student_id,))
-                deleted = conn.execute(
-                    "DELETE FROM students WHERE id = %s AND self_provisioned RETURNING id",
-                    (user.student_id,),
-                ).fetchone()
-                if deleted is None:
-                    raise LinkConflict()
+                _drop_unused_profile(conn, user.student_id)
             conn.execute(
                 "UPDATE students SET user_id = %s WHERE id = %s", (user.id, link["student_id"])
             )
@@ -166,6 +160,21 @@ def link_own_login(user: User, code: str) -> LinkedStudent:
     except psycopg.errors.ForeignKeyViolation as exc:
         raise LinkConflict() from exc
     return LinkedStudent(student_id=link["student_id"], display_name=link["display_name"])
+
+
+def _drop_unused_profile(conn: db.Connection, student_id: UUID) -> None:
+    """Delete a self-provisioned profile that never held credits; anything else is a conflict.
+
+    Rows elsewhere that refer to the profile or its wallet make the deletes fail (foreign keys).
+    """
+    wallet = conn.execute(
+        "DELETE FROM wallets WHERE student_id = %s AND balance = 0 RETURNING id", (student_id,)
+    ).fetchone()
+    student = conn.execute(
+        "DELETE FROM students WHERE id = %s AND self_provisioned RETURNING id", (student_id,)
+    ).fetchone()
+    if wallet is None or student is None:
+        raise LinkConflict()
 
 
 def accessible_student(user: User, student_id: UUID) -> UUID:

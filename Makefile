@@ -1,0 +1,55 @@
+# The README's words. `make run` and `make test` bootstrap everything they need from a clean clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+TOOLS  := .tools/venv
+SAM    := $(TOOLS)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-3
+
+.PHONY: run test invoke lint lint-template build bench bench-cold-start tools clean
+
+$(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(TOOLS)/.installed: tools-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r tools-requirements.txt
+	@touch $@
+
+## run: the whole stack on 127.0.0.1:$(PORT or 3000) — PostgreSQL, moto, every function
+run: $(VENV)/.installed
+	$(PY) -m reussite_local run
+
+## test: the test suite against real PostgreSQL and moto
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## invoke FN=name [EVENT=file]: fire a function of the running stack with its sample event
+invoke: $(VENV)/.installed
+	$(PY) -m reussite_local invoke $(FN) $(if $(EVENT),--event $(EVENT))
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+tools: $(TOOLS)/.installed
+
+lint-template: $(TOOLS)/.installed
+	$(SAM) validate --lint
+
+## build: sam build without Docker and without a python3.13 interpreter
+build: $(TOOLS)/.installed
+	PIP="$(CURDIR)/$(TOOLS)/bin/python -m pip" $(SAM) build
+
+bench-cold-start: $(VENV)/.installed
+	$(PY) bench/cold_start.py
+
+bench: bench-cold-start
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .local .aws-sam

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real PostgreSQL (embedded pgserver, or DATABASE_URL) with migrations applied."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Never reach a real AWS account from the tests.
+for _key, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-3",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Reussite",
+    "XDG_RUNTIME_DIR": tempfile.mkdtemp(prefix="reussite-xdg-"),
+}.items():
+    os.environ.setdefault(_key, _value)
+
+from reussite import db  # noqa: E402
+from reussite.db.migrate import migrate  # noqa: E402
+from reussite.identity.models import Principal, Role, User  # noqa: E402
+from reussite.settings import get_settings  # noqa: E402
+from reussite_local.postgres import LocalPostgres  # noqa: E402
+
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    postgres = LocalPostgres(tmp_path_factory.mktemp("postgres") / "data")
+    url = postgres.start()
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    migrate(db.connection())
+    try:
+        yield url
+    finally:
+        db.close()
+        postgres.stop()
+
+
+@pytest.fixture
+def conn(database_url: str) -> db.Connection:
+    return db.connection()
+
+
+@pytest.fixture
+def principal() -> Any:
+    """Make a principal with a fresh `sub`, so tests never share users."""
+
+    def make(role: Role = Role.ELEVE, name: str | None = None) -> Principal:
+        sub = f"{role.value.lower()}-{uuid.uuid4()}"
+        return Principal(sub=sub, email=f"{sub}@example.test", name=name or sub, role=role)
+
+    return make
+
+
+@pytest.fixture
+def user(database_url: str, principal: Any) -> Any:
+    """Make a provisioned user of a role."""
+    from reussite.identity import service
+
+    def make(role: Role = Role.ELEVE, name: str | None = None) -> User:
+        return service.resolve_user(principal(role, name))
+
+    return make
+
