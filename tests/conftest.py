@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL (embedded pgserver, or DATABASE_URL) with migrations applied."""
+"""Shared fixtures: real PostgreSQL (embedded pgserver, or DATABASE_URL), migrations applied."""
 
 from __future__ import annotations
 
@@ -70,4 +70,3 @@ def user(database_url: str, principal: Any) -> Any:
         return service.resolve_user(principal(role, name))
 
     return make
-

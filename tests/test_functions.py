@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from reussite_local import functions, template
 
 FUNCTIONS = template.load().functions()

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
 from reussite import db
 from reussite.errors import (
     Forbidden,
@@ -68,7 +67,9 @@ def test_claims_that_change_update_the_user(principal: Any, conn: db.Connection)
     p = principal(Role.PARENT)
     service.resolve_user(p)
 
-    renamed = service.resolve_user(p.model_copy(update={"name": "Nouveau Nom", "email": "n@x.test"}))
+    renamed = service.resolve_user(
+        p.model_copy(update={"name": "Nouveau Nom", "email": "n@x.test"})
+    )
 
     assert (renamed.name, renamed.email) == ("Nouveau Nom", "n@x.test")
 
@@ -101,9 +102,12 @@ def test_child_links_own_login_with_the_one_time_code(user: Any, conn: db.Connec
     linked = service.link_own_login(child, created.link_code.lower().replace("-", " "))
 
     assert linked.student_id == created.student_id
-    assert service.resolve_user(
-        Principal(sub=child.sub, email=child.email, name=child.name, role=Role.ELEVE)
-    ).student_id == created.student_id
+    assert (
+        service.resolve_user(
+            Principal(sub=child.sub, email=child.email, name=child.name, role=Role.ELEVE)
+        ).student_id
+        == created.student_id
+    )
     assert conn.execute("SELECT 1 FROM students WHERE id = %s", (own_profile,)).fetchone() is None
     assert service.describe(parent).children[0].has_own_login  # type: ignore[index]
     with pytest.raises(LinkCodeInvalid):  # single use
@@ -113,7 +117,8 @@ def test_child_links_own_login_with_the_one_time_code(user: Any, conn: db.Connec
 def test_unknown_and_expired_codes_are_refused(user: Any, conn: db.Connection) -> None:
     created = service.create_child(user(Role.PARENT), "Yasmine")
     conn.execute(
-        "UPDATE student_link_codes SET expires_at = now() - interval '1 second' WHERE student_id = %s",
+        """UPDATE student_link_codes SET expires_at = now() - interval '1 second'
+            WHERE student_id = %s""",
         (created.student_id,),
     )
     child = user(Role.ELEVE)

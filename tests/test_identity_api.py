@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from reussite.identity.models import Role
 from reussite_local import functions, template
 from reussite_local.events import http_api_event
@@ -15,7 +14,9 @@ from reussite_local.tokens import principal_claims as claims_of
 FN = next(f for f in template.load().functions() if f.name == "identity_api")
 
 
-def call(method: str, path: str, claims: dict[str, str] | None = None, body: Any = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+def call(
+    method: str, path: str, claims: dict[str, str] | None = None, body: Any = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     result = functions.invoke(FN, http_api_event(method, path, claims=claims, body=body))
     return result["statusCode"], json.loads(result["body"]), result["headers"]
 
@@ -46,7 +47,9 @@ def test_me_for_an_eleve_and_a_parent(database_url: str, principal: Any) -> None
         {"student_id": created["student_id"], "display_name": "Adam", "has_own_login": False}
     ]
 
-    status, linked, _ = call("POST", "/v1/students/link", claims_of(eleve), {"code": created["link_code"]})
+    status, linked, _ = call(
+        "POST", "/v1/students/link", claims_of(eleve), {"code": created["link_code"]}
+    )
     assert status == 200 and linked["student_id"] == created["student_id"]
     assert call("GET", "/v1/me", claims_of(eleve))[1]["student_id"] == created["student_id"]
 
@@ -70,7 +73,9 @@ def test_bad_student_creation_gets_a_clear_problem(
 
 
 def test_bad_link_code_is_404_problem(database_url: str, principal: Any) -> None:
-    status, body, _ = call("POST", "/v1/students/link", claims_of(principal()), {"code": "ZZZZ-ZZZZ-ZZZZ"})
+    status, body, _ = call(
+        "POST", "/v1/students/link", claims_of(principal()), {"code": "ZZZZ-ZZZZ-ZZZZ"}
+    )
 
     assert (status, body["code"]) == (404, "LINK_CODE_INVALID")
 

@@ -15,7 +15,11 @@ def test_globals_target_python313_on_arm64_with_powertools_settings() -> None:
     assert glob["Runtime"] == "python3.13"
     assert glob["Architectures"] == ["arm64"]
     env = glob["Environment"]["Variables"]
-    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(env)
+    assert {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    } <= set(env)
 
 
 def test_every_function_has_code_build_and_sample_event() -> None:

@@ -1,7 +1,6 @@
 """Identity API: health, the caller's identity, children's student profiles and link codes."""
 
 from fastapi import status
-
 from reussite import db
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -25,7 +24,9 @@ def run(args: argparse.Namespace) -> None:
     stack.start()
     try:
         demo = seed.seed()
-        dev_tokens = {p.sub: tokens.make_token(p.sub, p.role, p.email, p.name) for p in seed.DEMO_USERS}
+        dev_tokens = {
+            p.sub: tokens.make_token(p.sub, p.role, p.email, p.name) for p in seed.DEMO_USERS
+        }
         base = f"http://127.0.0.1:{port}"
         stack.write_state(url=base, tokens=dev_tokens, **demo)
         stack.start_delivery()
@@ -45,8 +46,10 @@ def run(args: argparse.Namespace) -> None:
 def invoke(args: argparse.Namespace) -> None:
     state = json.loads((Path(args.state_dir) / "stack.json").read_text())
     data = Path(args.event).read_bytes() if args.event else b""
-    request = urllib.request.Request(f"{state['url']}/_local/invoke/{args.name}", data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - local stack URL
+    request = urllib.request.Request(
+        f"{state['url']}/_local/invoke/{args.name}", data=data, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=300) as response:
         print(json.dumps(json.loads(response.read()), indent=2))
 
 
@@ -66,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

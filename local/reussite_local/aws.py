@@ -35,7 +35,7 @@ class Resources:
         if isinstance(value, Tag):
             return self._intrinsic(value.name, value.value)
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref" or key.startswith("Fn::"):
                 return self._intrinsic(key.removeprefix("Fn::"), arg)
         if isinstance(value, dict):
@@ -114,7 +114,9 @@ class LocalAws:
             self._table(res, logical_id, spec["Properties"])
         queues = template.of_type("AWS::SQS::Queue")
         # Dead-letter queues first: the queues' redrive policies point at them.
-        for logical_id, spec in sorted(queues.items(), key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})):
+        for logical_id, spec in sorted(
+            queues.items(), key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})
+        ):
             self._queue(res, logical_id, spec.get("Properties", {}))
         for logical_id in template.of_type("AWS::S3::Bucket"):
             self._bucket(res, logical_id)

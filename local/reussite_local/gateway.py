@@ -81,19 +81,22 @@ class Gateway:
         matched = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         if not matched:
             return await _problem(send, 404, "NOT_FOUND", "No route matches this path")
-        for route, match in matched:
-            if route.route.method == method:
-                break
-        else:
+        found = next(((r, m) for r, m in matched if r.route.method == method), None)
+        if found is None:
             return await _problem(send, 405, "METHOD_NOT_ALLOWED", "Method not allowed here")
+        route, match = found
         claims = None
         if not route.route.public:
             claims = _verified_claims(scope)
             if claims is None:
-                return await _problem(send, 401, "UNAUTHENTICATED", "A valid bearer token is required")
+                return await _problem(
+                    send, 401, "UNAUTHENTICATED", "A valid bearer token is required"
+                )
         scope = dict(scope)
         scope["aws.event"] = _event(scope, route, match.groupdict(), claims)
-        scope["aws.context"] = functions.LambdaContext(route.function.logical_id, route.function.timeout)
+        scope["aws.context"] = functions.LambdaContext(
+            route.function.logical_id, route.function.timeout
+        )
         await route.app(scope, receive, send)
 
     async def _invoke(self, name: str, receive: Any, send: Any) -> None:
@@ -148,7 +151,10 @@ async def _json(send: Any, status: int, body: Any, media_type: str = "applicatio
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", media_type.encode()), (b"content-length", str(len(payload)).encode())],
+            "headers": [
+                (b"content-type", media_type.encode()),
+                (b"content-length", str(len(payload)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": payload})

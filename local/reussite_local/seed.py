@@ -8,12 +8,18 @@ from reussite.identity.models import Principal, Role
 DEMO_USERS = [
     Principal(sub="demo-admin", email="admin@reussite.local", name="Amel Admin", role=Role.ADMIN),
     Principal(
-        sub="demo-assistante", email="assistante@reussite.local", name="Sonia Assistante",
+        sub="demo-assistante",
+        email="assistante@reussite.local",
+        name="Sonia Assistante",
         role=Role.ASSISTANTE,
     ),
     Principal(sub="demo-coach", email="coach@reussite.local", name="Karim Coach", role=Role.COACH),
-    Principal(sub="demo-parent", email="parent@reussite.local", name="Leïla Ben Salah", role=Role.PARENT),
-    Principal(sub="demo-eleve", email="eleve@reussite.local", name="Héloïse Martin", role=Role.ELEVE),
+    Principal(
+        sub="demo-parent", email="parent@reussite.local", name="Leïla Ben Salah", role=Role.PARENT
+    ),
+    Principal(
+        sub="demo-eleve", email="eleve@reussite.local", name="Héloïse Martin", role=Role.ELEVE
+    ),
 ]
 
 

@@ -12,7 +12,9 @@ from reussite_local.aws import ACCOUNT, REGION, LocalAws
 from reussite_local.template import Function, QueueSource
 
 log = logging.getLogger("reussite_local.sqs")
-RETRY_DELAY_SECONDS = 1  # a failed message comes back quickly locally (Lambda waits for the visibility timeout)
+RETRY_DELAY_SECONDS = (
+    1  # a failed message comes back quickly locally (Lambda waits for the visibility timeout)
+)
 
 
 def _record(message: dict[str, Any], queue: str) -> dict[str, Any]:
@@ -25,7 +27,9 @@ def _record(message: dict[str, Any], queue: str) -> dict[str, Any]:
             "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
             "SentTimestamp": attributes.get("SentTimestamp", "0"),
             "SenderId": attributes.get("SenderId", ACCOUNT),
-            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+            "ApproximateFirstReceiveTimestamp": attributes.get(
+                "ApproximateFirstReceiveTimestamp", "0"
+            ),
         },
         "messageAttributes": {
             name: {
@@ -37,7 +41,7 @@ def _record(message: dict[str, Any], queue: str) -> dict[str, Any]:
             }
             for name, attr in message.get("MessageAttributes", {}).items()
         },
-        "md5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "md5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
         "awsRegion": REGION,
@@ -65,9 +69,11 @@ class QueueDelivery:
         event = {"Records": [_record(m, self.source.queue) for m in messages]}
         try:
             result = functions.invoke(self.fn, event)
-            failed = {
-                f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])
-            } if self.source.report_failures else set()
+            failed = (
+                {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+                if self.source.report_failures
+                else set()
+            )
         except Exception:  # the whole batch failed, as when a Lambda invocation errors
             failed = {m["MessageId"] for m in messages}
         for message in messages:
@@ -78,7 +84,9 @@ class QueueDelivery:
                     VisibilityTimeout=RETRY_DELAY_SECONDS,
                 )
             else:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
         return len(messages)
 
     def run(self, stop: threading.Event) -> None:
@@ -88,4 +96,3 @@ class QueueDelivery:
             except Exception:  # keep polling: a local stack survives a bad message
                 log.exception("delivery from %s failed", self.source.queue)
                 stop.wait(1)
-

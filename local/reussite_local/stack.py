@@ -3,6 +3,7 @@ functions, queue delivery, and the HTTP gateway on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -89,8 +90,6 @@ class LocalStack:
         from reussite import db
 
         db.close()
-        try:
+        with contextlib.suppress(Exception):  # it may never have started
             self.aws.stop()
-        except Exception:  # noqa: S110 - it may never have started
-            pass
         self.postgres.stop()

@@ -82,8 +82,7 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, Any]:
         return {
-            name: spec.get("Default", "")
-            for name, spec in self.body.get("Parameters", {}).items()
+            name: spec.get("Default", "") for name, spec in self.body.get("Parameters", {}).items()
         }
 
     def functions(self) -> list[Function]:
@@ -124,4 +123,4 @@ class Template:
 
 def load(path: Path = TEMPLATE) -> Template:
     with path.open() as fh:
-        return Template(yaml.load(fh, Loader=_Loader), path.parent)  # noqa: S506 - SafeLoader subclass
+        return Template(yaml.load(fh, Loader=_Loader), path.parent)

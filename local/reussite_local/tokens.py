@@ -8,7 +8,9 @@ from typing import Any
 
 import jwt
 
-DEFAULT_SECRET = "reussite-local-development-only-not-a-secret"  # documented; never used outside the local stack
+DEFAULT_SECRET = (
+    "reussite-local-development-only-not-a-secret"  # documented; never used outside the local stack
+)
 
 
 def secret() -> str:

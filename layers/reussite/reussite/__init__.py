@@ -1,3 +1,3 @@
-"""reussite: the shared domain layer (ledger, exams, certificates, payments, bilans, identity...)."""
+"""reussite: the shared domain layer (identity, ledger, exams, certificates, payments...)."""
 
 __version__ = "0.1.0"

@@ -1,16 +1,19 @@
-"""Settings read once from environment variables into one typed model."""
+"""Settings read once from environment variables into one typed, frozen model.
+
+A dataclass rather than pydantic: every function reads settings, and functions that validate
+nothing else (scheduled jobs, migrations) should not pay pydantic's import on a cold start.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from functools import lru_cache
+from functools import cache
+from typing import get_type_hints
 
-from pydantic import BaseModel, ConfigDict
 
-
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclasses.dataclass(frozen=True)
+class Settings:
     stage: str = "local"
     database_url: str | None = None
     database_secret_arn: str | None = None
@@ -21,8 +24,23 @@ class Settings(BaseModel):
     bilan_queue_url: str | None = None
     link_code_ttl_hours: int = 7 * 24
 
+    @classmethod
+    def from_env(cls, environ: dict[str, str]) -> Settings:
+        """Each field from the variable of the same name in upper case; empty means unset."""
+        hints = get_type_hints(cls)
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(field.name.upper(), "").strip()
+            if not raw:
+                continue
+            try:
+                values[field.name] = int(raw) if hints[field.name] is int else raw
+            except ValueError as exc:
+                raise ValueError(f"{field.name.upper()} must be an integer, not {raw!r}") from exc
+        return cls(**values)  # type: ignore[arg-type]
 
-@lru_cache(maxsize=1)
+
+@cache
 def get_settings() -> Settings:
-    """The process's settings; environment variable names are the field names in upper case."""
-    return Settings.model_validate({key.lower(): value for key, value in os.environ.items()})
+    """The process's settings, read once."""
+    return Settings.from_env(dict(os.environ))

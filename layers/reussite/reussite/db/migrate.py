@@ -19,7 +19,11 @@ class MigrationChanged(RuntimeError):
 
 def _migrations() -> list[tuple[str, str]]:
     files = resources.files("reussite.migrations")
-    found = [(f.name.removesuffix(".sql"), f.read_text()) for f in files.iterdir() if f.name.endswith(".sql")]
+    found = [
+        (f.name.removesuffix(".sql"), f.read_text())
+        for f in files.iterdir()
+        if f.name.endswith(".sql")
+    ]
     return sorted(found)
 
 
@@ -35,7 +39,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
         cur = conn.cursor(row_factory=tuple_row)
-        applied = dict(cur.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        rows = cur.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+        applied: dict[str, str] = dict(rows)
         for version, sql in _migrations():
             checksum = hashlib.sha256(sql.encode()).hexdigest()
             if version in applied:

@@ -12,8 +12,7 @@ from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 import reussite
 from reussite.http import problems
-from reussite.observability import logger, tracer
-
+from reussite.observability import logger
 
 # Answered as plain text rather than base64, problem+json included.
 TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
@@ -32,7 +31,6 @@ def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, An
     adapter = Mangum(app, lifespan="off", text_mime_types=TEXT_MIME_TYPES)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return adapter(event, context)
 

@@ -24,7 +24,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise UnknownRole(f"Role {str(role)[:40]!r} is not one of {', '.join(Role)}")
     try:
         return Principal(
-            sub=claims.get("sub", ""), email=claims.get("email"), name=claims.get("name"), role=role
+            sub=claims.get("sub", ""),
+            email=claims.get("email"),
+            name=claims.get("name"),
+            role=Role(role),
         )
     except ValidationError as exc:
         raise Unauthenticated("The token's identity claims are not usable") from exc

@@ -87,12 +87,16 @@ def describe(user: User) -> Me:
     if user.role is Role.ELEVE:
         me.student_id = user.student_id
     elif user.role is Role.PARENT:
-        rows = db.connection().execute(
-            """SELECT s.id AS student_id, s.display_name, s.user_id IS NOT NULL AS has_own_login
+        rows = (
+            db.connection()
+            .execute(
+                """SELECT s.id AS student_id, s.display_name, s.user_id IS NOT NULL AS has_own_login
                  FROM parent_students ps JOIN students s ON s.id = ps.student_id
                 WHERE ps.parent_id = %s ORDER BY ps.created_at, s.id""",
-            (user.id,),
-        ).fetchall()
+                (user.id,),
+            )
+            .fetchall()
+        )
         me.children = [Child.model_validate(row) for row in rows]
     return me
 
@@ -212,7 +216,7 @@ def _format(code: str) -> str:
 
 def _normalise(code: str) -> str:
     cleaned = code.upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    return cleaned.translate(str.maketrans("OIL", "011"))
 
 
 def _hash(code: str) -> bytes:

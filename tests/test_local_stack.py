@@ -1,0 +1,117 @@
+"""`make run` as a user starts it: a subprocess serving template.yaml's functions on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from reussite_local.aws import free_port
+from reussite_local.tokens import make_token
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PORT"] = str(port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reussite_local", "--state-dir", str(state_dir), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError(
+                f"stack did not start:\n{proc.stdout.read() if proc.stdout else ''}"
+            )
+        yield {"base": base, "proc": proc, "state_dir": state_dir}
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_health_me_and_openapi_over_http(stack: dict[str, Any]) -> None:
+    base = stack["base"]
+
+    assert httpx.get(f"{base}/v1/health").json() == {"status": "ok"}
+
+    anonymous = httpx.get(f"{base}/v1/me")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    forged = httpx.get(f"{base}/v1/me", headers={"Authorization": "Bearer not.a.token"})
+    assert forged.status_code == 401
+
+    token = make_token("stack-eleve", "ELEVE", "stack@example.test", "Zoé Stack")
+    me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert me.json()["role"] == "ELEVE" and me.json()["name"] == "Zoé Stack"
+
+    spec = httpx.get(f"{base}/openapi.json").json()
+    assert {"/v1/health", "/v1/me", "/v1/students", "/v1/students/link"} <= set(spec["paths"])
+
+
+def test_demo_users_get_printed_tokens_that_work(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    token = state["tokens"]["demo-parent"]
+
+    me = httpx.get(f"{stack['base']}/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+
+    assert me["role"] == "PARENT"
+    assert [c["display_name"] for c in me["children"]] == ["Yasmine Ben Salah"]
+
+
+def test_functions_fire_on_demand(stack: dict[str, Any]) -> None:
+    fired = httpx.post(f"{stack['base']}/_local/invoke/db_migrate", timeout=30)
+
+    assert fired.status_code == 200
+    assert fired.json() == {"function": "db_migrate", "result": {"applied": []}}
+
+
+def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:
+    proc = stack["proc"]
+    pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"
+    postgres_pid = int(pid_file.read_text().splitlines()[0])
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+
+    assert proc.returncode == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(postgres_pid):
+        time.sleep(0.1)
+    assert not _alive(postgres_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
