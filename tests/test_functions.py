@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from reussite_local import functions, template
 
 FUNCTIONS = template.load().functions()

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from reussite import db
 from reussite.errors import (
     Forbidden,

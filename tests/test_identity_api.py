@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from reussite.identity.models import Role
 from reussite_local import functions, template
 from reussite_local.events import http_api_event

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from reussite_local.aws import free_port
 from reussite_local.tokens import make_token
 

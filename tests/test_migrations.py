@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+
 from reussite.db.migrate import MigrationChanged, _migrations, migrate
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from reussite_local import functions, template
 from reussite_local.aws import LocalAws
 from reussite_local.sqs import QueueDelivery

@@ -1,6 +1,7 @@
 """Identity API: health, the caller's identity, children's student profiles and link codes."""
 
 from fastapi import status
+
 from reussite import db
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
@@ -12,7 +13,7 @@ app = create_app("reussite identity")
 
 @app.get("/v1/health")
 def health() -> dict[str, str]:
-    db.connection().execute("SELECT 1")
+    db.read_one("SELECT 1")
     return {"status": "ok"}
 
 

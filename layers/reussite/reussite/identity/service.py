@@ -44,7 +44,7 @@ def resolve_user(principal: Principal) -> User:
 
     The common case (a known user whose claims did not change) costs one indexed read.
     """
-    row = db.connection().execute(_SELECT_USER, (principal.sub,)).fetchone()
+    row = db.read_one(_SELECT_USER, (principal.sub,))
     if row is not None:
         user = User.model_validate(row)
         in_step = (user.email, user.name, user.role) == (
