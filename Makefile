@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test invoke lint lint-template build bench bench-cold-start tools clean
+.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -45,6 +45,11 @@ lint-template: $(TOOLS)/.installed
 ## build: sam build without Docker and without a python3.13 interpreter
 build: $(TOOLS)/.installed
 	PIP="$(CURDIR)/$(TOOLS)/bin/python -m pip" $(SAM) build
+
+## layer-size: the built layer's unzipped size, which must stay under 40 MB
+layer-size: build
+	@du -s --apparent-size -B1 .aws-sam/build/ReussiteLayer | awk '{ mb = $$1 / 1e6; \
+		printf "built layer: %.1f MB unzipped (limit 40 MB)\n", mb; exit (mb >= 40) }'
 
 bench-cold-start: $(VENV)/.installed
 	$(PY) bench/cold_start.py
