@@ -19,6 +19,8 @@ from reussite.errors import (
 )
 from reussite.identity import service
 from reussite.identity.models import Principal, Role
+from reussite.ledger import service as ledger
+from reussite.ledger.models import LotKind
 
 
 def test_first_call_provisions_an_eleve_with_a_student_profile_and_an_empty_wallet(
@@ -135,7 +137,8 @@ def test_a_student_whose_own_wallet_holds_credits_cannot_be_replaced(
 ) -> None:
     created = service.create_child(user(Role.PARENT), "Yasmine")
     child = user(Role.ELEVE)
-    conn.execute("UPDATE wallets SET balance = 5 WHERE student_id = %s", (child.student_id,))
+    wallet_id = ledger.wallet_of(child.student_id)
+    ledger.grant(wallet_id, 5, LotKind.PURCHASE, key="pack", purpose="credit pack")
 
     with pytest.raises(LinkConflict):
         service.link_own_login(child, created.link_code)

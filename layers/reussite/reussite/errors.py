@@ -70,3 +70,26 @@ class DependencyUnavailable(DomainError):
     code = "DEPENDENCY_UNAVAILABLE"
     status = 503
     title = "A service reussite depends on is unavailable; try again"
+
+
+class InsufficientCredits(DomainError):
+    code = "INSUFFICIENT_CREDITS"
+    status = 402
+    title = "Not enough live credits"
+
+
+class IdempotencyKeyRequired(DomainError):
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    status = 400
+    title = "This request needs an Idempotency-Key header"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
+    title = "This Idempotency-Key was already used for a different request"
+
+
+class SpendNotFound(NotFound):
+    code = "SPEND_NOT_FOUND"
+    title = "No such spend in this wallet"

@@ -23,6 +23,7 @@ class Settings:
     certificate_queue_url: str | None = None
     bilan_queue_url: str | None = None
     link_code_ttl_hours: int = 7 * 24
+    credit_validity_months: int = 12
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> Settings:

@@ -116,6 +116,14 @@ def transaction() -> Iterator[Connection]:
         yield conn
 
 
+def release() -> None:
+    """Hand this thread's connection back for other threads (end of a worker thread's task)."""
+    lease: _Lease | None = getattr(_local, "lease", None)
+    if lease is not None:
+        lease.release()
+        _local.lease = None
+
+
 def close() -> None:
     """Close every connection of the process: this thread's and idle ones now, other threads'
     on their next use (tests, settings changes, shutdown)."""

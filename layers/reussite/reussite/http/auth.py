@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from pydantic import ValidationError
 
-from reussite.errors import Forbidden, Unauthenticated, UnknownRole
+from reussite.errors import Forbidden, IdempotencyKeyRequired, Unauthenticated, UnknownRole
 from reussite.identity import service
 from reussite.identity.models import Principal, Role, User
 
@@ -50,3 +50,21 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
         raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="Unique per intended operation; 1-200 chars"),
+    ] = None,
+) -> str:
+    """The client's Idempotency-Key: required on writes that spend or create."""
+    if key is None or not key.strip():
+        raise IdempotencyKeyRequired()
+    key = key.strip()
+    if len(key) > 200 or not key.isprintable():
+        raise IdempotencyKeyRequired("The Idempotency-Key must be 1-200 printable characters")
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

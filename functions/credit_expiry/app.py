@@ -1,0 +1,18 @@
+"""Daily: expire every lot whose 12 months have passed, set-based and idempotent."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.ledger.jobs import expire_due
+from reussite.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = expire_due()
+    metrics.add_metric(name="LotsExpired", unit=MetricUnit.Count, value=report.lots)
+    metrics.add_metric(name="CreditsExpired", unit=MetricUnit.Count, value=report.credits)
+    logger.info("credits expired", extra=report.model_dump(mode="json"))
+    return report.model_dump(mode="json")

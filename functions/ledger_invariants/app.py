@@ -1,0 +1,22 @@
+"""Hourly: Σ lot remaining = balance = Σ entries for every wallet; any mismatch raises an alarm."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.ledger.jobs import check_invariants
+from reussite.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = check_invariants()
+    mismatches = len(report.wallet_mismatches) + len(report.lot_mismatches)
+    metrics.add_metric(name="LedgerMismatches", unit=MetricUnit.Count, value=mismatches)
+    result = report.model_dump(mode="json")
+    if mismatches:
+        logger.error("ledger invariant broken", extra=result)
+    else:
+        logger.info("ledger invariant holds", extra=result)
+    return result

@@ -1,0 +1,66 @@
+"""Staff grants: promotional or goodwill credits, audited with the actor and the reason."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from reussite import db
+from reussite.errors import Forbidden
+from reussite.identity import service as identity
+from reussite.identity.models import Role, User
+from reussite.ledger import service as ledger
+from reussite.ledger.models import Grant, LotKind
+
+STAFF = (Role.ADMIN, Role.ASSISTANTE)
+
+
+class StaffGrantKind(StrEnum):
+    PROMOTION = "PROMOTION"
+    GOODWILL = "GOODWILL"
+
+
+class StaffGrantRequest(BaseModel):
+    credits: int = Field(ge=1, le=10_000)
+    kind: StaffGrantKind
+    reason: str = Field(min_length=3, max_length=500)
+
+
+def staff_grant(actor: User, student_id: UUID, request: StaffGrantRequest, key: str) -> Grant:
+    """Grant credits to a student's wallet in the actor's name; the grant and its audit record
+    are written in the same transaction."""
+    if actor.role not in STAFF:
+        raise Forbidden("Only an assistant or an administrator grants credits")
+    identity.accessible_student(actor, student_id)  # 404 when the student does not exist
+    wallet_id = ledger.wallet_of(student_id)
+    with db.transaction() as conn:
+        granted = ledger.grant(
+            wallet_id,
+            request.credits,
+            LotKind(request.kind.value),
+            key=f"staff-grant:{key}",
+            purpose=f"{request.kind.value.lower()}: {request.reason}",
+            actor_id=actor.id,
+            conn=conn,
+        )
+        if not granted.replayed:
+            conn.execute(
+                """INSERT INTO audit_log (actor_id, action, subject, details)
+                   VALUES (%s, 'credits.grant', %s, %s)""",
+                (
+                    actor.id,
+                    f"student:{student_id}",
+                    json.dumps(
+                        {
+                            "credits": request.credits,
+                            "kind": request.kind.value,
+                            "reason": request.reason,
+                            "entry_id": granted.entry_id,
+                        }
+                    ),
+                ),
+            )
+    return granted
