@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import status
 
 from reussite.http.app import create_app, lambda_handler
-from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.auth import CurrentUser, IdempotencyKey, StaffUser
 from reussite.ledger import admin, views
 from reussite.ledger.models import Credits, Grant
 
@@ -19,7 +19,7 @@ def my_credits(user: CurrentUser) -> Credits:
 
 @app.post("/v1/admin/wallets/{student_id}/grants", status_code=status.HTTP_201_CREATED)
 def grant_credits(
-    student_id: UUID, body: admin.StaffGrantRequest, user: CurrentUser, key: IdempotencyKey
+    student_id: UUID, body: admin.StaffGrantRequest, user: StaffUser, key: IdempotencyKey
 ) -> Grant:
     return admin.staff_grant(user, student_id, body, key)
 

@@ -105,6 +105,7 @@ def read_one(query: str, params: tuple[object, ...] = ()) -> dict | None:
     except psycopg.OperationalError:
         if _usable(conn):  # the server answered: a real error, not a dead connection
             raise
+        _drop_idle()  # they sat idle as long as this one did: likely dead too
         return connection().execute(query, params).fetchone()
 
 
@@ -133,6 +134,10 @@ def close() -> None:
     if lease is not None and lease.conn is not None:
         lease.conn.close()
         lease.conn = None
+    _drop_idle()
+
+
+def _drop_idle() -> None:
     with _idle_lock:
         while _idle:
             _idle.pop().close()

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from reussite.errors import Forbidden, IdempotencyKeyRequired, Unauthenticated, UnknownRole
 from reussite.identity import service
-from reussite.identity.models import Principal, Role, User
+from reussite.identity.models import STAFF_ROLES, Principal, Role, User
 
 
 def claims_of(event: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -68,3 +68,11 @@ def idempotency_key(
 
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def staff_user(user: CurrentUser) -> User:
+    require_role(user, *STAFF_ROLES)
+    return user
+
+
+StaffUser = Annotated[User, Depends(staff_user)]

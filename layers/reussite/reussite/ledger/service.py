@@ -102,8 +102,8 @@ def _grant(
         lot = conn.execute(
             "SELECT kind, expires_at FROM credit_lots WHERE id = %s", (first["lot_id"],)
         ).fetchone()
-        same = first["kind"] == "GRANT" and first["amount"] == credits and lot is not None
-        if not (same and first["purpose"] == purpose and lot["kind"] == kind):
+        recorded = (first["kind"], first["amount"], first["purpose"], lot and lot["kind"])
+        if lot is None or recorded != ("GRANT", credits, purpose, kind):
             raise IdempotencyKeyReused()
         return Grant(
             entry_id=first["entry_id"],

@@ -38,7 +38,8 @@ def wallet_view(student_id: UUID, display_name: str) -> WalletView:
         """SELECT l.id, l.kind, l.amount, l.remaining, l.granted_at, l.expires_at
              FROM credit_lots l JOIN wallets w ON w.id = l.wallet_id
             WHERE w.student_id = %s AND l.remaining > 0 AND l.expires_at > clock_timestamp()
-            ORDER BY (l.expires_at AT TIME ZONE 'UTC')::date, l.promotional DESC, l.granted_at, l.id""",
+            ORDER BY (l.expires_at AT TIME ZONE 'UTC')::date, l.promotional DESC,
+                     l.granted_at, l.id""",
         (student_id,),
     ).fetchall()
     entries = conn.execute(

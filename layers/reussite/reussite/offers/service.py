@@ -57,18 +57,24 @@ def activate(
 
 def allocate(conn: db.Connection, subscription_id: UUID, period: date) -> int:
     """Grant the subscription's credits for `period` unless already granted; return credits."""
+    # Lock first, then look: a lookup in the locking statement would read a snapshot taken
+    # before the lock and miss an allocation a concurrent run just committed.
     sub = conn.execute(
-        """SELECT s.id, s.status, w.id AS wallet_id, p.credits_per_month,
-                  EXISTS (SELECT 1 FROM subscription_allocations a
-                           WHERE a.subscription_id = s.id AND a.period = %(period)s) AS done
+        """SELECT s.id, s.status, w.id AS wallet_id, p.credits_per_month
              FROM subscriptions s
              JOIN plans p ON p.code = s.plan_code
              JOIN wallets w ON w.student_id = s.student_id
-            WHERE s.id = %(sub)s
+            WHERE s.id = %s
               FOR UPDATE OF s""",
-        {"sub": subscription_id, "period": period},
+        (subscription_id,),
     ).fetchone()
-    if sub is None or sub["done"] or sub["status"] != "ACTIVE" or sub["credits_per_month"] == 0:
+    if sub is None or sub["status"] != "ACTIVE" or sub["credits_per_month"] == 0:
+        return 0
+    done = conn.execute(
+        "SELECT 1 FROM subscription_allocations WHERE subscription_id = %s AND period = %s",
+        (subscription_id, period),
+    ).fetchone()
+    if done is not None:
         return 0
     granted = ledger.grant(
         sub["wallet_id"],
