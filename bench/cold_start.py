@@ -16,15 +16,13 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from _common import database
+
 from reussite import db
-from reussite.db.migrate import migrate
-from reussite.settings import get_settings
 from reussite_local import template
 from reussite_local.functions import EVENTS
-from reussite_local.postgres import LocalPostgres
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -72,55 +70,52 @@ def cold_ms(module: Path, event: Path, env: dict[str, str]) -> float:
 
 
 def main() -> int:
-    postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="reussite-bench-")) / "pgdata")
     global PYTHON
     PYTHON = runtime_python()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(
-        PYTHONPATH=str(LAYER),
-        DATABASE_URL=postgres.start(),
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-        AWS_DEFAULT_REGION="eu-west-3",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-    )
-    os.environ["DATABASE_URL"] = env["DATABASE_URL"]
-    get_settings.cache_clear()
-    migrate(db.connection())
-    db.close()
-    try:
-        baseline_http = (HERE / "baselines" / "hello_http.py", EVENTS / "identity_api.json")
-        baseline_worker = (HERE / "baselines" / "hello_worker.py", EVENTS / "db_migrate.json")
-        targets = {}
-        for fn in template.load().functions():
-            module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
-            kind = "http" if fn.routes else "worker"
-            targets[fn.name] = (kind, module, EVENTS / f"{fn.name}.json")
-        samples: dict[str, list[float]] = {
-            name: [] for name in [*targets, "hello_http", "hello_worker"]
-        }
-        for _ in range(ROUNDS):  # interleaved so drift hits every subject alike
-            samples["hello_http"].append(cold_ms(*baseline_http, env))
-            samples["hello_worker"].append(cold_ms(*baseline_worker, env))
-            for name, (_, module, event) in targets.items():
-                samples[name].append(cold_ms(module, event, env))
-        median = {name: statistics.median(values) for name, values in samples.items()}
-        print(f"cold init, median of {ROUNDS} fresh processes (import + first event)")
-        print(
-            f"{'handler':24} {'kind':7} {'ms':>8} {'baseline ms':>12} {'ratio':>6}"
-            f"  target <= {TARGET}"
+    with database() as url:
+        db.close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        env.update(
+            PYTHONPATH=str(LAYER),
+            DATABASE_URL=url,
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            AWS_DEFAULT_REGION="eu-west-3",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
         )
-        worst = 0.0
-        for name, (kind, _, _) in targets.items():
-            base = median["hello_http" if kind == "http" else "hello_worker"]
-            ratio = median[name] / base
-            worst = max(worst, ratio)
-            verdict = "ok" if ratio <= TARGET else "OVER"
-            print(f"{name:24} {kind:7} {median[name]:8.1f} {base:12.1f} {ratio:6.2f}  {verdict}")
-        return 0 if worst <= TARGET else 1
-    finally:
-        postgres.stop()
+        return measure(env)
+
+
+def measure(env: dict[str, str]) -> int:
+    baseline_http = (HERE / "baselines" / "hello_http.py", EVENTS / "identity_api.json")
+    baseline_worker = (HERE / "baselines" / "hello_worker.py", EVENTS / "db_migrate.json")
+    targets = {}
+    for fn in template.load().functions():
+        module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
+        kind = "http" if fn.routes else "worker"
+        targets[fn.name] = (kind, module, EVENTS / f"{fn.name}.json")
+    samples: dict[str, list[float]] = {
+        name: [] for name in [*targets, "hello_http", "hello_worker"]
+    }
+    for _ in range(ROUNDS):  # interleaved so drift hits every subject alike
+        samples["hello_http"].append(cold_ms(*baseline_http, env))
+        samples["hello_worker"].append(cold_ms(*baseline_worker, env))
+        for name, (_, module, event) in targets.items():
+            samples[name].append(cold_ms(module, event, env))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    print(f"cold init, median of {ROUNDS} fresh processes (import + first event)")
+    print(
+        f"{'handler':24} {'kind':7} {'ms':>8} {'baseline ms':>12} {'ratio':>6}  target <= {TARGET}"
+    )
+    worst = 0.0
+    for name, (kind, _, _) in targets.items():
+        base = median["hello_http" if kind == "http" else "hello_worker"]
+        ratio = median[name] / base
+        worst = max(worst, ratio)
+        verdict = "ok" if ratio <= TARGET else "OVER"
+        print(f"{name:24} {kind:7} {median[name]:8.1f} {base:12.1f} {ratio:6.2f}  {verdict}")
+    return 0 if worst <= TARGET else 1
 
 
 if __name__ == "__main__":

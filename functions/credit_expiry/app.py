@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.jsonable import jsonable
 from reussite.ledger.jobs import expire_due
 from reussite.observability import logger, metrics
 
@@ -14,5 +15,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = expire_due()
     metrics.add_metric(name="LotsExpired", unit=MetricUnit.Count, value=report.lots)
     metrics.add_metric(name="CreditsExpired", unit=MetricUnit.Count, value=report.credits)
-    logger.info("credits expired", extra=report.model_dump(mode="json"))
-    return report.model_dump(mode="json")
+    logger.info("credits expired", extra=jsonable(report))
+    return jsonable(report)

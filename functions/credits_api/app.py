@@ -7,7 +7,8 @@ from fastapi import status
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey, StaffUser
 from reussite.ledger import admin, views
-from reussite.ledger.models import Credits, Grant
+from reussite.ledger.models import Grant
+from reussite.ledger.views import Credits
 
 app = create_app("reussite credits")
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.jsonable import jsonable
 from reussite.ledger.jobs import check_invariants
 from reussite.observability import logger, metrics
 
@@ -14,7 +15,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = check_invariants()
     mismatches = len(report.wallet_mismatches) + len(report.lot_mismatches)
     metrics.add_metric(name="LedgerMismatches", unit=MetricUnit.Count, value=mismatches)
-    result = report.model_dump(mode="json")
+    result = jsonable(report)
     if mismatches:
         logger.error("ledger invariant broken", extra=result)
     else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
 from reussite.offers.service import allocate_month
 
@@ -18,5 +19,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = allocate_month(day)
     metrics.add_metric(name="SubscriptionsAllocated", unit=MetricUnit.Count, value=report.granted)
     metrics.add_metric(name="CreditsAllocated", unit=MetricUnit.Count, value=report.credits)
-    logger.info("monthly credits allocated", extra=report.model_dump(mode="json"))
-    return report.model_dump(mode="json")
+    logger.info("monthly credits allocated", extra=jsonable(report))
+    return jsonable(report)

@@ -3,10 +3,9 @@ check. Both are idempotent and report what they did."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
-
-from pydantic import BaseModel
 
 from reussite import db
 from reussite.ledger.models import Mismatch
@@ -39,7 +38,8 @@ _EXPIRE = """
 """
 
 
-class ExpiryReport(BaseModel):
+@dataclass(frozen=True)
+class ExpiryReport:
     cutoff: datetime
     lots: int
     credits: int
@@ -77,11 +77,12 @@ def expire_due(cutoff: datetime | None = None, wallets_per_batch: int = 2000) ->
     return ExpiryReport(cutoff=cutoff, lots=lots, credits=credits, wallets=wallets, batches=batches)
 
 
-class InvariantReport(BaseModel):
+@dataclass(frozen=True)
+class InvariantReport:
     wallets_checked: int
     lots_checked: int
-    wallet_mismatches: list[Mismatch]
-    lot_mismatches: list[int]  # lot ids whose remaining differs from their entries
+    wallet_mismatches: list[Mismatch] = field(default_factory=list)
+    lot_mismatches: list[int] = field(default_factory=list)  # lots whose remaining ≠ entries
 
     @property
     def clean(self) -> bool:
@@ -127,6 +128,6 @@ def check_invariants(limit: int = 100) -> InvariantReport:
     return InvariantReport(
         wallets_checked=counts["w"],
         lots_checked=counts["l"],
-        wallet_mismatches=[Mismatch.model_validate(r) for r in wallets],
+        wallet_mismatches=[Mismatch(**r) for r in wallets],
         lot_mismatches=[r["id"] for r in lots],
     )

@@ -336,7 +336,7 @@ def _allocations(conn: db.Connection, entry_id: int) -> list[Allocation]:
         "SELECT lot_id, amount FROM entry_allocations WHERE entry_id = %s ORDER BY lot_id",
         (entry_id,),
     ).fetchall()
-    return [Allocation.model_validate(row) for row in rows]
+    return [Allocation(**row) for row in rows]
 
 
 def _one(conn: db.Connection, query: str, params: Any) -> dict[str, Any]:

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
+
+from pydantic import BaseModel
 
 from reussite import db
 from reussite.identity.models import Role, User
-from reussite.ledger.models import Credits, EntryView, LotView, WalletView
+from reussite.ledger.models import EntryKind, LotKind
 
 RECENT_ENTRIES = 20
+
+
+class LotView(BaseModel):
+    id: int
+    kind: LotKind
+    amount: int
+    remaining: int
+    granted_at: datetime
+    expires_at: datetime
+
+
+class EntryView(BaseModel):
+    id: int
+    kind: EntryKind
+    amount: int
+    purpose: str
+    created_at: datetime
+
+
+class WalletView(BaseModel):
+    student_id: UUID
+    display_name: str
+    balance: int  # credits spendable now
+    lots: list[LotView]  # live lots, soonest expiry first
+    entries: list[EntryView]  # most recent first
+
+
+class Credits(BaseModel):
+    balance: int | None  # the caller's own spendable balance (a student); None for others
+    wallets: list[WalletView]
 
 
 def credits_of(user: User) -> Credits:

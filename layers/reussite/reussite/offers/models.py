@@ -1,12 +1,11 @@
-"""Plan and subscription models."""
+"""Plans and subscriptions (dataclasses: the monthly job must not pay pydantic's import)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
-
-from pydantic import BaseModel
 
 
 class Offer(StrEnum):
@@ -14,7 +13,8 @@ class Offer(StrEnum):
     PRO = "pro"
 
 
-class Plan(BaseModel):
+@dataclass(frozen=True)
+class Plan:
     code: str
     name: str
     price_minor: int
@@ -23,7 +23,8 @@ class Plan(BaseModel):
     offer: Offer
 
 
-class Subscription(BaseModel):
+@dataclass(frozen=True)
+class Subscription:
     id: UUID
     student_id: UUID
     plan_code: str
@@ -31,7 +32,8 @@ class Subscription(BaseModel):
     started_at: datetime | None
 
 
-class AllocationReport(BaseModel):
+@dataclass(frozen=True)
+class AllocationReport:
     period: date
     granted: int
     already_granted: int

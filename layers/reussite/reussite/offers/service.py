@@ -19,9 +19,14 @@ class PlanNotFound(NotFound):
 
 def plans() -> list[Plan]:
     rows = (
-        db.connection().execute("SELECT * FROM plans WHERE active ORDER BY price_minor").fetchall()
+        db.connection()
+        .execute(
+            """SELECT code, name, price_minor, currency, credits_per_month, offer
+             FROM plans WHERE active ORDER BY price_minor"""
+        )
+        .fetchall()
     )
-    return [Plan.model_validate(row) for row in rows]
+    return [Plan(**row | {"offer": Offer(row["offer"])}) for row in rows]
 
 
 def offer_of(student_id: UUID) -> Offer:
@@ -47,12 +52,13 @@ def activate(
         raise PlanNotFound()
     row = conn.execute(
         """INSERT INTO subscriptions (student_id, plan_code, status, started_at, created_by)
-           VALUES (%s, %s, 'ACTIVE', now(), %s) RETURNING *""",
+           VALUES (%s, %s, 'ACTIVE', now(), %s)
+           RETURNING id, student_id, plan_code, status, started_at""",
         (student_id, plan_code, actor_id),
     ).fetchone()
     assert row is not None
     allocate(conn, row["id"], period)
-    return Subscription.model_validate(row)
+    return Subscription(**row)
 
 
 def allocate(conn: db.Connection, subscription_id: UUID, period: date) -> int:
