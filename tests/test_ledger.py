@@ -77,7 +77,7 @@ def age(conn: db.Connection, lot_id: int, expired_for: timedelta) -> None:
 
 def assert_invariants_hold() -> None:
     report = jobs.check_invariants()
-    assert report.wallet_mismatches == [] and report.lot_mismatches == []
+    assert report.clean, report
 
 
 # -- spending order and refusal ---------------------------------------------------------------
@@ -273,11 +273,21 @@ def test_expiry_run_twice_gives_the_same_result(wallet: Wallet, conn: db.Connect
 
     assert first.lots >= 2 and second.lots == 0 and second.credits == 0
     entries = conn.execute(
-        """SELECT lot_id, amount FROM ledger_entries
-            WHERE wallet_id = %s AND kind = 'EXPIRE' ORDER BY lot_id""",
+        "SELECT id, amount FROM ledger_entries WHERE wallet_id = %s AND kind = 'EXPIRE'",
         (wallet_id,),
     ).fetchall()
-    assert [(e["lot_id"], e["amount"]) for e in entries] == [(first_lot, -5), (second_lot, -1)]
+    assert [e["amount"] for e in entries] == [-6]  # one entry for the wallet's due lots
+    lots = conn.execute(
+        """SELECT id, remaining, expired, expiry_entry_id FROM credit_lots
+            WHERE wallet_id = %s ORDER BY id""",
+        (wallet_id,),
+    ).fetchall()
+    assert [(lot["id"], lot["remaining"], lot["expired"]) for lot in lots] == [
+        (first_lot, 0, 5),
+        (second_lot, 0, 1),
+        (lots[2]["id"], 4, 0),
+    ]
+    assert {lot["expiry_entry_id"] for lot in lots[:2]} == {entries[0]["id"]}
     assert balance(conn, wallet_id) == 4
     assert_invariants_hold()
 
@@ -344,7 +354,7 @@ def test_the_invariant_checker_catches_a_corrupted_row(wallet: Wallet, conn: db.
         report = jobs.check_invariants()
         assert [m.wallet_id for m in report.wallet_mismatches] == [wallet_id]
         assert report.wallet_mismatches[0].lots_remaining == 6
-        assert report.lot_mismatches == [lot_id]
+        assert report.lot_mismatches == [lot_id] and report.expiry_mismatches == []
     finally:
         conn.execute("UPDATE credit_lots SET remaining = 5, amount = 5 WHERE id = %s", (lot_id,))
     assert_invariants_hold()

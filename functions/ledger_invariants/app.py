@@ -13,7 +13,7 @@ from reussite.observability import logger, metrics
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = check_invariants()
-    mismatches = len(report.wallet_mismatches) + len(report.lot_mismatches)
+    mismatches = report.problems
     metrics.add_metric(name="LedgerMismatches", unit=MetricUnit.Count, value=mismatches)
     result = jsonable(report)
     if mismatches:

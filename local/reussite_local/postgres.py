@@ -13,16 +13,16 @@ class LocalPostgres:
     def __init__(self, datadir: Path) -> None:
         self.datadir = datadir
         self._server: Any = None
-        self.url = os.environ.get("DATABASE_URL", "")
+        self._external = os.environ.get("DATABASE_URL", "")
 
     def start(self) -> str:
-        if not self.url:
-            import pgserver
+        if self._external:
+            return self._external
+        import pgserver
 
-            self.datadir.mkdir(parents=True, exist_ok=True)
-            self._server = pgserver.get_server(self.datadir, cleanup_mode="stop")
-            self.url = self._server.get_uri()
-        return self.url
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(self.datadir, cleanup_mode="stop")
+        return str(self._server.get_uri())
 
     def stop(self) -> None:
         if self._server is not None:

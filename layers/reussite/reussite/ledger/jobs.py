@@ -4,37 +4,46 @@ check. Both are idempotent and report what they did."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from uuid import UUID
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from reussite import db
 from reussite.ledger.models import Mismatch
 
+EXPIRY_JOB = "credit_expiry"
+RESCAN_MARGIN = timedelta(days=7)  # lots expiring this long before the last run are looked at again
+
+_WATERMARK = "SELECT cutoff FROM job_watermarks WHERE job = %s"
+
 _DUE_WALLETS = """
     SELECT DISTINCT wallet_id FROM credit_lots
-     WHERE remaining > 0 AND expires_at <= %(cutoff)s
-       AND (%(after)s::uuid IS NULL OR wallet_id > %(after)s::uuid)
+     WHERE expires_at > %(since)s AND expires_at <= %(cutoff)s AND remaining > 0
      ORDER BY wallet_id
-     LIMIT %(limit)s
 """
 
-# Under the batch's wallet locks: zero every due lot, write one EXPIRE entry per lot (UNIQUE per
-# lot, so a lot can never expire twice) and take the credits off the wallets' balances.
+# Under the batch's wallet locks (so the snapshot cannot go stale): one EXPIRE entry per wallet
+# for the sum of its due lots; each due lot moves its remaining credits to `expired` and names
+# that entry (once: a lot holds one expiry); the wallets' balances drop by the same sums.
 _EXPIRE = """
     WITH due AS (
-        SELECT id, wallet_id, remaining FROM credit_lots
+        SELECT wallet_id, sum(remaining) AS total, count(*) AS lots FROM credit_lots
          WHERE wallet_id = ANY(%(wallets)s) AND remaining > 0 AND expires_at <= %(cutoff)s
-    ), zeroed AS (
-        UPDATE credit_lots l SET remaining = 0 FROM due WHERE l.id = due.id
+         GROUP BY wallet_id
     ), entries AS (
-        INSERT INTO ledger_entries (wallet_id, kind, amount, lot_id, purpose)
-        SELECT wallet_id, 'EXPIRE', -remaining, id, 'expiry' FROM due
+        INSERT INTO ledger_entries (wallet_id, kind, amount, purpose)
+        SELECT wallet_id, 'EXPIRE', -total, 'expiry' FROM due
+        RETURNING id, wallet_id
+    ), lots AS (
+        UPDATE credit_lots l SET expired = l.remaining, remaining = 0, expiry_entry_id = e.id
+          FROM entries e
+         WHERE l.wallet_id = ANY(%(wallets)s) AND l.wallet_id = e.wallet_id
+           AND l.remaining > 0 AND l.expires_at <= %(cutoff)s
     ), wallets AS (
-        UPDATE wallets w SET balance = w.balance - t.total
-          FROM (SELECT wallet_id, sum(remaining) AS total FROM due GROUP BY wallet_id) t
-         WHERE w.id = t.wallet_id
+        UPDATE wallets w SET balance = w.balance - due.total
+          FROM due WHERE w.id = due.wallet_id
     )
-    SELECT count(*) AS lots, coalesce(sum(remaining), 0)::bigint AS credits FROM due
+    SELECT coalesce(sum(lots), 0)::bigint AS lots, coalesce(sum(total), 0)::bigint AS credits
+      FROM due
 """
 
 
@@ -50,31 +59,36 @@ class ExpiryReport:
 def expire_due(cutoff: datetime | None = None, wallets_per_batch: int = 2000) -> ExpiryReport:
     """Expire every lot whose expiry has passed at `cutoff` (default: now), wallet batch by
     wallet batch, each batch one short transaction. Running it again changes nothing."""
+    conn = db.connection()
     if cutoff is None:
-        row = db.read_one("SELECT clock_timestamp() AS now")
-        assert row is not None
-        cutoff = row["now"]
-    lots = credits = wallets = batches = 0
-    after: UUID | None = None
-    while True:
-        with db.transaction() as conn:
-            batch = [
-                r["wallet_id"]
-                for r in conn.execute(
-                    _DUE_WALLETS, {"cutoff": cutoff, "after": after, "limit": wallets_per_batch}
-                )
-            ]
-            if not batch:
-                break
-            conn.execute(
+        cutoff = _one(conn.execute("SELECT clock_timestamp() AS now"))["now"]
+    mark = conn.execute(_WATERMARK, (EXPIRY_JOB,)).fetchone()
+    since = mark["cutoff"] - RESCAN_MARGIN if mark else datetime.min.replace(tzinfo=UTC)
+    due = [r["wallet_id"] for r in conn.execute(_DUE_WALLETS, {"since": since, "cutoff": cutoff})]
+    lots = credits = batches = 0
+    for start in range(0, len(due), wallets_per_batch):
+        batch = due[start : start + wallets_per_batch]
+        with db.transaction() as tx:
+            tx.execute(
                 "SELECT 1 FROM wallets WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (batch,)
             ).fetchall()
-            done = conn.execute(_EXPIRE, {"wallets": batch, "cutoff": cutoff}).fetchone()
-        assert done is not None
-        lots, credits = lots + done["lots"], credits + done["credits"]
-        wallets, batches, after = wallets + len(batch), batches + 1, batch[-1]
-    assert cutoff is not None
-    return ExpiryReport(cutoff=cutoff, lots=lots, credits=credits, wallets=wallets, batches=batches)
+            done = _one(tx.execute(_EXPIRE, {"wallets": batch, "cutoff": cutoff}))
+        lots, credits, batches = lots + done["lots"], credits + done["credits"], batches + 1
+    conn.execute(
+        """INSERT INTO job_watermarks (job, cutoff) VALUES (%(job)s, %(cutoff)s)
+           ON CONFLICT (job) DO UPDATE
+              SET cutoff = greatest(job_watermarks.cutoff, EXCLUDED.cutoff), updated_at = now()""",
+        {"job": EXPIRY_JOB, "cutoff": cutoff},
+    )
+    return ExpiryReport(
+        cutoff=cutoff, lots=lots, credits=credits, wallets=len(due), batches=batches
+    )
+
+
+def _one(cursor: Any) -> dict[str, Any]:
+    row = cursor.fetchone()
+    assert row is not None
+    return dict(row)
 
 
 @dataclass(frozen=True)
@@ -83,15 +97,24 @@ class InvariantReport:
     lots_checked: int
     wallet_mismatches: list[Mismatch] = field(default_factory=list)
     lot_mismatches: list[int] = field(default_factory=list)  # lots whose remaining ≠ entries
+    expiry_mismatches: list[int] = field(default_factory=list)  # EXPIRE entries ≠ their lots
+    stranded_lots: list[int] = field(default_factory=list)  # due lots the expiry job cannot see
 
     @property
     def clean(self) -> bool:
-        return not self.wallet_mismatches and not self.lot_mismatches
+        return not (self.wallet_mismatches or self.lot_mismatches or self.expiry_mismatches
+                    or self.stranded_lots)  # fmt: skip
+
+    @property
+    def problems(self) -> int:
+        return (len(self.wallet_mismatches) + len(self.lot_mismatches)
+                + len(self.expiry_mismatches) + len(self.stranded_lots))  # fmt: skip
 
 
 def check_invariants(limit: int = 100) -> InvariantReport:
     """Σ lot remaining = wallet balance = Σ entries for every wallet, and every lot's remaining
-    re-derived from its grant, the spends and refunds that touched it and its expiry."""
+    re-derived from its grant, the spends and refunds that touched it and its expiry, and every
+    EXPIRE entry equal to the credits its lots lost."""
     with db.transaction() as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         wallets = conn.execute(
@@ -109,7 +132,9 @@ def check_invariants(limit: int = 100) -> InvariantReport:
         ).fetchall()
         lots = conn.execute(
             """WITH moves AS (
-                   SELECT lot_id, amount FROM ledger_entries WHERE kind IN ('GRANT', 'EXPIRE')
+                   SELECT lot_id, amount FROM ledger_entries WHERE kind = 'GRANT'
+                   UNION ALL
+                   SELECT id, -expired FROM credit_lots WHERE expired > 0
                    UNION ALL
                    SELECT a.lot_id, CASE e.kind WHEN 'SPEND' THEN -a.amount ELSE a.amount END
                      FROM entry_allocations a JOIN ledger_entries e ON e.id = a.entry_id
@@ -121,6 +146,23 @@ def check_invariants(limit: int = 100) -> InvariantReport:
                 ORDER BY l.id LIMIT %s""",
             (limit,),
         ).fetchall()
+        expiries = conn.execute(  # each EXPIRE entry = its wallet's lots that name it
+            """SELECT coalesce(e.id, l.expiry_entry_id) AS id
+                 FROM (SELECT id, wallet_id, amount FROM ledger_entries WHERE kind = 'EXPIRE') e
+                 FULL JOIN (SELECT expiry_entry_id, wallet_id, sum(expired) AS total
+                              FROM credit_lots WHERE expiry_entry_id IS NOT NULL
+                             GROUP BY expiry_entry_id, wallet_id) l
+                   ON l.expiry_entry_id = e.id AND l.wallet_id = e.wallet_id
+                WHERE e.id IS NULL OR l.expiry_entry_id IS NULL OR -e.amount <> l.total
+                ORDER BY 1 LIMIT %s""",
+            (limit,),
+        ).fetchall()
+        stranded = conn.execute(
+            """SELECT l.id FROM credit_lots l JOIN job_watermarks w ON w.job = %s
+                WHERE l.remaining > 0 AND l.expires_at <= w.cutoff - %s
+                ORDER BY l.id LIMIT %s""",
+            (EXPIRY_JOB, RESCAN_MARGIN, limit),
+        ).fetchall()
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM wallets) AS w, (SELECT count(*) FROM credit_lots) AS l"
         ).fetchone()
@@ -130,4 +172,6 @@ def check_invariants(limit: int = 100) -> InvariantReport:
         lots_checked=counts["l"],
         wallet_mismatches=[Mismatch(**r) for r in wallets],
         lot_mismatches=[r["id"] for r in lots],
+        expiry_mismatches=[r["id"] for r in expiries],
+        stranded_lots=[r["id"] for r in stranded],
     )

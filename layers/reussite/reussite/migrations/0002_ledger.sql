@@ -8,12 +8,14 @@ CREATE TABLE credit_lots (
                  CHECK (kind IN ('PURCHASE', 'MONTHLY_ALLOCATION', 'REFUND', 'PROMOTION', 'GOODWILL')),
     promotional  boolean GENERATED ALWAYS AS (kind IN ('PROMOTION', 'GOODWILL')) STORED,
     amount       integer NOT NULL CHECK (amount > 0),
-    remaining    integer NOT NULL CHECK (remaining >= 0 AND remaining <= amount),
+    remaining    integer NOT NULL CHECK (remaining >= 0),
     granted_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL CHECK (expires_at > granted_at)
-);
--- Spends read a wallet's live lots in expiry order; the expiry job finds due lots by wallet.
-CREATE INDEX credit_lots_live_idx ON credit_lots (wallet_id, expires_at) WHERE remaining > 0;
+) WITH (fillfactor = 70);
+-- No index mentions `remaining` (not even in a predicate) and pages keep free room, so spends and
+-- expiries update lots in place (HOT) without touching any index.
+CREATE INDEX credit_lots_wallet_idx ON credit_lots (wallet_id, expires_at);
+CREATE INDEX credit_lots_expiry_idx ON credit_lots (expires_at);
 
 -- Append-only. Amounts are signed: grants and refunds add, spends and expiries take away.
 CREATE TABLE ledger_entries (
@@ -31,14 +33,35 @@ CREATE TABLE ledger_entries (
     CHECK (CASE kind WHEN 'GRANT' THEN amount > 0 AND lot_id IS NOT NULL
                      WHEN 'SPEND' THEN amount < 0
                      WHEN 'REFUND' THEN amount >= 0 AND refund_of IS NOT NULL
-                     WHEN 'EXPIRE' THEN amount < 0 AND lot_id IS NOT NULL END),
-    CHECK (kind = 'EXPIRE' OR idempotency_key IS NOT NULL),
-    UNIQUE (wallet_id, idempotency_key)
+                     WHEN 'EXPIRE' THEN amount < 0 END),
+    CHECK (kind = 'EXPIRE' OR idempotency_key IS NOT NULL)
 );
+-- Every grant, spend and refund carries a key, unique per wallet (expiries are keyed by lot).
+CREATE UNIQUE INDEX ledger_entries_key ON ledger_entries (wallet_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 CREATE INDEX ledger_entries_wallet_idx ON ledger_entries (wallet_id, id DESC);
--- A lot expires once; a spend is refunded once.
-CREATE UNIQUE INDEX ledger_entries_expire_once ON ledger_entries (lot_id) WHERE kind = 'EXPIRE';
+-- A spend is refunded once.
 CREATE UNIQUE INDEX ledger_entries_refund_once ON ledger_entries (refund_of) WHERE kind = 'REFUND';
+
+-- Expiry: each run writes one EXPIRE entry per wallet, and each lot it expired records, once, how
+-- many credits it lost and under which entry: UNIQUE (lot, expiry) by construction, since a lot
+-- row holds at most one expiry. Per-lot ledger rows cost 27 µs a lot here, half of it foreign-key
+-- checks; this costs one row update. The link to the entry has no foreign key for the same
+-- reason (6.5 µs a lot): the invariant check verifies it instead.
+ALTER TABLE credit_lots
+    ADD COLUMN expired integer NOT NULL DEFAULT 0 CHECK (expired >= 0),
+    ADD COLUMN expiry_entry_id bigint,
+    ADD CHECK ((expired > 0) = (expiry_entry_id IS NOT NULL)),
+    ADD CHECK (remaining + expired <= amount);
+
+-- How far the expiry job has got: after a complete run at `cutoff`, no lot expiring before it
+-- holds credits (a refund never returns credits to an expired lot), so the next run only looks
+-- at lots expiring since (with a margin); the invariant check flags any lot left behind.
+CREATE TABLE job_watermarks (
+    job         text PRIMARY KEY,
+    cutoff      timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
 
 -- Which lots a spend drew from, and which lots a refund gave back to (grants and expiries name
 -- their one lot on the entry). So every lot's remaining can be re-derived from the entries.
