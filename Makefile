@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start tools clean
+.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start bench-ledger tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -54,7 +54,11 @@ layer-size: build
 bench-cold-start: $(VENV)/.installed
 	$(PY) bench/cold_start.py
 
-bench: bench-cold-start
+## bench-ledger: spend throughput vs raw SQL; expiry of 1,000,000 lots vs a per-row loop
+bench-ledger: $(VENV)/.installed
+	$(PY) bench/ledger.py
+
+bench: bench-cold-start bench-ledger
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam

@@ -141,6 +141,7 @@ def bench_spends(url: str) -> list[float]:
         ("hot wallet", lambda i, n: hot),
         ("10k wallets", lambda i, n: many[(i * 7919 + n * 104729) % MANY_WALLETS]),
     ):
+
         def bare(i: int, n: int, pick: Callable[[int, int], Any] = pick) -> None:
             raw(pick(i, n), f"raw-{i}-{n}-{uuid.uuid4()}")
 

@@ -95,6 +95,22 @@ def test_functions_fire_on_demand(stack: dict[str, Any]) -> None:
     assert fired.json() == {"function": "db_migrate", "result": {"applied": []}}
 
 
+def test_scheduled_jobs_fire_on_demand_with_their_sample_events(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    headers = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
+    assert httpx.get(f"{stack['base']}/v1/me/credits", headers=headers).json()["balance"] == 10
+
+    fired = {
+        name: httpx.post(f"{stack['base']}/_local/invoke/{name}", timeout=60).json()["result"]
+        for name in ("credit_expiry", "monthly_allocation", "ledger_invariants")
+    }
+
+    assert fired["credit_expiry"]["lots"] == 0  # nothing is a year old yet
+    assert fired["monthly_allocation"]["period"] == "2026-11-01"
+    assert fired["ledger_invariants"]["wallet_mismatches"] == []
+    assert fired["ledger_invariants"]["wallets_checked"] >= 3
+
+
 def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:
     proc = stack["proc"]
     pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"

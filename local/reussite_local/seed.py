@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from reussite import db
 from reussite.identity import service
 from reussite.identity.models import Principal, Role
+from reussite.ledger import service as ledger
+from reussite.ledger.models import LotKind
+from reussite.offers import service as offers
 
 DEMO_USERS = [
     Principal(sub="demo-admin", email="admin@reussite.local", name="Amel Admin", role=Role.ADMIN),
@@ -24,7 +30,15 @@ DEMO_USERS = [
 
 
 def seed() -> dict[str, str]:
-    """Provision the demo users; return the parent's child's one-time link code."""
+    """Provision the demo users, give the adult learner a credit pack and the parent's child a
+    subscription; return the child's one-time link code."""
     users = {p.sub: service.resolve_user(p) for p in DEMO_USERS}
     child = service.create_child(users["demo-parent"], "Yasmine Ben Salah")
+    eleve = users["demo-eleve"]
+    assert eleve.student_id is not None
+    ledger.grant(
+        ledger.wallet_of(eleve.student_id), 10, LotKind.PURCHASE, key="demo-pack", purpose="pack"
+    )
+    with db.transaction() as conn:
+        offers.activate(conn, child.student_id, "HYBRIDE", date.today(), actor_id=None)
     return {"child_student_id": str(child.student_id), "child_link_code": child.link_code}

@@ -62,7 +62,9 @@ def activate(
 
 
 def allocate(conn: db.Connection, subscription_id: UUID, period: date) -> int:
-    """Grant the subscription's credits for `period` unless already granted; return credits."""
+    """Grant the subscription's credits for the month of `period` unless already granted;
+    return the credits granted."""
+    period = period_of(period)
     # Lock first, then look: a lookup in the locking statement would read a snapshot taken
     # before the lock and miss an allocation a concurrent run just committed.
     sub = conn.execute(
