@@ -26,9 +26,32 @@ from reussite import db  # noqa: E402
 from reussite.db.migrate import migrate  # noqa: E402
 from reussite.identity.models import Principal, Role, User  # noqa: E402
 from reussite.settings import get_settings  # noqa: E402
+from reussite_local import template  # noqa: E402
+from reussite_local.aws import LocalAws  # noqa: E402
 from reussite_local.postgres import LocalPostgres  # noqa: E402
+from reussite_local.stack import function_environment  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_aws() -> Iterator[LocalAws]:
+    """moto's threaded server with template.yaml's resources, and the functions' environment
+    pointing at them, as the local stack does."""
+    aws = LocalAws()
+    aws.start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(aws.environment())
+        resources = aws.create_resources(template.load())
+        os.environ.update(function_environment(template.load().functions(), resources))
+        get_settings.cache_clear()
+        yield aws
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        aws.stop()
 
 
 @pytest.fixture(scope="session")

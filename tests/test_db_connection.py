@@ -9,15 +9,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
-from moto import mock_aws
 
 from reussite import db
 from reussite.identity.models import Role
 from reussite.settings import get_settings
 from reussite_local import functions, template
+from reussite_local.aws import LocalAws
 from reussite_local.events import http_api_event
 from reussite_local.tokens import principal_claims
 
@@ -89,33 +88,32 @@ def _terminate_other_backends(database_url: str) -> None:
 
 
 @pytest.fixture
-def secret_only(database_url: str) -> Iterator[str]:
+def secret_only(database_url: str, local_aws: LocalAws) -> Iterator[str]:
     """DATABASE_URL unset, the address in a Secrets Manager secret (moto)."""
     info = psycopg.conninfo.conninfo_to_dict(database_url)
-    with mock_aws():
-        arn = boto3.client("secretsmanager").create_secret(
-            Name="reussite/test/db",
-            SecretString=json.dumps(
-                {
-                    "username": info.get("user", "postgres"),
-                    "password": "",
-                    "host": info["host"],
-                    "port": 5432,
-                    "dbname": info.get("dbname", "postgres"),
-                }
-            ),
-        )["ARN"]
-        saved = os.environ.pop("DATABASE_URL")
-        os.environ["DATABASE_SECRET_ARN"] = arn
-        get_settings.cache_clear()
+    arn = local_aws.client("secretsmanager").create_secret(
+        Name=f"reussite/test/db-{os.getpid()}",
+        SecretString=json.dumps(
+            {
+                "username": info.get("user", "postgres"),
+                "password": "",
+                "host": info["host"],
+                "port": 5432,
+                "dbname": info.get("dbname", "postgres"),
+            }
+        ),
+    )["ARN"]
+    saved = os.environ.pop("DATABASE_URL")
+    os.environ["DATABASE_SECRET_ARN"] = arn
+    get_settings.cache_clear()
+    db.close()
+    try:
+        yield arn
+    finally:
         db.close()
-        try:
-            yield arn
-        finally:
-            db.close()
-            os.environ.pop("DATABASE_SECRET_ARN")
-            os.environ["DATABASE_URL"] = saved
-            get_settings.cache_clear()
+        os.environ.pop("DATABASE_SECRET_ARN")
+        os.environ["DATABASE_URL"] = saved
+        get_settings.cache_clear()
 
 
 def test_the_database_address_comes_from_secrets_manager_in_aws(secret_only: str) -> None:

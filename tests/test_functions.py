@@ -16,8 +16,8 @@ def test_function_answers_its_sample_event(fn: template.Function, database_url: 
     result = functions.invoke(fn, functions.sample_event(fn))
 
     assert result is not None
-    if fn.routes:  # an API Gateway response
-        assert result["statusCode"] == 200, result
+    if fn.routes:  # an API Gateway response: a clear answer, never a server error
+        assert result["statusCode"] < 500, result
         json.loads(result["body"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,11 @@ class LocalAws:
             self._queue(res, logical_id, spec.get("Properties", {}))
         for logical_id in template.of_type("AWS::S3::Bucket"):
             self._bucket(res, logical_id)
+        for logical_id in template.of_type("AWS::SecretsManager::Secret"):
+            arn = self.client("secretsmanager").create_secret(
+                Name=f"reussite-local-{logical_id}", SecretString=secrets.token_urlsafe(36)
+            )["ARN"]
+            res.refs[logical_id] = arn
         for logical_id in template.of_type("AWS::SNS::Topic"):
             arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
             res.refs[logical_id] = arn

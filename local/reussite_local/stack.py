@@ -12,12 +12,31 @@ from pathlib import Path
 from typing import Any
 
 from reussite_local import functions, template
-from reussite_local.aws import LocalAws
+from reussite_local.aws import LocalAws, Resources
 from reussite_local.gateway import Gateway
 from reussite_local.postgres import LocalPostgres
 from reussite_local.sqs import QueueDelivery
 
 STATE_DIR = template.ROOT / ".local"
+
+
+FEATURE_FLAGS_FILE = template.ROOT / "config" / "feature_flags.json"
+LOCAL_ONLY = ("DATABASE_SECRET_ARN", "APPCONFIG_APPLICATION", "APPCONFIG_ENVIRONMENT")
+
+
+def function_environment(fns: list[template.Function], resources: Resources) -> dict[str, str]:
+    """The functions' environment variables with the template's references resolved to the local
+    resources. Locally DATABASE_URL names the database and a file holds the feature flags
+    (moto has no AppConfigData)."""
+    env = {}
+    for fn in fns:
+        env.update({k: str(resources.resolve(v)) for k, v in fn.environment.items()})
+    for name in LOCAL_ONLY:
+        env.pop(name, None)
+    env.setdefault(
+        "FEATURE_FLAGS_FILE", os.environ.get("FEATURE_FLAGS_FILE", str(FEATURE_FLAGS_FILE))
+    )
+    return env
 
 
 class LocalStack:
@@ -47,10 +66,7 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Reussite")
         resources = self.aws.create_resources(self.template)
-        for fn in self.functions:
-            resolved = {k: str(resources.resolve(v)) for k, v in fn.environment.items()}
-            resolved.pop("DATABASE_SECRET_ARN", None)  # locally DATABASE_URL is the database
-            os.environ.update(resolved)
+        os.environ.update(function_environment(self.functions, resources))
         from reussite.settings import get_settings
 
         get_settings.cache_clear()

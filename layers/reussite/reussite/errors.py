@@ -72,6 +72,55 @@ class DependencyUnavailable(DomainError):
     title = "A service reussite depends on is unavailable; try again"
 
 
+class FeatureDisabled(DomainError):
+    code = "FEATURE_DISABLED"
+    status = 403
+    title = "This feature is not available to you yet"
+
+
+class PremiumRequired(DomainError):
+    code = "PREMIUM_REQUIRED"
+    status = 403
+    title = "This needs a higher offer"
+
+
+class ExamNotFound(NotFound):
+    code = "EXAM_NOT_FOUND"
+    title = "No such exam"
+
+
+class AttemptNotFound(NotFound):
+    code = "ATTEMPT_NOT_FOUND"
+    title = "No such attempt"
+
+
+class GeneratorNotFound(NotFound):
+    code = "GENERATOR_NOT_FOUND"
+    title = "No such exercise generator"
+
+
+class AttemptInProgress(Conflict):
+    code = "ATTEMPT_IN_PROGRESS"
+    title = "An attempt at this exam is already open; here it is"
+
+
+class AlreadySubmitted(Conflict):
+    code = "ALREADY_SUBMITTED"
+    title = "This attempt was already submitted with other answers"
+
+
+class DeadlinePassed(DomainError):
+    code = "DEADLINE_PASSED"
+    status = 422
+    title = "The exam's time is over; these answers were not counted"
+
+
+class AttemptTokenInvalid(DomainError):
+    code = "ATTEMPT_TOKEN_INVALID"
+    status = 403
+    title = "The attempt token does not match this attempt"
+
+
 class InsufficientCredits(DomainError):
     code = "INSUFFICIENT_CREDITS"
     status = 402

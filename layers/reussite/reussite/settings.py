@@ -24,6 +24,13 @@ class Settings:
     bilan_queue_url: str | None = None
     link_code_ttl_hours: int = 7 * 24
     credit_validity_months: int = 12
+    attempt_token_secret: str | None = None  # locally; in AWS the secret below
+    attempt_token_secret_arn: str | None = None
+    submit_grace_seconds: int = 30  # network slack after an exam's deadline
+    feature_flags_file: str | None = None  # locally; in AWS the AppConfig profile below
+    appconfig_application: str | None = None
+    appconfig_environment: str | None = None
+    appconfig_profile: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> Settings:

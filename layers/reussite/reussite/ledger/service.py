@@ -97,7 +97,7 @@ def _grant(
     purpose: str,
     actor_id: UUID | None,
 ) -> Grant:
-    first = _lock(conn, wallet_id, key)
+    first = lock(conn, wallet_id, key)
     if first["entry_id"] is not None:
         lot = conn.execute(
             "SELECT kind, expires_at FROM credit_lots WHERE id = %s", (first["lot_id"],)
@@ -186,7 +186,7 @@ def _spend(
     purpose: str,
     actor_id: UUID | None,
 ) -> Spend:
-    first = _lock(conn, wallet_id, key)
+    first = lock(conn, wallet_id, key)
     if first["entry_id"] is not None:
         if (first["kind"], first["amount"], first["purpose"]) != ("SPEND", -credits, purpose):
             raise IdempotencyKeyReused()
@@ -258,7 +258,7 @@ def refund(
 def _refund(
     conn: db.Connection, wallet_id: UUID, spend_key: str, purpose: str, actor_id: UUID | None
 ) -> Refund:
-    spent = _lock(conn, wallet_id, spend_key)
+    spent = lock(conn, wallet_id, spend_key)
     if spent["entry_id"] is None or spent["kind"] != "SPEND":
         raise SpendNotFound()
     previous = conn.execute(
@@ -324,8 +324,11 @@ def _refund(
     )
 
 
-def _lock(conn: db.Connection, wallet_id: UUID, key: str) -> dict[str, Any]:
-    """Lock the wallet; return the entry already recorded under `key`, if any."""
+def lock(conn: db.Connection, wallet_id: UUID, key: str) -> dict[str, Any]:
+    """Lock the wallet; return the entry already recorded under `key` (all None if none).
+
+    Callers that must decide something under the wallet's lock before spending (an exam start
+    checking for an open attempt) call this first, then spend with the same `conn`."""
     if conn.execute(_LOCK_WALLET, (wallet_id,)).fetchone() is None:
         raise StudentNotFound("No wallet for this student")
     return conn.execute(_ENTRY_BY_KEY, (wallet_id, key)).fetchone() or _NO_ENTRY

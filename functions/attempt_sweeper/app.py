@@ -1,0 +1,23 @@
+"""Every 5 minutes: finalise attempts left open past their closing time (per the exam's overdue
+policy), re-send certificate requests, and report the debits-vs-attempts gap (must be 0)."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.exams import service
+from reussite.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = service.sweep()
+    report["debit_gap"] = service.debit_gap()
+    for name, value in report.items():
+        metrics.add_metric(name=f"Attempts_{name}", unit=MetricUnit.Count, value=value)
+    if report["debit_gap"]:
+        logger.error("exam debits without attempts", extra=report)
+    else:
+        logger.info("attempts swept", extra=report)
+    return report

@@ -1,0 +1,31 @@
+"""Submit a timed exam: graded on the server; a pass queues the certificate."""
+
+from uuid import UUID
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from pydantic import BaseModel, Field
+
+from reussite.exams import service
+from reussite.exams.models import Attempt
+from reussite.http.app import create_app, lambda_handler
+from reussite.http.auth import CurrentUser
+
+app = create_app("reussite exam submit")
+
+
+class Submission(BaseModel):
+    attempt_token: str = Field(min_length=10, max_length=300)
+    answers: dict[str, str | int | float | None] = Field(default_factory=dict, max_length=500)
+
+
+@app.post("/v1/attempts/{attempt_id}/submit")
+def submit_attempt(attempt_id: UUID, body: Submission, user: CurrentUser) -> Attempt:
+    attempt = service.submit(user, attempt_id, body.attempt_token, dict(body.answers))
+    with single_metric(
+        name="ExamPasses" if attempt.passed else "ExamFails", unit=MetricUnit.Count, value=1
+    ) as metric:
+        metric.add_dimension(name="exam", value=attempt.exam_code)
+    return attempt
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,1 @@
+"""Exams: the catalogue, timed attempts paid in credits, server-side grading, exercises."""

@@ -1,0 +1,75 @@
+"""Exam models: catalogue entries, what a student sees of an attempt, and grading results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class ExamDefinition:
+    code: str
+    course: str
+    language: str | None
+    level: str
+    title: str
+    duration_minutes: int
+    passing_score: int
+    credit_cost: int
+    min_offer: str
+    components: list[dict[str, Any]]
+    overdue_policy: str
+    grace_minutes: int
+
+
+@dataclass(frozen=True)
+class ExamSummary:
+    code: str
+    course: str
+    language: str | None
+    level: str
+    title: str
+    duration_minutes: int
+    passing_score: int
+    credit_cost: int
+    min_offer: str
+
+
+@dataclass(frozen=True)
+class PublicQuestion:
+    """A question as the student sees it: never its answer key."""
+
+    id: str
+    component: str
+    type: str  # choice | number | fraction
+    prompt: str
+    options: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ComponentScore:
+    key: str
+    name: str
+    score: int
+    pass_mark: int
+    passed: bool
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: UUID
+    student_id: UUID
+    exam_code: str
+    status: str
+    started_at: datetime
+    deadline_at: datetime
+    questions: list[PublicQuestion] = field(default_factory=list)
+    attempt_token: str | None = None
+    balance: int | None = None  # the wallet's spendable balance right after the debit
+    submitted_at: datetime | None = None
+    score: int | None = None
+    passed: bool | None = None
+    component_scores: list[ComponentScore] | None = None
+    certificate_requested: bool = False

@@ -1,0 +1,407 @@
+"""Timed exams: the catalogue, starting an attempt (one debit, in the same transaction),
+submitting it (graded on the server from the questions stored with it) and reading it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from reussite import db, flags
+from reussite.errors import (
+    AlreadySubmitted,
+    AttemptInProgress,
+    AttemptNotFound,
+    AttemptTokenInvalid,
+    DeadlinePassed,
+    ExamNotFound,
+    FeatureDisabled,
+    Forbidden,
+    IdempotencyKeyReused,
+    PremiumRequired,
+    StudentNotFound,
+)
+from reussite.exams import generators, tokens
+from reussite.exams.models import (
+    Attempt,
+    ComponentScore,
+    ExamDefinition,
+    ExamSummary,
+    PublicQuestion,
+)
+from reussite.identity import service as identity
+from reussite.identity.models import Role, User
+from reussite.ledger import service as ledger
+from reussite.offers import service as offers
+from reussite.settings import get_settings
+
+_OFFER_RANK = {"free": 0, "pro": 1}
+_ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, started_at, deadline_at,
+    debit_entry_id, submitted_at, answers, submission_hash, score, passed, component_scores,
+    certificate_requested_at"""
+
+
+# -- catalogue ---------------------------------------------------------------------------------
+
+
+def catalogue(
+    user: User, language: str | None = None, level: str | None = None
+) -> list[ExamSummary]:
+    """Active exams, optionally by language and level; empty while the rollout excludes the user."""
+    if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
+        return []
+    rows = (
+        db.connection()
+        .execute(
+            """SELECT code, course, language, level, title, duration_minutes, passing_score,
+                  credit_cost, min_offer
+             FROM exam_definitions
+            WHERE active AND (%(language)s::text IS NULL OR language = lower(%(language)s))
+              AND (%(level)s::text IS NULL OR level = upper(%(level)s))
+            ORDER BY course, language NULLS LAST, level, code""",
+            {"language": language, "level": level},
+        )
+        .fetchall()
+    )
+    return [ExamSummary(**row) for row in rows]
+
+
+def definition(code: str) -> ExamDefinition:
+    row = db.read_one(
+        """SELECT code, course, language, level, title, duration_minutes, passing_score,
+                  credit_cost, min_offer, components, overdue_policy, grace_minutes
+             FROM exam_definitions WHERE code = %s AND active""",
+        (code,),
+    )
+    if row is None:
+        raise ExamNotFound(f"No active exam {code[:40]!r}")
+    return ExamDefinition(**row)
+
+
+def build_questions(exam: ExamDefinition, seed: int) -> list[dict[str, Any]]:
+    """The attempt's questions, answer keys included, fully determined by the exam and seed."""
+    rng = random.Random(seed)
+    questions: list[dict[str, Any]] = []
+    for component in exam.components:
+        for source in component["sources"]:
+            for question in generators.from_source(rng, source):
+                questions.append(
+                    {"id": f"q{len(questions) + 1}", "component": component["key"], **question}
+                )
+    return questions
+
+
+# -- start -------------------------------------------------------------------------------------
+
+
+def start(user: User, code: str, key: str, student_id: UUID | None = None) -> Attempt:
+    """Start an attempt: one transaction locks the wallet, returns the open attempt if any,
+    debits the exam's cost and creates the attempt; if anything fails nothing is debited.
+    A replay of the same key returns the first attempt as it was created."""
+    if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
+        raise FeatureDisabled("Exams are not open to your account yet")
+    student = _student_for(user, student_id)
+    exam = definition(code)
+    offer = offers.offer_of(student).value
+    if _OFFER_RANK[offer] < _OFFER_RANK[exam.min_offer]:
+        raise PremiumRequired(
+            f"{exam.title} needs the {exam.min_offer} offer", exam=code,
+            required_offer=exam.min_offer, current_offer=offer,
+        )  # fmt: skip
+    wallet_id = ledger.wallet_of(student)
+    ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
+    with db.transaction() as conn:
+        first = ledger.lock(conn, wallet_id, ledger_key)
+        if first["entry_id"] is not None:
+            return _replay(conn, first, purpose)
+        open_attempt = conn.execute(
+            f"""SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts
+                 WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'""",
+            (student, code),
+        ).fetchone()
+        if open_attempt is not None:
+            raise AttemptInProgress(attempt=_jsonable(_view(open_attempt, with_token=True)))
+        debit = ledger.spend(
+            wallet_id, exam.credit_cost, ledger_key, purpose, actor_id=user.id, conn=conn
+        )
+        seed = secrets.randbits(62)
+        row = conn.execute(
+            f"""INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
+                                           deadline_at, debit_entry_id, started_by)
+                VALUES (%s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(mins => %s), %s, %s)
+                RETURNING {_ATTEMPT_COLUMNS}""",
+            (student, code, seed, json.dumps(build_questions(exam, seed)),
+             exam.duration_minutes, debit.entry_id, user.id),
+        ).fetchone()  # fmt: skip
+    assert row is not None
+    return _view(row, with_token=True, balance=debit.balance)
+
+
+def _replay(conn: db.Connection, first: dict[str, Any], purpose: str) -> Attempt:
+    if first["kind"] != "SPEND" or first["purpose"] != purpose:
+        raise IdempotencyKeyReused()
+    row = conn.execute(
+        f"SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts WHERE debit_entry_id = %s",
+        (first["entry_id"],),
+    ).fetchone()
+    assert row is not None, "every exam debit has its attempt"
+    return _view(row, with_token=True, balance=first["balance_after"])
+
+
+def _student_for(user: User, student_id: UUID | None) -> UUID:
+    """Whose exam: the student's own, or a parent's child named in the request."""
+    if user.role is Role.ELEVE and user.student_id is not None:
+        if student_id is not None and student_id != user.student_id:
+            return identity.accessible_student(user, student_id)  # raises: not theirs
+        return user.student_id
+    if user.role is Role.PARENT:
+        if student_id is None:
+            raise Forbidden("A parent starts an exam for a child: give its student_id")
+        return identity.accessible_student(user, student_id)
+    raise Forbidden("Only a student, or a parent for their child, starts an exam")
+
+
+# -- submit ------------------------------------------------------------------------------------
+
+
+def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) -> Attempt:
+    """Grade the attempt from its stored questions, once. The same submission again returns the
+    same result; other answers after that are refused. Past the deadline (plus the server's
+    grace, plus the exam's grace minutes when its policy is `grace`), answers are not counted
+    and the exam's overdue policy decides."""
+    digest = hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
+    late = False
+    with db.transaction() as conn:
+        row = conn.execute(
+            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
+                 WHERE id = %s FOR UPDATE""",
+            (attempt_id,),
+        ).fetchone()
+        if row is None or not _may_act_for(user, row["student_id"]):
+            raise AttemptNotFound()
+        if not tokens.verify(
+            token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
+        ):
+            raise AttemptTokenInvalid()
+        if row["status"] != "IN_PROGRESS":
+            if row["status"] == "GRADED" and row["submission_hash"] == digest:
+                return _view(row)
+            raise AlreadySubmitted(attempt=_jsonable(_view(row)))
+        exam = _definition_any(conn, row["exam_code"])
+        if row["now"] > _closes_at(exam, row["deadline_at"]):
+            row = _finalise_overdue(conn, row, exam)
+            late = True
+        else:
+            row = _grade(conn, row, exam, answers, digest, "student")
+    if late:
+        raise DeadlinePassed(attempt=_jsonable(_view(row)))
+    if row["passed"]:
+        request_certificate(row)
+    return _view(row)
+
+
+def _closes_at(exam: ExamDefinition, deadline: datetime) -> datetime:
+    grace = timedelta(seconds=get_settings().submit_grace_seconds)
+    if exam.overdue_policy == "grace":
+        grace += timedelta(minutes=exam.grace_minutes)
+    return deadline + grace
+
+
+def _grade(
+    conn: db.Connection,
+    row: dict[str, Any],
+    exam: ExamDefinition,
+    answers: dict[str, Any],
+    digest: str | None,
+    by: str,
+) -> dict[str, Any]:
+    questions = row["questions"]
+    right = {
+        q["id"]: generators.normalise(q, answers.get(q["id"])) == str(q["answer"])
+        for q in questions
+    }
+    components = []
+    for component in exam.components:
+        mine = [q for q in questions if q["component"] == component["key"]]
+        score = round(100 * sum(right[q["id"]] for q in mine) / len(mine)) if mine else 0
+        components.append(
+            {"key": component["key"], "name": component["name"], "score": score,
+             "pass_mark": component["pass_mark"], "passed": score >= component["pass_mark"]}
+        )  # fmt: skip
+    total = round(100 * sum(right.values()) / len(questions)) if questions else 0
+    passed = total >= exam.passing_score and all(c["passed"] for c in components)
+    graded = conn.execute(
+        f"""UPDATE exam_attempts
+               SET status = 'GRADED', submitted_at = clock_timestamp(), answers = %s,
+                   submission_hash = %s, score = %s, passed = %s, component_scores = %s,
+                   finalised_by = %s
+             WHERE id = %s RETURNING {_ATTEMPT_COLUMNS}""",
+        (json.dumps(answers, default=str), digest, total, passed, json.dumps(components), by,
+         row["id"]),
+    ).fetchone()  # fmt: skip
+    assert graded is not None
+    return graded
+
+
+def _finalise_overdue(
+    conn: db.Connection, row: dict[str, Any], exam: ExamDefinition
+) -> dict[str, Any]:
+    """Past the deadline: autosubmit grades what was saved (nothing counts), the others close
+    the attempt as OVERDUE (grace period over) or ABANDONED."""
+    if exam.overdue_policy == "autosubmit":
+        return _grade(conn, row, exam, {}, None, "sweeper")
+    status = "OVERDUE" if exam.overdue_policy == "grace" else "ABANDONED"
+    closed = conn.execute(
+        f"""UPDATE exam_attempts SET status = %s, finalised_by = 'sweeper'
+             WHERE id = %s RETURNING {_ATTEMPT_COLUMNS}""",
+        (status, row["id"]),
+    ).fetchone()
+    assert closed is not None
+    return closed
+
+
+def _definition_any(conn: db.Connection, code: str) -> ExamDefinition:
+    """An attempt's exam, even if it was withdrawn from the catalogue since."""
+    row = conn.execute(
+        """SELECT code, course, language, level, title, duration_minutes, passing_score,
+                  credit_cost, min_offer, components, overdue_policy, grace_minutes
+             FROM exam_definitions WHERE code = %s""",
+        (code,),
+    ).fetchone()
+    assert row is not None
+    return ExamDefinition(**row)
+
+
+# -- reading and sweeping ----------------------------------------------------------------------
+
+
+def get_attempt(user: User, attempt_id: UUID) -> Attempt:
+    """The student, their parents and staff see an attempt; anyone else gets a 404."""
+    row = db.read_one(f"SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts WHERE id = %s", (attempt_id,))
+    if row is None or not (user.is_staff or _may_act_for(user, row["student_id"])):
+        raise AttemptNotFound()
+    return _view(row, with_token=row["status"] == "IN_PROGRESS" and not user.is_staff)
+
+
+def sweep(limit: int = 500) -> dict[str, int]:
+    """Finalise attempts left open past their closing time, per their exam's overdue policy;
+    re-send certificate requests that could not be sent. Idempotent."""
+    counts = {"autosubmitted": 0, "overdue": 0, "abandoned": 0, "certificates_requested": 0}
+    due = (
+        db.connection()
+        .execute(
+            """SELECT a.id FROM exam_attempts a JOIN exam_definitions d ON d.code = a.exam_code
+            WHERE a.status = 'IN_PROGRESS'
+              AND a.deadline_at + make_interval(secs => %s)
+                  + make_interval(mins => CASE d.overdue_policy WHEN 'grace'
+                                               THEN d.grace_minutes ELSE 0 END)
+                  < clock_timestamp()
+            ORDER BY a.deadline_at LIMIT %s""",
+            (get_settings().submit_grace_seconds, limit),
+        )
+        .fetchall()
+    )
+    for item in due:
+        with db.transaction() as conn:
+            row = conn.execute(
+                f"""SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts
+                     WHERE id = %s AND status = 'IN_PROGRESS' FOR UPDATE SKIP LOCKED""",
+                (item["id"],),
+            ).fetchone()
+            if row is None:
+                continue  # submitted meanwhile, or being submitted now
+            row = _finalise_overdue(conn, row, _definition_any(conn, row["exam_code"]))
+        counts[
+            {"GRADED": "autosubmitted", "OVERDUE": "overdue"}.get(row["status"], "abandoned")
+        ] += 1
+    unsent = (
+        db.connection()
+        .execute(
+            f"""SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts
+             WHERE passed AND certificate_requested_at IS NULL
+               AND submitted_at < clock_timestamp() - interval '1 minute'
+             LIMIT %s""",
+            (limit,),
+        )
+        .fetchall()
+    )
+    for row in unsent:
+        counts["certificates_requested"] += request_certificate(row)
+    return counts
+
+
+def debit_gap() -> int:
+    """Exam debits without an attempt (attempts without a debit cannot exist: NOT NULL UNIQUE
+    foreign key). Must stay 0."""
+    row = db.read_one(
+        """SELECT count(*) AS gap FROM ledger_entries e
+            WHERE e.kind = 'SPEND' AND e.purpose LIKE 'exam:%%'
+              AND NOT EXISTS (SELECT 1 FROM exam_attempts a WHERE a.debit_entry_id = e.id)"""
+    )
+    return int(row["gap"]) if row else 0
+
+
+def request_certificate(row: dict[str, Any]) -> int:
+    """Queue the certificate of a passed attempt; the issuer is idempotent on the attempt, so a
+    repeat after a lost acknowledgement is harmless. Returns 1 when sent."""
+    from reussite.notifications import send_to_queue
+
+    settings = get_settings()
+    if not settings.certificate_queue_url:
+        return 0
+    send_to_queue(
+        settings.certificate_queue_url,
+        {"attempt_id": str(row["id"]), "student_id": str(row["student_id"]),
+         "exam_code": row["exam_code"], "score": row["score"]},
+    )  # fmt: skip
+    db.connection().execute(
+        "UPDATE exam_attempts SET certificate_requested_at = now() WHERE id = %s", (row["id"],)
+    )
+    return 1
+
+
+def _may_act_for(user: User, student_id: UUID) -> bool:
+    if user.role is Role.ELEVE:
+        return user.student_id == student_id
+    if user.role is Role.PARENT:
+        try:
+            identity.accessible_student(user, student_id)
+        except StudentNotFound:
+            return False
+        return True
+    return False
+
+
+def _view(row: dict[str, Any], with_token: bool = False, balance: int | None = None) -> Attempt:
+    open_ = row["status"] == "IN_PROGRESS"
+    return Attempt(
+        id=row["id"],
+        student_id=row["student_id"],
+        exam_code=row["exam_code"],
+        status=row["status"],
+        started_at=row["started_at"],
+        deadline_at=row["deadline_at"],
+        questions=[
+            PublicQuestion(q["id"], q["component"], q["type"], q["prompt"], q.get("options"))
+            for q in row["questions"]
+        ] if open_ else [],
+        attempt_token=tokens.sign(row["id"], row["student_id"], row["started_at"],
+                                  row["deadline_at"]) if with_token and open_ else None,
+        balance=balance,
+        submitted_at=row["submitted_at"],
+        score=row["score"],
+        passed=row["passed"],
+        component_scores=[ComponentScore(**c) for c in row["component_scores"]]
+        if row["component_scores"] else None,
+        certificate_requested=row["certificate_requested_at"] is not None,
+    )  # fmt: skip
+
+
+def _jsonable(attempt: Attempt) -> Any:
+    from reussite.jsonable import jsonable
+
+    return jsonable(attempt)

@@ -1,0 +1,59 @@
+"""Powertools idempotency at the front door (DynamoDB), PostgreSQL constraints behind it.
+
+`once(fn, payload=...)` wraps a write so that a repeat of the same (caller, Idempotency-Key)
+returns the stored response without touching the database, and the same key with a different
+payload is refused. A repeat that arrives while the first is still running falls through to the
+database, whose unique keys serialise it and replay the first result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from reussite.errors import IdempotencyKeyReused
+from reussite.settings import get_settings
+
+Write = Callable[..., dict[str, Any]]
+
+
+def once(write: Write, *, payload: str, expires_after_seconds: int = 24 * 3600) -> Write:
+    """`write(request=..., **context)` made idempotent on request["sub"] and request["key"];
+    `payload` is the JMESPath of the request fields that must match on a repeat."""
+    table = get_settings().idempotency_table
+    if not table:  # no front door configured (unit tests of the domain): the database alone
+        return lambda *, request, lambda_context=None, **context: write(request=request, **context)
+    config = IdempotencyConfig(
+        event_key_jmespath="[sub, key]",
+        payload_validation_jmespath=payload,
+        expires_after_seconds=expires_after_seconds,
+    )
+    guarded = idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table),
+        config=config,
+    )(write)
+
+    def call(
+        *, request: dict[str, Any], lambda_context: Any = None, **context: Any
+    ) -> dict[str, Any]:
+        if lambda_context is not None:  # in-progress records then expire with the invocation
+            config.register_lambda_context(lambda_context)
+        try:
+            return dict(guarded(request=request, **context))
+        except IdempotencyAlreadyInProgressError:
+            return write(request=request, **context)
+        except IdempotencyValidationError as exc:
+            raise IdempotencyKeyReused() from exc
+
+    return call
