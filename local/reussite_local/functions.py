@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -53,7 +55,16 @@ def load_module(fn: Function) -> ModuleType:
     return module
 
 
+_thread = threading.local()
+
+
 def invoke(fn: Function, event: dict[str, Any]) -> Any:
+    """Call the handler as Lambda would. Each calling thread stands for a container of its own,
+    with its own event loop (Mangum runs the app on the thread's loop)."""
+    if not getattr(_thread, "loop_ready", False):
+        if threading.current_thread() is not threading.main_thread():
+            asyncio.set_event_loop(asyncio.new_event_loop())
+        _thread.loop_ready = True
     handler = getattr(load_module(fn), fn.handler.rsplit(".", 1)[1])
     return handler(event, LambdaContext(fn.logical_id, fn.timeout))
 
