@@ -95,20 +95,40 @@ def test_functions_fire_on_demand(stack: dict[str, Any]) -> None:
     assert fired.json() == {"function": "db_migrate", "result": {"applied": []}}
 
 
+def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    auth = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
+    start = f"{stack['base']}/v1/exams/FR-A1/attempts"
+
+    first = httpx.post(start, headers={**auth, "Idempotency-Key": "stack-1"}, json={})
+    again = httpx.post(start, headers={**auth, "Idempotency-Key": "stack-1"}, json={})
+    attempt = first.json()
+    graded = httpx.post(
+        f"{stack['base']}/v1/attempts/{attempt['id']}/submit",
+        headers=auth,
+        json={"attempt_token": attempt["attempt_token"], "answers": {"q1": "0"}},
+    )
+
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.json() == attempt and attempt["balance"] == 9
+    assert graded.status_code == 200 and graded.json()["status"] == "GRADED"
+
+
 def test_scheduled_jobs_fire_on_demand_with_their_sample_events(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     headers = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
-    assert httpx.get(f"{stack['base']}/v1/me/credits", headers=headers).json()["balance"] == 10
+    assert httpx.get(f"{stack['base']}/v1/me/credits", headers=headers).json()["balance"] >= 9
 
     fired = {
         name: httpx.post(f"{stack['base']}/_local/invoke/{name}", timeout=60).json()["result"]
-        for name in ("credit_expiry", "monthly_allocation", "ledger_invariants")
+        for name in ("credit_expiry", "monthly_allocation", "ledger_invariants", "attempt_sweeper")
     }
 
     assert fired["credit_expiry"]["lots"] == 0  # nothing is a year old yet
     assert fired["monthly_allocation"]["period"] == "2026-11-01"
     assert fired["ledger_invariants"]["wallet_mismatches"] == []
     assert fired["ledger_invariants"]["wallets_checked"] >= 3
+    assert fired["attempt_sweeper"]["debit_gap"] == 0
 
 
 def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ def _start(*, request: dict[str, Any], user: User) -> dict[str, Any]:
     student = UUID(request["student_id"]) if request["student_id"] else None
     attempt = service.start(user, request["code"], request["key"], student)
     with single_metric(name="ExamStarts", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="exam", value=attempt.exam_code)
+        metric.add_dimension(name="level", value=attempt.level)
     return dict(jsonable(attempt))
 
 

@@ -24,7 +24,7 @@ def submit_attempt(attempt_id: UUID, body: Submission, user: CurrentUser) -> Att
     with single_metric(
         name="ExamPasses" if attempt.passed else "ExamFails", unit=MetricUnit.Count, value=1
     ) as metric:
-        metric.add_dimension(name="exam", value=attempt.exam_code)
+        metric.add_dimension(name="level", value=attempt.level)
     return attempt
 
 

@@ -62,6 +62,7 @@ class Attempt:
     id: UUID
     student_id: UUID
     exam_code: str
+    level: str
     status: str
     started_at: datetime
     deadline_at: datetime

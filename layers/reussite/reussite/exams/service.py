@@ -43,7 +43,8 @@ from reussite.settings import get_settings
 _OFFER_RANK = {"free": 0, "pro": 1}
 _ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, started_at, deadline_at,
     debit_entry_id, submitted_at, answers, submission_hash, score, passed, component_scores,
-    certificate_requested_at"""
+    certificate_requested_at,
+    (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level"""
 
 
 # -- catalogue ---------------------------------------------------------------------------------
@@ -387,6 +388,7 @@ def _view(row: dict[str, Any], with_token: bool = False, balance: int | None = N
         id=row["id"],
         student_id=row["student_id"],
         exam_code=row["exam_code"],
+        level=row["level"],
         status=row["status"],
         started_at=row["started_at"],
         deadline_at=row["deadline_at"],
