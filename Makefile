@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start bench-ledger tools clean
+.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -58,7 +58,11 @@ bench-cold-start: $(VENV)/.installed
 bench-ledger: $(VENV)/.installed
 	$(PY) bench/ledger.py
 
-bench: bench-cold-start bench-ledger
+## bench-exam-start: exam start through the handler stack vs the raw SQL it performs
+bench-exam-start: $(VENV)/.installed
+	$(PY) bench/exam_start.py
+
+bench: bench-cold-start bench-ledger bench-exam-start
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam

@@ -33,7 +33,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("The token's identity claims are not usable") from exc
 
 
-def current_principal(request: Request) -> Principal:
+# Dependencies that do no I/O are `async def`: FastAPI then runs them on the event loop instead
+# of handing each to a worker thread and back (a measurable share of a warm request).
+
+
+async def current_principal(request: Request) -> Principal:
     claims = claims_of(request.scope.get("aws.event"))
     if not claims or not claims.get("sub"):
         raise Unauthenticated()
@@ -52,7 +56,7 @@ def require_role(user: User, *roles: Role) -> None:
         raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", description="Unique per intended operation; 1-200 chars"),
@@ -70,7 +74,7 @@ def idempotency_key(
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-def staff_user(user: CurrentUser) -> User:
+async def staff_user(user: CurrentUser) -> User:
     require_role(user, *STAFF_ROLES)
     return user
 

@@ -1,0 +1,234 @@
+"""Exam start through the whole handler stack beside the raw SQL it performs, in the same run.
+
+Ours: an API Gateway event -> the exam_start Lambda handler (Mangum -> FastAPI -> identity ->
+feature flag -> Powertools idempotency on DynamoDB -> domain -> PostgreSQL), in-process, with
+moto's DynamoDB as a separate process standing in for the remote table.
+Baseline: the SQL a start performs (user, exam, offer and wallet reads; then lock the wallet,
+look up the key, check for an open attempt, read live lots, write the debit, insert the attempt)
+on a bare psycopg connection per worker.
+
+Both run with 8 concurrent workers on one hot wallet (one student) and on many wallets; each
+iteration then closes the attempt it opened (the same UPDATE in both), since a student has one
+open attempt per exam. Targets: throughput ratio >= 0.5; warm handler overhead p50 < 2 ms.
+
+Run: make bench-exam-start   (START_SECONDS, SAMPLES to change the sizes; FRONT_DOOR=off
+measures the same stack without the DynamoDB idempotency layer, for diagnosis)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from _common import database
+from ledger import make_wallets, throughput
+
+from reussite import db
+from reussite.exams import service as exams
+from reussite.ledger import service as ledger
+from reussite_local import functions, template
+from reussite_local.aws import LocalAws, free_port
+from reussite_local.events import http_api_event
+from reussite_local.stack import function_environment
+
+WORKERS = 8
+SECONDS = float(os.environ.get("START_SECONDS", "4"))
+SAMPLES = int(os.environ.get("SAMPLES", "300"))
+MANY = 2000
+EXAM = "FR-A1"
+# one-credit exams: on the hot wallet each worker starts its own (one open attempt per exam)
+EXAMS = ["FR-A1", "FR-A2", "EN-A1", "EN-A2", "ES-A1", "ES-A2", "AR-A1", "AR-A2"]
+
+
+@contextmanager
+def remote_moto() -> Iterator[LocalAws]:
+    """moto in its own process, like a remote DynamoDB; resources from template.yaml."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    aws = LocalAws(port)
+    try:
+        for _ in range(100):
+            try:
+                aws.client("sts").get_caller_identity()
+                break
+            except Exception:
+                time.sleep(0.1)
+        os.environ.update(aws.environment())
+        resources = aws.create_resources(template.load())
+        os.environ.update(function_environment(template.load().functions(), resources))
+        yield aws
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def students(url: str, count: int) -> list[tuple[str, Any]]:
+    """(sub, student_id) of `count` students holding plenty of credits."""
+    make_wallets(url, count, 1, 1_000_000, expired=False)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT u.sub, s.id FROM users u JOIN students s ON s.user_id = u.id
+                JOIN wallets w ON w.student_id = s.id
+               WHERE w.balance = 1000000 ORDER BY u.sub DESC LIMIT %s""",
+            (count,),
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def handler_start() -> Callable[[str, Any], None]:
+    fn = next(f for f in template.load().functions() if f.name == "exam_start")
+    functions.load_module(fn)
+
+    def start(sub: str, student_id: Any, code: str = EXAM) -> None:
+        event = http_api_event(
+            "POST", f"/v1/exams/{code}/attempts", route_path="/v1/exams/{code}/attempts",
+            claims={"sub": sub, "role": "ELEVE", "name": sub}, body={},
+            headers={"Idempotency-Key": str(uuid.uuid4())}, path_parameters={"code": code},
+        )  # fmt: skip
+        result = functions.invoke(fn, event)
+        assert result["statusCode"] == 201, result["body"]
+        close(db.connection(), student_id, code)
+
+    return start
+
+
+def raw_start(url: str) -> Callable[[str, Any], None]:
+    local = threading.local()
+    definitions = {code: exams.definition(code) for code in EXAMS}
+
+    def start(sub: str, student_id: Any, code: str = EXAM) -> None:
+        exam = definitions[code]
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(url, autocommit=True)
+        key = f"exam-start:{uuid.uuid4()}"
+        conn.execute(
+            """SELECT u.id, s.id FROM users u LEFT JOIN students s ON s.user_id = u.id
+                WHERE u.sub = %s""",
+            (sub,),
+        ).fetchone()
+        conn.execute("SELECT * FROM exam_definitions WHERE code = %s AND active", (code,))
+        conn.execute(
+            """SELECT p.offer FROM subscriptions s JOIN plans p ON p.code = s.plan_code
+                WHERE s.student_id = %s AND s.status = 'ACTIVE'""",
+            (student_id,),
+        ).fetchone()
+        wallet = conn.execute("SELECT id FROM wallets WHERE student_id = %s", (student_id,))
+        wallet_id = wallet.fetchone()[0]  # type: ignore[index]
+        seed = secrets.randbits(62)
+        questions = json.dumps(exams.build_questions(exam, seed))
+        with conn.transaction():
+            conn.execute(ledger._LOCK_WALLET, (wallet_id,))
+            conn.execute(ledger._ENTRY_BY_KEY, (wallet_id, key)).fetchone()
+            conn.execute(
+                """SELECT id FROM exam_attempts
+                    WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'""",
+                (student_id, code),
+            ).fetchone()
+            lots = conn.execute(ledger._LIVE_LOTS, (wallet_id,)).fetchall()
+            entry = conn.execute(
+                ledger._WRITE_SPEND,
+                {"wallet": wallet_id, "credits": 1, "key": key, "purpose": f"exam:{code}",
+                 "actor": None, "after": sum(r[1] for r in lots) - 1, "lots": [lots[0][0]],
+                 "amounts": [1]},
+            ).fetchone()  # fmt: skip
+            conn.execute(
+                """INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
+                                              deadline_at, debit_entry_id, started_by)
+                   SELECT %s, %s, 'IN_PROGRESS', %s, %s, now() + interval '20 minutes', %s,
+                          user_id FROM students WHERE id = %s""",
+                (student_id, code, seed, questions, entry[0], student_id),  # type: ignore[index]
+            )
+        close(conn, student_id, code)
+
+    return start
+
+
+def close(conn: Any, student_id: Any, code: str) -> None:
+    conn.execute(
+        """UPDATE exam_attempts SET status = 'ABANDONED'
+            WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'""",
+        (student_id, code),
+    )
+
+
+def latencies(start: Callable[[str, Any], None], who: tuple[str, Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        start(*who)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> int:
+    with database() as url, remote_moto() as aws:
+        os.environ["FEATURE_FLAGS_FILE"] = str(template.ROOT / "config" / "feature_flags.json")
+        if os.environ.get("FRONT_DOOR") == "off":  # diagnosis: the stack without DynamoDB
+            os.environ["IDEMPOTENCY_TABLE"] = ""
+        from reussite.settings import get_settings
+
+        get_settings.cache_clear()
+        people = students(url, MANY)
+        ours, raw = handler_start(), raw_start(url)
+        hot = people[0]
+        for warm in (ours, raw):  # connections, caches, imports
+            latencies(warm, hot, 5)
+        print(f"exam start, {WORKERS} concurrent workers, {SECONDS:.0f} s each")
+        print(
+            f"    {'scenario':14} {'raw SQL/s':>10} {'handler/s':>10} {'ratio':>6}  target >= 0.5"
+        )
+        ratios = []
+        for name, pick in (
+            ("hot wallet", lambda i, n: (*hot, EXAMS[i % len(EXAMS)])),
+            ("many wallets", lambda i, n: (*people[(i * 251 + n) % MANY], EXAM)),
+        ):
+
+            def run_raw(i: int, n: int, pick: Any = pick) -> None:
+                raw(*pick(i, n))
+
+            def run_ours(i: int, n: int, pick: Any = pick) -> None:
+                ours(*pick(i, n))
+
+            base = throughput(WORKERS, SECONDS, run_raw)
+            mine = throughput(WORKERS, SECONDS, run_ours)
+            ratios.append(mine / base)
+            verdict = "ok" if mine / base >= 0.5 else "UNDER"
+            print(f"    {name:14} {base:10.0f} {mine:10.0f} {mine / base:6.2f}  {verdict}")
+        solo = people[1]
+        raw_ms, our_ms = latencies(raw, solo, SAMPLES), latencies(ours, solo, SAMPLES)
+        p50 = statistics.median(our_ms) - statistics.median(raw_ms)
+        p99 = statistics.quantiles(our_ms, n=100)[98] - statistics.quantiles(raw_ms, n=100)[98]
+        raw_p50, our_p50 = statistics.median(raw_ms), statistics.median(our_ms)
+        print(f"warm latency, one worker, {SAMPLES} starts: raw SQL p50 {raw_p50:.2f} ms, "
+              f"handler p50 {our_p50:.2f} ms")  # fmt: skip
+        print(f"handler overhead over the SQL: p50 {p50:.2f} ms (target < 2: "
+              f"{'ok' if p50 < 2 else 'OVER'}), p99 {p99:.2f} ms")  # fmt: skip
+        ddb, table = aws.client("dynamodb"), os.environ["IDEMPOTENCY_TABLE"] or "none"
+        round_trip = latencies(
+            lambda *_: ddb.list_tables() if table == "none" else ddb.get_item(
+                TableName=table, Key={"id": {"S": "probe"}}), hot, 50,
+        )  # fmt: skip
+        print(f"of which DynamoDB (moto, own process): {statistics.median(round_trip):.2f} ms a "
+              "round trip; Powertools makes two for each new key")  # fmt: skip
+        print(f"debits without attempts: {exams.debit_gap()}")
+        db.close()
+        return 0 if min(ratios) >= 0.5 and p50 < 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
