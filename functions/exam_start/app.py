@@ -5,7 +5,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from reussite.exams import service
 from reussite.exams.models import Attempt
@@ -13,9 +13,9 @@ from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.idempotency import once
 from reussite.identity.models import User
-from reussite.jsonable import jsonable
 
 app = create_app("reussite exam start")
+AS_JSON = TypeAdapter(Attempt)
 
 
 class StartRequest(BaseModel):
@@ -27,7 +27,7 @@ def _start(*, request: dict[str, Any], user: User) -> dict[str, Any]:
     attempt = service.start(user, request["code"], request["key"], student)
     with single_metric(name="ExamStarts", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="level", value=attempt.level)
-    return dict(jsonable(attempt))
+    return dict(AS_JSON.dump_python(attempt, mode="json"))
 
 
 OptionalStart = Annotated[StartRequest | None, Body()]

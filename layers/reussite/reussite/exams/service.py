@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,7 +38,6 @@ from reussite.identity import service as identity
 from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
 from reussite.observability import logger
-from reussite.offers import service as offers
 from reussite.settings import get_settings
 
 _OFFER_RANK = {"free": 0, "pro": 1}
@@ -72,7 +72,29 @@ def catalogue(
     return [ExamSummary(**row) for row in rows]
 
 
+# The student's wallet and offer (that of an active subscription's plan, else free) in one read.
+_WALLET_AND_OFFER = """
+    SELECT w.id AS wallet_id,
+           coalesce((SELECT p.offer FROM subscriptions s JOIN plans p ON p.code = s.plan_code
+                      WHERE s.student_id = w.student_id AND s.status = 'ACTIVE'), 'free') AS offer
+      FROM wallets w WHERE w.student_id = %s
+"""
+DEFINITION_TTL_SECONDS = 60
+_definitions: dict[str, tuple[float, ExamDefinition]] = {}
+
+
 def definition(code: str) -> ExamDefinition:
+    """An active exam's definition; kept a minute per container (the catalogue is data that
+    changes by migration or back office, not per request)."""
+    cached = _definitions.get(code)
+    if cached is not None and time.monotonic() - cached[0] < DEFINITION_TTL_SECONDS:
+        return cached[1]
+    exam = _load_definition(code)
+    _definitions[code] = (time.monotonic(), exam)
+    return exam
+
+
+def _load_definition(code: str) -> ExamDefinition:
     row = db.read_one(
         """SELECT code, course, language, level, title, duration_minutes, passing_score,
                   credit_cost, min_offer, components, overdue_policy, grace_minutes
@@ -108,13 +130,15 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         raise FeatureDisabled("Exams are not open to your account yet")
     student = _student_for(user, student_id)
     exam = definition(code)
-    offer = offers.offer_of(student).value
+    paying = db.read_one(_WALLET_AND_OFFER, (student,))
+    if paying is None:
+        raise StudentNotFound("No wallet for this student")
+    wallet_id, offer = paying["wallet_id"], paying["offer"]
     if _OFFER_RANK[offer] < _OFFER_RANK[exam.min_offer]:
         raise PremiumRequired(
             f"{exam.title} needs the {exam.min_offer} offer", exam=code,
             required_offer=exam.min_offer, current_offer=offer,
         )  # fmt: skip
-    wallet_id = ledger.wallet_of(student)
     ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
     with db.transaction() as conn:
         first = ledger.lock(conn, wallet_id, ledger_key)
@@ -127,9 +151,7 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         ).fetchone()
         if open_attempt is not None:
             raise AttemptInProgress(attempt=_jsonable(_view(open_attempt, with_token=True)))
-        debit = ledger.spend(
-            wallet_id, exam.credit_cost, ledger_key, purpose, actor_id=user.id, conn=conn
-        )
+        debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
         seed = secrets.randbits(62)
         row = conn.execute(
             f"""INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,

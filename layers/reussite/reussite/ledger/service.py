@@ -190,15 +190,34 @@ def _spend(
     if first["entry_id"] is not None:
         if (first["kind"], first["amount"], first["purpose"]) != ("SPEND", -credits, purpose):
             raise IdempotencyKeyReused()
-        return Spend(
-            entry_id=first["entry_id"],
-            wallet_id=wallet_id,
-            credits=credits,
-            purpose=purpose,
-            allocations=_allocations(conn, first["entry_id"]),
-            balance=first["balance_after"],
-            replayed=True,
-        )
+        return _replayed_spend(conn, wallet_id, credits, purpose, first)
+    return spend_locked(conn, wallet_id, credits, key, purpose, actor_id)
+
+
+def _replayed_spend(
+    conn: db.Connection, wallet_id: UUID, credits: int, purpose: str, first: dict[str, Any]
+) -> Spend:
+    return Spend(
+        entry_id=first["entry_id"],
+        wallet_id=wallet_id,
+        credits=credits,
+        purpose=purpose,
+        allocations=_allocations(conn, first["entry_id"]),
+        balance=first["balance_after"],
+        replayed=True,
+    )
+
+
+def spend_locked(
+    conn: db.Connection,
+    wallet_id: UUID,
+    credits: int,
+    key: str,
+    purpose: str,
+    actor_id: UUID | None,
+) -> Spend:
+    """The spend itself, for a caller that already holds the wallet's lock (`lock`) and found
+    no entry under `key`."""
     lots = conn.execute(_LIVE_LOTS, (wallet_id,)).fetchall()
     live = sum(lot["remaining"] for lot in lots)
     if live < credits:
