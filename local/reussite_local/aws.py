@@ -65,6 +65,20 @@ class Resources:
         return self._intrinsic("Ref", expr)
 
 
+def rsa_signing_key() -> str:
+    """A fresh RS256 signing key as the secret value the certificate worker expects."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return json.dumps({"kid": f"local-{secrets.token_hex(4)}", "private_key": pem})
+
+
 class LocalAws:
     """moto's server on 127.0.0.1 plus the template's tables, queues, buckets and topics."""
 
@@ -121,11 +135,20 @@ class LocalAws:
             self._queue(res, logical_id, spec.get("Properties", {}))
         for logical_id in template.of_type("AWS::S3::Bucket"):
             self._bucket(res, logical_id)
-        for logical_id in template.of_type("AWS::SecretsManager::Secret"):
+        for logical_id, spec in template.of_type("AWS::SecretsManager::Secret").items():
+            local_value = spec.get("Metadata", {}).get("LocalValue")
+            value = (
+                rsa_signing_key()
+                if local_value == "rsa-signing-key"
+                else (secrets.token_urlsafe(36))
+            )
             arn = self.client("secretsmanager").create_secret(
-                Name=f"reussite-local-{logical_id}", SecretString=secrets.token_urlsafe(36)
+                Name=f"reussite-local-{logical_id}", SecretString=value
             )["ARN"]
             res.refs[logical_id] = arn
+        sender = res.refs.get("SenderEmail")
+        if sender:  # SES sends only from verified identities
+            self.client("ses").verify_email_identity(EmailAddress=sender)
         for logical_id in template.of_type("AWS::SNS::Topic"):
             arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
             res.refs[logical_id] = arn

@@ -121,6 +121,17 @@ class AttemptTokenInvalid(DomainError):
     title = "The attempt token does not match this attempt"
 
 
+class CertificateNotFound(NotFound):
+    code = "CERTIFICATE_NOT_FOUND"
+    title = "No certificate has this verification code"
+
+
+class NotEligible(DomainError):
+    code = "NOT_ELIGIBLE"
+    status = 403
+    title = "Not eligible"
+
+
 class InsufficientCredits(DomainError):
     code = "INSUFFICIENT_CREDITS"
     status = 402

@@ -27,6 +27,9 @@ class Settings:
     attempt_token_secret: str | None = None  # locally; in AWS the secret below
     attempt_token_secret_arn: str | None = None
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
+    signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
+    issuer_name: str = "reussite"
+    email_sender: str = "certificats@reussite.example"
     feature_flags_file: str | None = None  # locally; in AWS the AppConfig profile below
     appconfig_application: str | None = None
     appconfig_environment: str | None = None

@@ -57,3 +57,17 @@ def once(write: Write, *, payload: str, expires_after_seconds: int = 24 * 3600) 
             raise IdempotencyKeyReused() from exc
 
     return call
+
+
+def once_per(work: Write, *, key: str, expires_after_seconds: int = 7 * 24 * 3600) -> Write:
+    """`work(request=...)` made idempotent on request[key] (a queue message's subject, say).
+    A repeat while the first is in progress raises, so the message is retried later."""
+    table = get_settings().idempotency_table
+    if not table:
+        return work
+    config = IdempotencyConfig(event_key_jmespath=key, expires_after_seconds=expires_after_seconds)
+    return idempotent_function(  # type: ignore[no-any-return]
+        data_keyword_argument="request",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table),
+        config=config,
+    )(work)

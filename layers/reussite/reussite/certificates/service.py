@@ -1,0 +1,256 @@
+"""Issuing (once per passed attempt, resumable step by step), verifying, listing and revoking
+certificates.
+
+Issuing is three steps, each recorded when done, so a retry after any failure resumes where it
+stopped and the end state is always one certificate: (1) the row, with its code and signed
+credential (UNIQUE attempt); (2) the PDF in the private bucket under a random key (a retried
+upload writes the same object); (3) the email with the link.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from reussite import db
+from reussite.certificates import codes
+from reussite.errors import CertificateNotFound, Forbidden, NotEligible
+from reussite.identity.models import Role, User
+from reussite.observability import logger
+from reussite.settings import get_settings
+
+PRESIGNED_SECONDS = 300
+
+_COLUMNS = """id, attempt_id, student_id, code, holder_name, qualification, level, score,
+    show_score, issuer, issued_at, pdf_key, pdf_stored_at, credential, kid, emailed_at,
+    revoked_at, revoked_reason"""
+
+
+@dataclass(frozen=True)
+class Issued:
+    certificate_id: UUID
+    code: str
+    attempt_id: UUID
+    pdf_stored: bool
+    emailed: bool
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What anyone with the code may see: never an email, marks only if the holder opted in."""
+
+    code: str
+    status: str  # valid | revoked
+    holder_name: str
+    qualification: str
+    level: str
+    issuer: str
+    issued_at: datetime
+    revoked_at: datetime | None = None
+    score: int | None = None
+
+
+@dataclass(frozen=True)
+class HeldCertificate:
+    code: str
+    qualification: str
+    level: str
+    issued_at: datetime
+    status: str
+    verify_url: str
+    pdf_url: str | None  # short-lived presigned link
+
+
+def issue(attempt_id: UUID) -> Issued:
+    row = _ensure_record(attempt_id)
+    if row["pdf_stored_at"] is None:
+        _store_pdf(row)
+        row["pdf_stored_at"] = _mark(row["id"], "pdf_stored_at")
+    if row["emailed_at"] is None:
+        _email_holder(row)
+        row["emailed_at"] = _mark(row["id"], "emailed_at")
+    return Issued(row["id"], row["code"], row["attempt_id"], True, True)
+
+
+def _ensure_record(attempt_id: UUID) -> dict[str, Any]:
+    """The attempt's certificate row, created (code, credential) under the attempt's lock."""
+    from reussite.certificates import signing
+
+    with db.transaction() as conn:
+        attempt = conn.execute(
+            """SELECT a.id, a.student_id, a.status, a.passed, a.score, d.title, d.level,
+                      s.display_name, s.show_score_on_certificates
+                 FROM exam_attempts a
+                 JOIN exam_definitions d ON d.code = a.exam_code
+                 JOIN students s ON s.id = a.student_id
+                WHERE a.id = %s FOR UPDATE OF a""",
+            (attempt_id,),
+        ).fetchone()
+        if attempt is None or attempt["status"] != "GRADED" or not attempt["passed"]:
+            raise NotEligible("Only a passed attempt earns a certificate")
+        existing = conn.execute(
+            f"SELECT {_COLUMNS} FROM certificates WHERE attempt_id = %s", (attempt_id,)
+        ).fetchone()
+        if existing is not None:
+            return dict(existing)
+        settings = get_settings()
+        code = codes.new_code()
+        issued_at = conn.execute("SELECT now() AS t").fetchone()["t"]  # type: ignore[index]
+        credential, kid = signing.sign_credential(
+            credential_id=f"urn:uuid:{uuid.uuid4()}", code=code,
+            holder_id=f"urn:uuid:{attempt['student_id']}", holder_name=attempt["display_name"],
+            qualification=attempt["title"], description=f"{attempt['title']} ({attempt['level']})",
+            issued_at=issued_at,
+        )  # fmt: skip
+        row = conn.execute(
+            f"""INSERT INTO certificates (attempt_id, student_id, code, holder_name, qualification,
+                                          level, score, show_score, issuer, issued_at, pdf_key,
+                                          credential, kid)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                RETURNING {_COLUMNS}""",
+            (attempt_id, attempt["student_id"], code, attempt["display_name"], attempt["title"],
+             attempt["level"], attempt["score"], attempt["show_score_on_certificates"],
+             settings.issuer_name, issued_at, f"certificates/{uuid.uuid4().hex}.pdf",
+             credential, kid),
+        ).fetchone()  # fmt: skip
+    assert row is not None
+    logger.info("certificate recorded", extra={"attempt_id": str(attempt_id)})
+    return dict(row)
+
+
+def _store_pdf(row: dict[str, Any]) -> None:
+    from reussite.certificates.pdf import CertificateText, render
+    from reussite.notifications import s3
+
+    document = render(
+        CertificateText(
+            holder_name=row["holder_name"], qualification=row["qualification"],
+            level=row["level"], score=row["score"] if row["show_score"] else None,
+            issued_at=row["issued_at"], issuer=row["issuer"], code=row["code"],
+            verify_url=verify_url(row["code"]),
+        )
+    )  # fmt: skip
+    s3().put_object(
+        Bucket=get_settings().certificates_bucket, Key=row["pdf_key"], Body=document,
+        ContentType="application/pdf", ServerSideEncryption="AES256",
+    )  # fmt: skip
+
+
+def _email_holder(row: dict[str, Any]) -> None:
+    from reussite.notifications import send_email
+
+    recipients = [
+        r["email"]
+        for r in db.connection().execute(
+            """SELECT u.email FROM students s JOIN users u ON u.id = s.user_id
+                WHERE s.id = %(student)s AND u.email IS NOT NULL
+               UNION
+               SELECT u.email FROM parent_students ps JOIN users u ON u.id = ps.parent_id
+                WHERE ps.student_id = %(student)s AND u.email IS NOT NULL""",
+            {"student": row["student_id"]},
+        )
+    ]
+    if not recipients:
+        return
+    link = verify_url(row["code"])
+    send_email(
+        recipients,
+        subject=f"Votre certificat : {row['qualification']}",
+        text=(f"Félicitations {row['holder_name']} !\n\nVotre certificat « {row['qualification']} »"
+              f" est disponible. Vérifiez-le et partagez-le : {link}\n"
+              f"Code de vérification : {row['code']}\n"),
+    )  # fmt: skip
+
+
+def _mark(certificate_id: UUID, column: str) -> datetime:
+    assert column in ("pdf_stored_at", "emailed_at")
+    row = (
+        db.connection()
+        .execute(
+            f"UPDATE certificates SET {column} = coalesce({column}, now()) WHERE id = %s "
+            f"RETURNING {column} AS at",
+            (certificate_id,),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return row["at"]  # type: ignore[no-any-return]
+
+
+def verify_url(code: str) -> str:
+    return f"{get_settings().public_base_url}/v1/certificates/{code}"
+
+
+def verify(code: str) -> Verification:
+    normal = codes.normalise(code)
+    row = (
+        db.read_one(f"SELECT {_COLUMNS} FROM certificates WHERE code = %s", (normal,))
+        if (normal)
+        else None
+    )
+    if row is None:
+        raise CertificateNotFound()
+    return Verification(
+        code=row["code"], status="revoked" if row["revoked_at"] else "valid",
+        holder_name=row["holder_name"], qualification=row["qualification"], level=row["level"],
+        issuer=row["issuer"], issued_at=row["issued_at"], revoked_at=row["revoked_at"],
+        score=row["score"] if row["show_score"] else None,
+    )  # fmt: skip
+
+
+def held_by(user: User) -> list[HeldCertificate]:
+    """The certificates of the user (a student) or of their children, with presigned PDF links."""
+    from reussite.notifications import s3
+
+    rows = (
+        db.connection()
+        .execute(
+            f"""SELECT {_COLUMNS} FROM certificates c
+             WHERE c.student_id IN (
+                   SELECT id FROM students WHERE user_id = %(user)s
+                   UNION SELECT student_id FROM parent_students WHERE parent_id = %(user)s)
+             ORDER BY c.issued_at DESC""",
+            {"user": user.id},
+        )
+        .fetchall()
+    )
+    bucket = get_settings().certificates_bucket
+    return [
+        HeldCertificate(
+            code=r["code"], qualification=r["qualification"], level=r["level"],
+            issued_at=r["issued_at"], status="revoked" if r["revoked_at"] else "valid",
+            verify_url=verify_url(r["code"]),
+            pdf_url=s3().generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": r["pdf_key"]},
+                ExpiresIn=PRESIGNED_SECONDS,
+            ) if r["pdf_stored_at"] else None,
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def revoke(actor: User, code: str, reason: str) -> Verification:
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("Only an administrator revokes a certificate")
+    normal = codes.normalise(code)
+    with db.transaction() as conn:
+        row = conn.execute(
+            """UPDATE certificates
+                  SET revoked_at = coalesce(revoked_at, now()),
+                      revoked_reason = coalesce(revoked_reason, %s),
+                      revoked_by = coalesce(revoked_by, %s)
+                WHERE code = %s RETURNING id, revoked_at""",
+            (reason, actor.id, normal),
+        ).fetchone()
+        if row is None:
+            raise CertificateNotFound()
+        conn.execute(
+            """INSERT INTO audit_log (actor_id, action, subject, details)
+               VALUES (%s, 'certificate.revoke', %s, %s)""",
+            (actor.id, f"certificate:{normal}", json.dumps({"reason": reason})),
+        )
+    return verify(normal)

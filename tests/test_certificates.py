@@ -1,0 +1,247 @@
+"""Certificates: issued once per passed attempt from the queue, stored in private S3, signed as
+Open Badges 3.0 JWTs verifiable with the published key set, verifiable and revocable."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
+from pypdf import PdfReader
+
+from reussite import db
+from reussite.identity import service as identity
+from reussite.identity.models import Role
+from reussite.ledger import service as ledger
+from reussite.ledger.models import LotKind
+from reussite.settings import get_settings
+from reussite_local import functions
+from reussite_local.aws import LocalAws
+from reussite_local.events import http_api_event
+from reussite_local.sqs import QueueDelivery
+from tests.helpers import FUNCTIONS, call
+
+ISSUER = FUNCTIONS["certificate_issue"]
+
+
+@pytest.fixture
+def deliver(local_aws: LocalAws) -> Any:
+    """Deliver the certificate queue to the worker until it is empty (as the local stack does)."""
+    delivery = QueueDelivery(
+        local_aws, ISSUER, ISSUER.queues[0], get_settings().certificate_queue_url
+    )
+
+    def run(rounds: int = 20) -> None:
+        idle = 0
+        while idle < 3 and rounds:
+            rounds -= 1
+            if delivery.deliver_once():
+                idle = 0
+            else:
+                idle += 1
+                time.sleep(0.4)  # failed messages come back after 1 s
+
+    return run
+
+
+@pytest.fixture
+def passed(database_url: str, principal: Any) -> Any:
+    """A student named `name` who has just passed MATHS-PROP; returns (principal, attempt)."""
+
+    def make(name: str) -> tuple[Any, dict[str, Any]]:
+        who = principal(Role.ELEVE, name)
+        student = identity.resolve_user(who).student_id
+        ledger.grant(ledger.wallet_of(student), 2, LotKind.PURCHASE, key="pack", purpose="pack")
+        status, attempt = call("exam_start", "POST", "/v1/exams/MATHS-PROP/attempts", who, {},
+                          key=f"start-{who.sub}")  # fmt: skip
+        assert status == 201, attempt
+        keys = (
+            db.connection()
+            .execute("SELECT questions FROM exam_attempts WHERE id = %s", (attempt["id"],))
+            .fetchone()["questions"]
+        )  # type: ignore[index]
+        body = {"attempt_token": attempt["attempt_token"],
+                "answers": {q["id"]: q["answer"] for q in keys}}  # fmt: skip
+        status, result = call("exam_submit", "POST", f"/v1/attempts/{attempt['id']}/submit",
+                              who, body)  # fmt: skip
+        assert status == 200 and result["passed"]
+        return who, result
+
+    return make
+
+
+def certificates_of(attempt_id: str) -> list[dict[str, Any]]:
+    return (
+        db.connection()
+        .execute("SELECT * FROM certificates WHERE attempt_id = %s", (attempt_id,))
+        .fetchall()
+    )
+
+
+def sent_mail(local_aws: LocalAws) -> list[dict[str, Any]]:
+    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
+    return [m for region in data.get("ses", {}).get("sent_messages", {}).values()
+            for m in (region if isinstance(region, list) else [])]  # fmt: skip
+
+
+def test_a_pass_is_issued_once_with_pdf_credential_and_email(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    who, attempt = passed("Hélène Château")
+
+    deliver()
+
+    (cert,) = certificates_of(attempt["id"])
+    assert cert["pdf_stored_at"] and cert["emailed_at"] and cert["revoked_at"] is None
+    assert len(cert["code"].replace("-", "")) == 16  # 80 bits in Crockford base32
+    obj = local_aws.client("s3").get_object(
+        Bucket=get_settings().certificates_bucket, Key=cert["pdf_key"]
+    )
+    assert obj["ServerSideEncryption"] == "AES256"
+    assert who.sub not in cert["pdf_key"] and "Hélène" not in cert["pdf_key"]
+    text = PdfReader(io.BytesIO(obj["Body"].read())).pages[0].extract_text()
+    assert "Hélène Château" in text and cert["code"] in text
+
+
+def test_an_arabic_name_is_in_the_pdf(passed: Any, deliver: Any, local_aws: LocalAws) -> None:
+    _, attempt = passed("ياسمين بن صالح")
+
+    deliver()
+
+    (cert,) = certificates_of(attempt["id"])
+    body = (
+        local_aws.client("s3")
+        .get_object(Bucket=get_settings().certificates_bucket, Key=cert["pdf_key"])["Body"]
+        .read()
+    )
+    text = PdfReader(io.BytesIO(body)).pages[0].extract_text()
+    assert all(word in text for word in ("ياسمين", "بن", "صالح")), text
+
+
+def test_duplicate_and_concurrent_messages_issue_one_certificate(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    _, attempt = passed("Zoé Doublon")
+    sqs, queue = local_aws.client("sqs"), get_settings().certificate_queue_url
+    for _ in range(4):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"attempt_id": attempt["id"]}))
+    event = {"Records": [{"messageId": f"m{i}", "body": json.dumps({"attempt_id": attempt["id"]}),
+                          "receiptHandle": "r", "attributes": {}, "messageAttributes": {},
+                          "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:CertificateQueue",
+                          "awsRegion": "eu-west-3"} for i in range(3)]}  # fmt: skip
+    barrier = threading.Barrier(6)
+
+    def worker(_: int) -> Any:
+        barrier.wait()
+        try:
+            return functions.invoke(ISSUER, event)
+        finally:
+            db.release()
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(worker, range(6)))
+    deliver()
+
+    assert len(certificates_of(attempt["id"])) == 1
+
+
+def test_an_s3_failure_is_retried_and_ends_with_one_certificate(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    deliver()  # drain what other tests left
+    os.environ["CERTIFICATES_BUCKET"] = "no-such-bucket"
+    get_settings.cache_clear()
+    try:
+        _, attempt = passed("Inès Retry")  # its certificate request is now in the queue
+        deliver(rounds=2)
+        (failed,) = certificates_of(attempt["id"])
+        assert failed["pdf_stored_at"] is None  # recorded, not stored: the message comes back
+    finally:
+        os.environ["CERTIFICATES_BUCKET"] = "reussite-local-certificatesbucket"
+        get_settings.cache_clear()
+
+    deliver()
+
+    (cert,) = certificates_of(attempt["id"])
+    assert cert["pdf_stored_at"] and cert["emailed_at"] and cert["code"] == failed["code"]
+
+
+def test_the_credential_verifies_with_an_independent_library_and_the_published_keys(
+    passed: Any, deliver: Any
+) -> None:
+    _, attempt = passed("Omar Vérifié")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+
+    status, jwks = call("certificates_api", "GET", "/.well-known/jwks.json")
+    token = jose_jwt.decode(cert["credential"], KeySet.import_key_set(jwks), algorithms=["RS256"])
+
+    assert status == 200 and token.header["kid"] == cert["kid"]
+    vc = token.claims["vc"]
+    assert "OpenBadgeCredential" in vc["type"]
+    assert vc["credentialSubject"]["name"] == "Omar Vérifié"
+    assert token.claims["sub"] == f"urn:uuid:{cert['student_id']}"
+
+
+def test_the_public_verify_page_shows_only_what_it_should(
+    passed: Any, deliver: Any, principal: Any
+) -> None:
+    who, attempt = passed("Léa Publique")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+    code = cert["code"]
+
+    status, public = call("certificates_api", "GET", f"/v1/certificates/{code.lower()}")
+    page = functions.invoke(FUNCTIONS["certificates_api"], http_api_event(
+        "GET", f"/v1/certificates/{code}", headers={"Accept": "text/html"}))  # fmt: skip
+    missing = call("certificates_api", "GET", "/v1/certificates/0000-0000-0000-0000")
+
+    assert status == 200
+    assert (public["holder_name"], public["status"], public["score"]) == (
+        "Léa Publique", "valid", None,
+    )  # fmt: skip
+    assert who.email not in json.dumps(public) and "credential" not in public
+    assert page["headers"]["content-type"].startswith("text/html")
+    assert "Léa Publique" in page["body"] and "Valide" in page["body"]
+    assert (missing[0], missing[1]["code"]) == (404, "CERTIFICATE_NOT_FOUND")
+
+
+def test_only_an_admin_revokes_and_the_page_says_so(
+    passed: Any, deliver: Any, principal: Any
+) -> None:
+    _, attempt = passed("Noé Révoqué")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+    path = f"/v1/admin/certificates/{cert['code']}/revoke"
+
+    refused = call(
+        "certificates_api", "POST", path, principal(Role.ASSISTANTE), {"reason": "x" * 5}
+    )
+    status, revoked = call("certificates_api", "POST", path, principal(Role.ADMIN),
+                           {"reason": "Fraude constatée"})  # fmt: skip
+    public = call("certificates_api", "GET", f"/v1/certificates/{cert['code']}")[1]
+
+    assert (refused[0], refused[1]["code"]) == (403, "FORBIDDEN")
+    assert status == 200 and revoked["status"] == "revoked" and revoked["revoked_at"]
+    assert public["status"] == "revoked"
+
+
+def test_holders_list_their_certificates_with_short_lived_links(passed: Any, deliver: Any) -> None:
+    who, _ = passed("Sami Titulaire")
+    deliver()
+
+    status, mine = call("certificates_api", "GET", "/v1/me/certificates", who)
+
+    assert status == 200 and len(mine) == 1
+    assert "Expires" in mine[0]["pdf_url"]  # a presigned, expiring link
+    pdf = httpx.get(mine[0]["pdf_url"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
