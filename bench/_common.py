@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +16,10 @@ import psycopg
 from reussite import db
 from reussite.db.migrate import migrate
 from reussite.settings import get_settings
+from reussite_local import template
+from reussite_local.aws import LocalAws, free_port
 from reussite_local.postgres import LocalPostgres
+from reussite_local.stack import function_environment
 
 # Memory and WAL sized like a small production server rather than PostgreSQL's defaults (128 MB
 # of buffers, checkpoints every 1 GB of WAL), so million-row runs measure the SQL, not evictions.
@@ -41,3 +47,28 @@ def database() -> Iterator[str]:
     finally:
         db.close()
         postgres.stop()
+
+
+@contextmanager
+def remote_moto() -> Iterator[LocalAws]:
+    """moto in its own process, like a remote DynamoDB; resources from template.yaml."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    aws = LocalAws(port)
+    try:
+        for _ in range(100):
+            try:
+                aws.client("sts").get_caller_identity()
+                break
+            except Exception:
+                time.sleep(0.1)
+        os.environ.update(aws.environment())
+        resources = aws.create_resources(template.load())
+        os.environ.update(function_environment(template.load().functions(), resources))
+        yield aws
+    finally:
+        proc.terminate()
+        proc.wait()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import database
+from _common import database, remote_moto
 
 from reussite import db
 from reussite_local import template
@@ -69,10 +69,31 @@ def cold_ms(module: Path, event: Path, env: dict[str, str]) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def sample_student_has_credits() -> None:
+    """The sample events' student can pay for the exam its sample event starts."""
+    from reussite.identity import service as identity
+    from reussite.identity.models import Principal, Role
+    from reussite.ledger import service as ledger
+    from reussite.ledger.models import LotKind
+
+    student = identity.resolve_user(
+        Principal(
+            sub="sample-eleve",
+            email="sample.eleve@reussite.example",
+            name="Élodie Sample",
+            role=Role.ELEVE,
+        )
+    ).student_id
+    assert student is not None
+    ledger.grant(ledger.wallet_of(student), 100, LotKind.PURCHASE, key="bench", purpose="bench")
+
+
 def main() -> int:
     global PYTHON
     PYTHON = runtime_python()
-    with database() as url:
+    with database() as url, remote_moto():
+        os.environ["FEATURE_FLAGS_FILE"] = str(ROOT / "config" / "feature_flags.json")
+        sample_student_has_credits()
         db.close()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(

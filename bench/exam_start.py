@@ -21,26 +21,22 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from _common import database
+from _common import database, remote_moto
 from ledger import make_wallets, throughput
 
 from reussite import db
 from reussite.exams import service as exams
 from reussite.ledger import service as ledger
 from reussite_local import functions, template
-from reussite_local.aws import LocalAws, free_port
 from reussite_local.events import http_api_event
-from reussite_local.stack import function_environment
 
 WORKERS = 8
 SECONDS = float(os.environ.get("START_SECONDS", "4"))
@@ -49,31 +45,6 @@ MANY = 2000
 EXAM = "FR-A1"
 # one-credit exams: on the hot wallet each worker starts its own (one open attempt per exam)
 EXAMS = ["FR-A1", "FR-A2", "EN-A1", "EN-A2", "ES-A1", "ES-A2", "AR-A1", "AR-A2"]
-
-
-@contextmanager
-def remote_moto() -> Iterator[LocalAws]:
-    """moto in its own process, like a remote DynamoDB; resources from template.yaml."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    aws = LocalAws(port)
-    try:
-        for _ in range(100):
-            try:
-                aws.client("sts").get_caller_identity()
-                break
-            except Exception:
-                time.sleep(0.1)
-        os.environ.update(aws.environment())
-        resources = aws.create_resources(template.load())
-        os.environ.update(function_environment(template.load().functions(), resources))
-        yield aws
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def students(url: str, count: int) -> list[tuple[str, Any]]:

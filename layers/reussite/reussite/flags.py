@@ -8,40 +8,25 @@ on the same side of a percentage rollout.
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
-from aws_lambda_powertools.utilities.feature_flags.base import StoreProvider
-
-from reussite.identity.models import User
 from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
+
+    from reussite.identity.models import User
 
 EXAM_AND_CERTIFICATE = "examAndCertificate"
 
 
-class FileStore(StoreProvider):
-    """Flags from a local JSON file, re-read when the file changes (moto has no AppConfigData)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        self._seen: tuple[float, dict[str, Any]] | None = None
-
-    @property
-    def get_raw_configuration(self) -> dict[str, Any]:
-        mtime = self.path.stat().st_mtime
-        if self._seen is None or self._seen[0] != mtime:
-            self._seen = (mtime, json.loads(self.path.read_text()))
-        return self._seen[1]
-
-    def get_configuration(self) -> dict[str, Any]:
-        return self.get_raw_configuration
-
-
 @cache
 def _flags() -> FeatureFlags | None:
+    """The flags' store, built on first use (Powertools Feature Flags imports botocore)."""
+    from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
+    from aws_lambda_powertools.utilities.feature_flags.base import StoreProvider
+
     settings = get_settings()
     if settings.appconfig_application and settings.appconfig_environment:
         from aws_lambda_powertools.utilities.feature_flags import AppConfigStore
@@ -53,6 +38,8 @@ def _flags() -> FeatureFlags | None:
             max_age=60,
         )
     elif settings.feature_flags_file:
+        from reussite.flag_store import FileStore
+
         store = FileStore(settings.feature_flags_file)
     else:
         return None  # nothing configured: every flag is off

@@ -13,15 +13,18 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from reussite import db
 from reussite.certificates import codes
 from reussite.errors import CertificateNotFound, Forbidden, NotEligible
-from reussite.identity.models import Role, User
+from reussite.identity.roles import Role
 from reussite.observability import logger
 from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
 
 PRESIGNED_SECONDS = 300
 

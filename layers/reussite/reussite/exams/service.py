@@ -9,10 +9,10 @@ import random
 import secrets
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import db, flags
+from reussite import db
 from reussite.errors import (
     AlreadySubmitted,
     AttemptInProgress,
@@ -34,11 +34,13 @@ from reussite.exams.models import (
     ExamSummary,
     PublicQuestion,
 )
-from reussite.identity import service as identity
-from reussite.identity.models import Role, User
+from reussite.identity.roles import Role
 from reussite.ledger import service as ledger
 from reussite.observability import logger
 from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
 
 _OFFER_RANK = {"free": 0, "pro": 1}
 _ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, started_at, deadline_at,
@@ -54,6 +56,8 @@ def catalogue(
     user: User, language: str | None = None, level: str | None = None
 ) -> list[ExamSummary]:
     """Active exams, optionally by language and level; empty while the rollout excludes the user."""
+    from reussite import flags
+
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
         return []
     rows = (
@@ -126,6 +130,8 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
     """Start an attempt: one transaction locks the wallet, returns the open attempt if any,
     debits the exam's cost and creates the attempt; if anything fails nothing is debited.
     A replay of the same key returns the first attempt as it was created."""
+    from reussite import flags
+
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
         raise FeatureDisabled("Exams are not open to your account yet")
     student = _student_for(user, student_id)
@@ -178,6 +184,8 @@ def _replay(conn: db.Connection, first: dict[str, Any], purpose: str) -> Attempt
 
 def _student_for(user: User, student_id: UUID | None) -> UUID:
     """Whose exam: the student's own, or a parent's child named in the request."""
+    from reussite.identity import service as identity
+
     if user.role is Role.ELEVE and user.student_id is not None:
         if student_id is not None and student_id != user.student_id:
             return identity.accessible_student(user, student_id)  # raises: not theirs
@@ -393,6 +401,8 @@ def request_certificate(row: dict[str, Any]) -> int:
 
 
 def _may_act_for(user: User, student_id: UUID) -> bool:
+    from reussite.identity import service as identity
+
     if user.role is Role.ELEVE:
         return user.student_id == student_id
     if user.role is Role.PARENT:

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reussite.identity.roles import STAFF_ROLES, Role
 
-class Role(StrEnum):
-    ELEVE = "ELEVE"
-    PARENT = "PARENT"
-    COACH = "COACH"
-    ASSISTANTE = "ASSISTANTE"
-    ADMIN = "ADMIN"
-
-
-STAFF_ROLES = frozenset({Role.ASSISTANTE, Role.ADMIN})
+__all__ = ["STAFF_ROLES", "Principal", "Role", "User"]
 
 
 class Principal(BaseModel):
