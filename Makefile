@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start tools clean
+.PHONY: run test browser invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -24,8 +24,12 @@ $(TOOLS)/.installed: tools-requirements.txt
 run: $(VENV)/.installed
 	$(PY) -m reussite_local run
 
+# Debian's Chromium, for the browser test of the certificate page (no browser download).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
 ## test: the test suite against real PostgreSQL and moto
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## invoke FN=name [EVENT=file]: fire a function of the running stack with its sample event

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from pypdf import PdfReader
@@ -87,9 +88,9 @@ def certificates_of(attempt_id: str) -> list[dict[str, Any]]:
 
 
 def sent_mail(local_aws: LocalAws) -> list[dict[str, Any]]:
+    """The emails moto's SES accepted for sending."""
     data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
-    return [m for region in data.get("ses", {}).get("sent_messages", {}).values()
-            for m in (region if isinstance(region, list) else [])]  # fmt: skip
+    return list(data.get("ses", {}).get("Message", []))
 
 
 def test_a_pass_is_issued_once_with_pdf_credential_and_email(
@@ -107,8 +108,12 @@ def test_a_pass_is_issued_once_with_pdf_credential_and_email(
     )
     assert obj["ServerSideEncryption"] == "AES256"
     assert who.sub not in cert["pdf_key"] and "Hélène" not in cert["pdf_key"]
-    text = PdfReader(io.BytesIO(obj["Body"].read())).pages[0].extract_text()
-    assert "Hélène Château" in text and cert["code"] in text
+    page = PdfReader(io.BytesIO(obj["Body"].read())).pages[0]
+    assert "Hélène Château" in page.extract_text() and cert["code"] in page.extract_text()
+    (qr,) = zxingcpp.read_barcodes(page.images[0].image)
+    assert qr.text == f"{get_settings().public_base_url}/v1/certificates/{cert['code']}"
+    assert [m["destinations"]["ToAddresses"] for m in sent_mail(local_aws)
+            if cert["code"] in m["body"]] == [[who.email]]  # fmt: skip
 
 
 def test_an_arabic_name_is_in_the_pdf(passed: Any, deliver: Any, local_aws: LocalAws) -> None:

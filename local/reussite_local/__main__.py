@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> None:
     from reussite_local.stack import LocalStack
 
     port = int(os.environ.get("PORT", "3000"))
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     stack = LocalStack(Path(args.state_dir))
     print("reussite: starting PostgreSQL, moto and the functions of template.yaml ...", flush=True)
     stack.start()

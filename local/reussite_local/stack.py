@@ -30,7 +30,10 @@ def function_environment(fns: list[template.Function], resources: Resources) -> 
     (moto has no AppConfigData)."""
     env = {}
     for fn in fns:
-        env.update({k: str(resources.resolve(v)) for k, v in fn.environment.items()})
+        for key, value in fn.environment.items():
+            resolved = str(resources.resolve(value))
+            if resolved or key not in os.environ:  # an empty parameter keeps what is set
+                env[key] = resolved
     for name in LOCAL_ONLY:
         env.pop(name, None)
     env.setdefault(
