@@ -124,15 +124,16 @@ def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> N
 def test_a_certificate_is_issued_and_its_page_renders_in_chromium(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     auth = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
-    attempt = httpx.post(f"{stack['base']}/v1/exams/MATHS-PROP/attempts",
-                         headers={**auth, "Idempotency-Key": "browser-1"}, json={}).json()  # fmt: skip
+    start = f"{stack['base']}/v1/exams/MATHS-PROP/attempts"
+    attempt = httpx.post(start, headers={**auth, "Idempotency-Key": "browser-1"}, json={}).json()
     with psycopg.connect(state["database_url"]) as conn:  # the answer keys, as only a test may
         row = conn.execute(
             "SELECT questions FROM exam_attempts WHERE id = %s", (attempt["id"],)
         ).fetchone()
     answers = {q["id"]: q["answer"] for q in row[0]}  # type: ignore[index]
-    graded = httpx.post(f"{stack['base']}/v1/attempts/{attempt['id']}/submit", headers=auth,
-                        json={"attempt_token": attempt["attempt_token"], "answers": answers})  # fmt: skip
+    submission = {"attempt_token": attempt["attempt_token"], "answers": answers}
+    submit = f"{stack['base']}/v1/attempts/{attempt['id']}/submit"
+    graded = httpx.post(submit, headers=auth, json=submission)
     assert graded.json()["passed"]
     deadline, mine = time.monotonic() + 30, []
     while time.monotonic() < deadline and not mine:  # the stack delivers the queue itself
