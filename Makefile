@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start tools clean
+.PHONY: run test browser invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -66,7 +66,11 @@ bench-ledger: $(VENV)/.installed
 bench-exam-start: $(VENV)/.installed
 	$(PY) bench/exam_start.py
 
-bench: bench-cold-start bench-ledger bench-exam-start
+## bench-certificate-pdf: certificate PDF render time and size vs naive fpdf2
+bench-certificate-pdf: $(VENV)/.installed
+	$(PY) bench/certificate_pdf.py
+
+bench: bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam
