@@ -73,7 +73,8 @@ def _parsed_font() -> TTFFont:
     """The font parsed once per container (metrics, glyph ids, the HarfBuzz face)."""
     prototype = FPDF()
     prototype.add_font("DejaVu", "", _font_path())
-    font: TTFFont = prototype.fonts["dejavu"]
+    font = prototype.fonts["dejavu"]
+    assert isinstance(font, TTFFont)
     return font
 
 
