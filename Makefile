@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
+.PHONY: run test browser invoke signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -35,6 +35,11 @@ test: $(VENV)/.installed browser
 ## invoke FN=name [EVENT=file]: fire a function of the running stack with its sample event
 invoke: $(VENV)/.installed
 	$(PY) -m reussite_local invoke $(FN) $(if $(EVENT),--event $(EVENT))
+
+## signing-key: a new credential signing key, to store (rotate) in the CertificateSigningKey
+## secret: aws secretsmanager put-secret-value --secret-id <arn> --secret-string "$$(make -s signing-key)"
+signing-key: $(VENV)/.installed
+	@$(PY) -m reussite_local signing-key
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -19,13 +19,14 @@ from joserfc.jwk import KeySet
 from pypdf import PdfReader
 
 from reussite import db
+from reussite.certificates import signing
 from reussite.identity import service as identity
 from reussite.identity.models import Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.settings import get_settings
 from reussite_local import functions
-from reussite_local.aws import LocalAws
+from reussite_local.aws import LocalAws, rsa_signing_key
 from reussite_local.events import http_api_event
 from reussite_local.sqs import QueueDelivery
 from tests.helpers import FUNCTIONS, call
@@ -250,3 +251,28 @@ def test_holders_list_their_certificates_with_short_lived_links(passed: Any, del
     assert "Expires" in mine[0]["pdf_url"]  # a presigned, expiring link
     pdf = httpx.get(mine[0]["pdf_url"])
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_after_a_key_rotation_old_and_new_credentials_both_verify(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    _, before = passed("Avant Rotation")
+    deliver()
+    secrets_client = local_aws.client("secretsmanager")
+    secrets_client.put_secret_value(
+        SecretId=get_settings().signing_key_secret_arn, SecretString=rsa_signing_key()
+    )
+    signing.reset()  # a new container would read the new value
+    _, after = passed("Après Rotation")
+    deliver()
+
+    _, jwks = call("certificates_api", "GET", "/.well-known/jwks.json")
+    keys = KeySet.import_key_set(jwks)
+    old, new = certificates_of(before["id"])[0], certificates_of(after["id"])[0]
+
+    assert old["kid"] != new["kid"]
+    for cert in (old, new):
+        assert (
+            jose_jwt.decode(cert["credential"], keys, algorithms=["RS256"]).header["kid"]
+            == (cert["kid"])
+        )

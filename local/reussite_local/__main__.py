@@ -54,6 +54,13 @@ def invoke(args: argparse.Namespace) -> None:
         print(json.dumps(json.loads(response.read()), indent=2))
 
 
+def signing_key(args: argparse.Namespace) -> None:
+    """Print a new credential signing key as the CertificateSigningKey secret's value."""
+    from reussite_local.aws import rsa_signing_key
+
+    print(rsa_signing_key())
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
@@ -65,8 +72,9 @@ def main() -> None:
     p_invoke = sub.add_parser("invoke", help="fire a function of the running stack")
     p_invoke.add_argument("name", help="the function's folder name under functions/")
     p_invoke.add_argument("--event", help="event file (default: events/<name>.json)")
+    sub.add_parser("signing-key", help="print a new signing key (the secret's value)")
     args = parser.parse_args()
-    {"run": run, "invoke": invoke}[args.command](args)
+    {"run": run, "invoke": invoke, "signing-key": signing_key}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def rsa_signing_key() -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    return json.dumps({"kid": f"local-{secrets.token_hex(4)}", "private_key": pem})
+    return json.dumps({"kid": f"key-{secrets.token_hex(6)}", "private_key": pem})
 
 
 class LocalAws:

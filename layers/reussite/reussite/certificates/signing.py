@@ -30,7 +30,7 @@ def _signing_key() -> tuple[str, Any, dict[str, Any]]:
     arn = get_settings().signing_key_secret_arn
     if not arn:
         raise RuntimeError("SIGNING_KEY_SECRET_ARN must be set")
-    secret = json.loads(str(get_secret(arn)))
+    secret = json.loads(str(get_secret(arn, force_fetch=True)))  # cached here, once
     private = load_pem_private_key(secret["private_key"].encode(), password=None)
     assert isinstance(private, RSAPrivateKey), "credentials are signed with RS256"
     public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
