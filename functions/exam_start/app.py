@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from fastapi import Body, Request, status
+from fastapi import Body, Path, Request, status
 from pydantic import BaseModel, TypeAdapter
 
 from reussite.exams import service
@@ -31,12 +31,13 @@ def _start(*, request: dict[str, Any], user: User) -> dict[str, Any]:
 
 
 OptionalStart = Annotated[StartRequest | None, Body()]
+ExamCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
 start_once = once(_start, payload="[code, student_id]")
 
 
 @app.post("/v1/exams/{code}/attempts", status_code=status.HTTP_201_CREATED, response_model=Attempt)
 def start_attempt(
-    code: str,
+    code: ExamCode,
     user: CurrentUser,
     key: IdempotencyKey,
     http: Request,

@@ -68,6 +68,13 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "VALIDATION_FAILED", "The request is not valid", errors=errors)
 
 
+async def _on_bad_data(_: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL refused a value (a NUL byte, a number out of range): the input was bad."""
+    logger.warning("value refused by the database", extra={"error": type(exc).__name__})
+    return problem(422, "VALIDATION_FAILED", "The request is not valid",
+                   "A value in the request cannot be stored or compared")  # fmt: skip
+
+
 async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("database unavailable")
     return domain_problem(DependencyUnavailable("The database is unavailable; try again"))
@@ -82,5 +89,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(psycopg.DataError, _on_bad_data)
     app.add_exception_handler(psycopg.OperationalError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
