@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -13,29 +12,13 @@ from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
-from reussite_local import functions, template
-from reussite_local.events import http_api_event
-from reussite_local.tokens import principal_claims
-
-FN = next(f for f in template.load().functions() if f.name == "credits_api")
+from tests import helpers
 
 
 def call(
-    method: str,
-    path: str,
-    who: Principal | None,
-    body: Any = None,
-    key: str | None = None,
-) -> tuple[int, dict[str, Any]]:
-    event = http_api_event(
-        method,
-        path,
-        claims=principal_claims(who) if who else None,
-        body=body,
-        headers={"Idempotency-Key": key} if key else None,
-    )
-    result = functions.invoke(FN, event)
-    return result["statusCode"], json.loads(result["body"])
+    method: str, path: str, who: Principal | None, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
+    return helpers.call("credits_api", method, path, who, body, key)
 
 
 def test_a_student_sees_balance_live_lots_and_recent_entries(
