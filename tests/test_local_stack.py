@@ -81,6 +81,11 @@ def test_health_me_and_openapi_over_http(stack: dict[str, Any]) -> None:
     assert me.status_code == 200
     assert me.json()["role"] == "ELEVE" and me.json()["name"] == "Zoé Stack"
 
+    preflight = httpx.options(f"{base}/v1/me", headers={"Origin": "http://localhost:5173"})
+    assert preflight.status_code == 204
+    assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+    assert me.headers["access-control-allow-origin"] == "*"
+
     spec = httpx.get(f"{base}/openapi.json").json()
     assert {"/v1/health", "/v1/me", "/v1/students", "/v1/students/link"} <= set(spec["paths"])
 

@@ -33,7 +33,8 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 
 class Gateway:
-    def __init__(self, fns: list[Function]) -> None:
+    def __init__(self, fns: list[Function], cors: dict[str, Any] | None = None) -> None:
+        self.cors = _cors_headers(cors or {})
         self.functions = {fn.name: fn for fn in fns}
         self.routes: list[Route] = []
         for fn in fns:
@@ -73,7 +74,12 @@ class Gateway:
             return
         if scope["type"] != "http":
             return
+        if self.cors:  # as API Gateway does with the template's CorsConfiguration
+            send = _with_headers(send, self.cors)
         method, path = scope["method"], scope["path"]
+        if method == "OPTIONS" and self.cors:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            return await send({"type": "http.response.body", "body": b""})
         if method == "GET" and path == "/openapi.json":
             return await _json(send, 200, self.openapi())
         if method == "POST" and path.startswith("/_local/invoke/"):
@@ -113,6 +119,24 @@ class Gateway:
         event = json.loads(body) if body.strip() else functions.sample_event(fn)
         result = await run_in_threadpool(functions.invoke, fn, event)
         await _json(send, 200, {"function": name, "result": result})
+
+
+def _cors_headers(cors: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    names = {
+        "AllowOrigins": b"access-control-allow-origin",
+        "AllowHeaders": b"access-control-allow-headers",
+        "AllowMethods": b"access-control-allow-methods",
+    }
+    return [(header, ",".join(cors[key]).encode()) for key, header in names.items() if key in cors]
+
+
+def _with_headers(send: Any, extra: list[tuple[bytes, bytes]]) -> Any:
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
 
 
 def _verified_claims(scope: Scope) -> dict[str, str] | None:

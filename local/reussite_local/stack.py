@@ -74,7 +74,8 @@ class LocalStack:
 
         get_settings.cache_clear()
         self.invoke("db_migrate", {})
-        self.gateway = Gateway(self.functions)
+        cors = self.template.body.get("Globals", {}).get("HttpApi", {}).get("CorsConfiguration")
+        self.gateway = Gateway(self.functions, cors)
         for fn in self.functions:
             for source in fn.queues:
                 url = resources.refs[source.queue]
