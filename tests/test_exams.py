@@ -16,6 +16,7 @@ import pytest
 
 from reussite import db, flags
 from reussite.exams import service as exams
+from reussite.exams import tokens
 from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
@@ -431,6 +432,18 @@ def test_the_sweeper_finalises_abandoned_attempts(student: Any) -> None:
     assert statuses == ["GRADED", "OVERDUE", "ABANDONED"]
     assert report["autosubmitted"] >= 1 and report["overdue"] >= 1 and report["abandoned"] >= 1
     assert exams.sweep()["autosubmitted"] == 0  # idempotent
+    row = (
+        db.connection()
+        .execute(
+            "SELECT id, student_id, started_at, deadline_at FROM exam_attempts WHERE id = %s",
+            (attempts[0]["id"],),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    token = tokens.sign(row["id"], row["student_id"], row["started_at"], row["deadline_at"])
+    late = submit(who, {**attempts[0], "attempt_token": token}, {})
+    assert (late[0], late[1]["code"]) == (422, "DEADLINE_PASSED")  # not ALREADY_SUBMITTED
 
 
 # -- rollout flag ------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 _OFFER_RANK = {"free": 0, "pro": 1}
 _ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, started_at, deadline_at,
     debit_entry_id, submitted_at, answers, submission_hash, score, passed, component_scores,
-    certificate_requested_at,
+    certificate_requested_at, finalised_by,
     (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level"""
 
 
@@ -222,6 +222,8 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
         if row["status"] != "IN_PROGRESS":
             if row["status"] == "GRADED" and row["submission_hash"] == digest:
                 return _view(row)
+            if row["finalised_by"] == "sweeper":  # time ran out before any submission
+                raise DeadlinePassed(attempt=_jsonable(_view(row)))
             raise AlreadySubmitted(attempt=_jsonable(_view(row)))
         exam = _definition_any(conn, row["exam_code"])
         if row["now"] > _closes_at(exam, row["deadline_at"]):
