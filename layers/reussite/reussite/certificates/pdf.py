@@ -59,6 +59,7 @@ def _font_path() -> str:
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.drop_tables += ["FFTM"]
+    options.hinting = False  # screen-hinting bytecode: weight in every PDF, slow to compile
     font = subset.load_font(str(fonts / "DejaVuSans.ttf"), options)
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=UNICODES)
