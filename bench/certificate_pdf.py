@@ -36,15 +36,24 @@ def naive(text: CertificateText) -> bytes:
     pdf.add_page()
     pdf.rect(10, 10, 277, 190)
     pdf.set_y(30)
-    for size, line in ((30, "Certificat de réussite"), (14, "décerné à"), (26, text.holder_name),
-                       (16, f"pour avoir réussi : {text.qualification}"),
-                       (16, f"Niveau {text.level}")):  # fmt: skip
+    for size, line in (
+        (30, "Certificat de réussite"),
+        (14, "décerné à"),
+        (26, text.holder_name),
+        (16, f"pour avoir réussi : {text.qualification}"),
+        (16, f"Niveau {text.level}"),
+    ):
         pdf.set_font("DejaVu", "", size)
         pdf.cell(0, 14, line, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 12)
     pdf.set_xy(25, 160)
-    pdf.cell(150, 7, f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}",
-             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.cell(
+        150,
+        7,
+        f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.set_x(25)
     pdf.cell(150, 7, f"Code de vérification : {text.code}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_x(25)
@@ -70,10 +79,18 @@ def timed(
 def main() -> int:
     url = "https://reussite.example/v1/certificates/4FY8-DXNX-23ZQ-W5G2"
     texts = [
-        CertificateText(name, "Wine Level 3 (WSET-style): theory and tasting", "L3", 78,
-                        datetime.now(UTC), "reussite", "4FY8-DXNX-23ZQ-W5G2", url)
+        CertificateText(
+            name,
+            "Wine Level 3 (WSET-style): theory and tasting",
+            "L3",
+            78,
+            datetime.now(UTC),
+            "reussite",
+            "4FY8-DXNX-23ZQ-W5G2",
+            url,
+        )
         for name in ("Héloïse Château-Lefèvre", "ياسمين بن صالح")
-    ]  # fmt: skip
+    ]
     ours, ours_size = timed(render, texts)
     base, base_size = timed(naive, texts)
     ours_ms, base_ms = statistics.median(ours), statistics.median(base)

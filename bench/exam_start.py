@@ -66,10 +66,14 @@ def handler_start() -> Callable[[str, Any], None]:
 
     def start(sub: str, student_id: Any, code: str = EXAM) -> None:
         event = http_api_event(
-            "POST", f"/v1/exams/{code}/attempts", route_path="/v1/exams/{code}/attempts",
-            claims={"sub": sub, "role": "ELEVE", "name": sub}, body={},
-            headers={"Idempotency-Key": str(uuid.uuid4())}, path_parameters={"code": code},
-        )  # fmt: skip
+            "POST",
+            f"/v1/exams/{code}/attempts",
+            route_path="/v1/exams/{code}/attempts",
+            claims={"sub": sub, "role": "ELEVE", "name": sub},
+            body={},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            path_parameters={"code": code},
+        )
         result = functions.invoke(fn, event)
         assert result["statusCode"] == 201, result["body"]
         close(db.connection(), student_id, code)
@@ -113,10 +117,17 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
             lots = conn.execute(ledger._LIVE_LOTS, (wallet_id,)).fetchall()
             entry = conn.execute(
                 ledger._WRITE_SPEND,
-                {"wallet": wallet_id, "credits": 1, "key": key, "purpose": f"exam:{code}",
-                 "actor": None, "after": sum(r[1] for r in lots) - 1, "lots": [lots[0][0]],
-                 "amounts": [1]},
-            ).fetchone()  # fmt: skip
+                {
+                    "wallet": wallet_id,
+                    "credits": 1,
+                    "key": key,
+                    "purpose": f"exam:{code}",
+                    "actor": None,
+                    "after": sum(r[1] for r in lots) - 1,
+                    "lots": [lots[0][0]],
+                    "amounts": [1],
+                },
+            ).fetchone()
             conn.execute(
                 """INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
                                               deadline_at, debit_entry_id, started_by)
@@ -185,17 +196,28 @@ def main() -> int:
         p50 = statistics.median(our_ms) - statistics.median(raw_ms)
         p99 = statistics.quantiles(our_ms, n=100)[98] - statistics.quantiles(raw_ms, n=100)[98]
         raw_p50, our_p50 = statistics.median(raw_ms), statistics.median(our_ms)
-        print(f"warm latency, one worker, {SAMPLES} starts: raw SQL p50 {raw_p50:.2f} ms, "
-              f"handler p50 {our_p50:.2f} ms")  # fmt: skip
-        print(f"handler overhead over the SQL: p50 {p50:.2f} ms (target < 2: "
-              f"{'ok' if p50 < 2 else 'OVER'}), p99 {p99:.2f} ms")  # fmt: skip
+        print(
+            f"warm latency, one worker, {SAMPLES} starts: raw SQL p50 {raw_p50:.2f} ms, "
+            f"handler p50 {our_p50:.2f} ms"
+        )
+        print(
+            f"handler overhead over the SQL: p50 {p50:.2f} ms (target < 2: "
+            f"{'ok' if p50 < 2 else 'OVER'}), p99 {p99:.2f} ms"
+        )
         ddb, table = aws.client("dynamodb"), os.environ["IDEMPOTENCY_TABLE"] or "none"
         round_trip = latencies(
-            lambda *_: ddb.list_tables() if table == "none" else ddb.get_item(
-                TableName=table, Key={"id": {"S": "probe"}}), hot, 50,
-        )  # fmt: skip
-        print(f"of which DynamoDB (moto, own process): {statistics.median(round_trip):.2f} ms a "
-              "round trip; Powertools makes two for each new key")  # fmt: skip
+            lambda *_: (
+                ddb.list_tables()
+                if table == "none"
+                else ddb.get_item(TableName=table, Key={"id": {"S": "probe"}})
+            ),
+            hot,
+            50,
+        )
+        print(
+            f"of which DynamoDB (moto, own process): {statistics.median(round_trip):.2f} ms a "
+            "round trip; Powertools makes two for each new key"
+        )
         print(f"debits without attempts: {exams.debit_gap()}")
         db.close()
         return 0 if min(ratios) >= 0.5 and p50 < 2 else 1

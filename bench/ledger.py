@@ -121,9 +121,17 @@ def raw_spend_factory(url: str) -> Callable[[Any, str], None]:
             live = sum(r[1] for r in lots)
             conn.execute(
                 ledger._WRITE_SPEND,
-                {"wallet": wallet_id, "credits": 1, "key": key, "purpose": "bench",
-                 "actor": None, "after": live - 1, "lots": [lots[0][0]], "amounts": [1]},
-            )  # fmt: skip
+                {
+                    "wallet": wallet_id,
+                    "credits": 1,
+                    "key": key,
+                    "purpose": "bench",
+                    "actor": None,
+                    "after": live - 1,
+                    "lots": [lots[0][0]],
+                    "amounts": [1],
+                },
+            )
 
     return spend
 
@@ -211,11 +219,15 @@ def bench_expiry(url: str) -> tuple[float, float]:
     set_based = time.perf_counter() - started
     loop_estimate = per_lot * LOTS
     ratio = loop_estimate / set_based
-    print(f"    per-row loop: {per_lot * 1000:.3f} ms a lot over {len(sample):,} lots "
-          f"-> {loop_estimate:,.0f} s for {LOTS:,} (extrapolated)")  # fmt: skip
-    print(f"    set-based job: {report.lots:,} lots, {report.credits:,} credits, "
-          f"{report.batches} batches in {set_based:.1f} s  (target < 15 s: "
-          f"{'ok' if set_based < 15 else 'OVER'})")  # fmt: skip
+    print(
+        f"    per-row loop: {per_lot * 1000:.3f} ms a lot over {len(sample):,} lots "
+        f"-> {loop_estimate:,.0f} s for {LOTS:,} (extrapolated)"
+    )
+    print(
+        f"    set-based job: {report.lots:,} lots, {report.credits:,} credits, "
+        f"{report.batches} batches in {set_based:.1f} s  (target < 15 s: "
+        f"{'ok' if set_based < 15 else 'OVER'})"
+    )
     print(f"    speed-up: {ratio:,.0f}x  (target >= 50x: {'ok' if ratio >= 50 else 'UNDER'})")
     return set_based, ratio
 

@@ -49,8 +49,11 @@ def test_every_operation_answers_hostile_input_with_a_problem(
     client: TestClient, operations: list[tuple[str, str]], role: Role
 ) -> None:
     token = make_token(f"fuzz-{role.value}", role.value, "fuzz@example.test", "Fuzz")
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "fuzz-key",
-               "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Idempotency-Key": "fuzz-key",
+        "Content-Type": "application/json",
+    }
     failures = []
     for method, path in operations:
         for param in HOSTILE_PARAMS:

@@ -62,18 +62,22 @@ def passed(database_url: str, principal: Any) -> Any:
         who = principal(Role.ELEVE, name)
         student = identity.resolve_user(who).student_id
         ledger.grant(ledger.wallet_of(student), 2, LotKind.PURCHASE, key="pack", purpose="pack")
-        status, attempt = call("exam_start", "POST", "/v1/exams/MATHS-PROP/attempts", who, {},
-                          key=f"start-{who.sub}")  # fmt: skip
+        status, attempt = call(
+            "exam_start", "POST", "/v1/exams/MATHS-PROP/attempts", who, {}, key=f"start-{who.sub}"
+        )
         assert status == 201, attempt
         keys = (
             db.connection()
             .execute("SELECT questions FROM exam_attempts WHERE id = %s", (attempt["id"],))
             .fetchone()["questions"]
         )  # type: ignore[index]
-        body = {"attempt_token": attempt["attempt_token"],
-                "answers": {q["id"]: q["answer"] for q in keys}}  # fmt: skip
-        status, result = call("exam_submit", "POST", f"/v1/attempts/{attempt['id']}/submit",
-                              who, body)  # fmt: skip
+        body = {
+            "attempt_token": attempt["attempt_token"],
+            "answers": {q["id"]: q["answer"] for q in keys},
+        }
+        status, result = call(
+            "exam_submit", "POST", f"/v1/attempts/{attempt['id']}/submit", who, body
+        )
         assert status == 200 and result["passed"]
         return who, result
 
@@ -113,8 +117,9 @@ def test_a_pass_is_issued_once_with_pdf_credential_and_email(
     assert "Hélène Château" in page.extract_text() and cert["code"] in page.extract_text()
     (qr,) = zxingcpp.read_barcodes(page.images[0].image)
     assert qr.text == f"{get_settings().public_base_url}/v1/certificates/{cert['code']}"
-    assert [m["destinations"]["ToAddresses"] for m in sent_mail(local_aws)
-            if cert["code"] in m["body"]] == [[who.email]]  # fmt: skip
+    assert [
+        m["destinations"]["ToAddresses"] for m in sent_mail(local_aws) if cert["code"] in m["body"]
+    ] == [[who.email]]
 
 
 def test_an_arabic_name_is_in_the_pdf(passed: Any, deliver: Any, local_aws: LocalAws) -> None:
@@ -139,11 +144,22 @@ def test_duplicate_and_concurrent_messages_issue_one_certificate(
     sqs, queue = local_aws.client("sqs"), get_settings().certificate_queue_url
     for _ in range(4):
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"attempt_id": attempt["id"]}))
-    event = {"Records": [{"messageId": f"m{i}", "body": json.dumps({"attempt_id": attempt["id"]}),
-                          "receiptHandle": "r", "attributes": {}, "messageAttributes": {},
-                          "md5OfBody": "", "eventSource": "aws:sqs",
-                          "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:CertificateQueue",
-                          "awsRegion": "eu-west-3"} for i in range(3)]}  # fmt: skip
+    event = {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "body": json.dumps({"attempt_id": attempt["id"]}),
+                "receiptHandle": "r",
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-3:123456789012:CertificateQueue",
+                "awsRegion": "eu-west-3",
+            }
+            for i in range(3)
+        ]
+    }
     barrier = threading.Barrier(6)
 
     def worker(_: int) -> Any:
@@ -207,14 +223,18 @@ def test_the_public_verify_page_shows_only_what_it_should(
     code = cert["code"]
 
     status, public = call("certificates_api", "GET", f"/v1/certificates/{code.lower()}")
-    page = functions.invoke(FUNCTIONS["certificates_api"], http_api_event(
-        "GET", f"/v1/certificates/{code}", headers={"Accept": "text/html"}))  # fmt: skip
+    page = functions.invoke(
+        FUNCTIONS["certificates_api"],
+        http_api_event("GET", f"/v1/certificates/{code}", headers={"Accept": "text/html"}),
+    )
     missing = call("certificates_api", "GET", "/v1/certificates/0000-0000-0000-0000")
 
     assert status == 200
     assert (public["holder_name"], public["status"], public["score"]) == (
-        "Léa Publique", "valid", None,
-    )  # fmt: skip
+        "Léa Publique",
+        "valid",
+        None,
+    )
     assert who.email not in json.dumps(public) and "credential" not in public
     assert page["headers"]["content-type"].startswith("text/html")
     assert "Léa Publique" in page["body"] and "Valide" in page["body"]
@@ -232,8 +252,9 @@ def test_only_an_admin_revokes_and_the_page_says_so(
     refused = call(
         "certificates_api", "POST", path, principal(Role.ASSISTANTE), {"reason": "x" * 5}
     )
-    status, revoked = call("certificates_api", "POST", path, principal(Role.ADMIN),
-                           {"reason": "Fraude constatée"})  # fmt: skip
+    status, revoked = call(
+        "certificates_api", "POST", path, principal(Role.ADMIN), {"reason": "Fraude constatée"}
+    )
     public = call("certificates_api", "GET", f"/v1/certificates/{cert['code']}")[1]
 
     assert (refused[0], refused[1]["code"]) == (403, "FORBIDDEN")

@@ -103,22 +103,52 @@ def test_only_staff_grant_credits(database_url: str, principal: Any, role: Role)
 @pytest.mark.parametrize(
     ("body", "key", "student", "status", "code"),
     [
-        ({"credits": 5, "kind": "PROMOTION", "reason": "spring"}, None, "known", 400,
-         "IDEMPOTENCY_KEY_REQUIRED"),
-        ({"credits": 5, "kind": "PROMOTION", "reason": "spring"}, "k1", "unknown", 404,
-         "STUDENT_NOT_FOUND"),
-        ({"credits": 0, "kind": "PROMOTION", "reason": "spring"}, "k2", "known", 422,
-         "VALIDATION_FAILED"),
-        ({"credits": 5, "kind": "PURCHASE", "reason": "spring"}, "k3", "known", 422,
-         "VALIDATION_FAILED"),
-        ({"credits": 5, "kind": "PROMOTION", "reason": "spring"}, "k4", "not-a-uuid", 422,
-         "VALIDATION_FAILED"),
+        (
+            {"credits": 5, "kind": "PROMOTION", "reason": "spring"},
+            None,
+            "known",
+            400,
+            "IDEMPOTENCY_KEY_REQUIRED",
+        ),
+        (
+            {"credits": 5, "kind": "PROMOTION", "reason": "spring"},
+            "k1",
+            "unknown",
+            404,
+            "STUDENT_NOT_FOUND",
+        ),
+        (
+            {"credits": 0, "kind": "PROMOTION", "reason": "spring"},
+            "k2",
+            "known",
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            {"credits": 5, "kind": "PURCHASE", "reason": "spring"},
+            "k3",
+            "known",
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            {"credits": 5, "kind": "PROMOTION", "reason": "spring"},
+            "k4",
+            "not-a-uuid",
+            422,
+            "VALIDATION_FAILED",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_grants_get_a_clear_problem(
-    database_url: str, principal: Any, body: Any, key: str | None, student: str, status: int,
+    database_url: str,
+    principal: Any,
+    body: Any,
+    key: str | None,
+    student: str,
+    status: int,
     code: str,
-) -> None:  # fmt: skip
+) -> None:
     known = identity.resolve_user(principal(Role.ELEVE)).student_id
     student_id = {"known": known, "unknown": uuid.uuid4(), "not-a-uuid": "abc"}[student]
 

@@ -46,8 +46,14 @@ def student(database_url: str, principal: Any) -> Any:
 
 
 def start(who: Principal, code: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
-    return call("exam_start", "POST", f"/v1/exams/{code}/attempts", who, body or {},
-                key=key or str(uuid.uuid4()))  # fmt: skip
+    return call(
+        "exam_start",
+        "POST",
+        f"/v1/exams/{code}/attempts",
+        who,
+        body or {},
+        key=key or str(uuid.uuid4()),
+    )
 
 
 def submit(who: Principal, attempt: dict[str, Any], answers: dict[str, Any]) -> tuple[int, Any]:
@@ -126,14 +132,24 @@ def test_the_catalogue_lists_languages_wine_and_maths_with_filters(student: Any)
 
     assert status == 200
     codes = {e["code"] for e in exams_list}
-    assert {f"{lang}-{lvl}" for lang in ("FR", "EN", "ES", "AR")
-            for lvl in ("A1", "A2", "B1", "B2", "C1", "C2")} <= codes  # fmt: skip
+    assert {
+        f"{lang}-{lvl}"
+        for lang in ("FR", "EN", "ES", "AR")
+        for lvl in ("A1", "A2", "B1", "B2", "C1", "C2")
+    } <= codes
     assert {"WSET-L1", "WSET-L2", "WSET-L3", "MATHS-PROP", "MATHS-CM2"} <= codes
     assert [e["code"] for e in french_b2] == ["FR-B2"]
     assert set(french_b2[0]) == {
-        "code", "course", "language", "level", "title", "duration_minutes", "passing_score",
-        "credit_cost", "min_offer",
-    }  # fmt: skip
+        "code",
+        "course",
+        "language",
+        "level",
+        "title",
+        "duration_minutes",
+        "passing_score",
+        "credit_cost",
+        "min_offer",
+    }
     wset3 = exams.definition("WSET-L3")
     assert [c["key"] for c in wset3.components] == ["theory", "tasting"]
 
@@ -194,8 +210,17 @@ def test_fifty_concurrent_starts_with_one_key_give_one_attempt_one_debit(
 
 def test_twenty_concurrent_starts_against_five_credits_start_exactly_five(student: Any) -> None:
     who, student_id = student(5)
-    one_credit = ["FR-A1", "FR-A2", "EN-A1", "EN-A2", "ES-A1", "ES-A2", "AR-A1", "AR-A2",
-                  "MATHS-PROP"]  # fmt: skip
+    one_credit = [
+        "FR-A1",
+        "FR-A2",
+        "EN-A1",
+        "EN-A2",
+        "ES-A1",
+        "ES-A2",
+        "AR-A1",
+        "AR-A2",
+        "MATHS-PROP",
+    ]
     barrier = threading.Barrier(20)
 
     def go(i: int) -> int:
@@ -346,8 +371,9 @@ def test_every_component_must_pass(student: Any) -> None:
 
     assert result["score"] == 60 and not result["passed"]
     assert {c["key"]: c["passed"] for c in result["component_scores"]} == {
-        "theory": True, "tasting": False,
-    }  # fmt: skip
+        "theory": True,
+        "tasting": False,
+    }
 
 
 def test_a_replayed_submission_returns_the_same_result_and_other_answers_are_refused(
@@ -405,8 +431,12 @@ def test_a_late_submission_follows_the_exams_overdue_policy(
     _, attempt = start(who, code)
     backdate(attempt["id"], minutes_late)
     db.connection().execute("SELECT 1")
-    attempt = {**attempt, "attempt_token": call(
-        "exams_api", "GET", f"/v1/attempts/{attempt['id']}", who)[1]["attempt_token"]}  # fmt: skip
+    attempt = {
+        **attempt,
+        "attempt_token": call("exams_api", "GET", f"/v1/attempts/{attempt['id']}", who)[1][
+            "attempt_token"
+        ],
+    }
 
     got, body = submit(who, attempt, answer_key(attempt["id"]))
 
@@ -470,9 +500,23 @@ def test_flag_staff_stage_opens_exams_to_staff_only(
 
 
 def test_flag_percentage_stage_is_stable_per_user(principal: Any, flag_stage: Any) -> None:
-    flag_stage({"default": False, "rules": {"30 percent": {"when_match": True, "conditions": [
-        {"action": "MODULO_RANGE", "key": "bucket",
-         "value": {"BASE": 100, "START": 0, "END": 29}}]}}})  # fmt: skip
+    flag_stage(
+        {
+            "default": False,
+            "rules": {
+                "30 percent": {
+                    "when_match": True,
+                    "conditions": [
+                        {
+                            "action": "MODULO_RANGE",
+                            "key": "bucket",
+                            "value": {"BASE": 100, "START": 0, "END": 29},
+                        }
+                    ],
+                }
+            },
+        }
+    )
     users = [identity.resolve_user(principal(Role.ELEVE)) for _ in range(200)]
 
     first = [flags.enabled(flags.EXAM_AND_CERTIFICATE, u) for u in users]

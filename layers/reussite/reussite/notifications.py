@@ -29,7 +29,9 @@ def send_email(recipients: list[str], subject: str, text: str) -> str:
     response = _client("ses").send_email(
         Source=get_settings().email_sender,
         Destination={"ToAddresses": recipients},
-        Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
-    )  # fmt: skip
+        Message={
+            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        },
+    )
     return str(response["MessageId"])

@@ -117,15 +117,21 @@ def render(text: CertificateText) -> bytes:
     pdf.cell(0, 16, text.holder_name, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_shaping(False)
     pdf.set_font("DejaVu", "", 16)
-    pdf.cell(0, 12, f"pour avoir réussi : {text.qualification}", align="C",
-             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.cell(
+        0, 12, f"pour avoir réussi : {text.qualification}", align="C", new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.cell(0, 10, f"Niveau {text.level}", align="C", new_x="LMARGIN", new_y="NEXT")
     if text.score is not None:
         pdf.cell(0, 10, f"Score : {text.score} %", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 12)
     pdf.set_xy(25, 160)
-    pdf.cell(150, 7, f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}",
-             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.cell(
+        150,
+        7,
+        f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.set_x(25)
     pdf.cell(150, 7, f"Code de vérification : {text.code}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_x(25)

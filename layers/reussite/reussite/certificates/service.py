@@ -104,22 +104,36 @@ def _ensure_record(attempt_id: UUID) -> dict[str, Any]:
         code = codes.new_code()
         issued_at = conn.execute("SELECT now() AS t").fetchone()["t"]  # type: ignore[index]
         credential, kid = signing.sign_credential(
-            credential_id=f"urn:uuid:{uuid.uuid4()}", code=code,
-            holder_id=f"urn:uuid:{attempt['student_id']}", holder_name=attempt["display_name"],
-            qualification=attempt["title"], description=f"{attempt['title']} ({attempt['level']})",
+            credential_id=f"urn:uuid:{uuid.uuid4()}",
+            code=code,
+            holder_id=f"urn:uuid:{attempt['student_id']}",
+            holder_name=attempt["display_name"],
+            qualification=attempt["title"],
+            description=f"{attempt['title']} ({attempt['level']})",
             issued_at=issued_at,
-        )  # fmt: skip
+        )
         row = conn.execute(
             f"""INSERT INTO certificates (attempt_id, student_id, code, holder_name, qualification,
                                           level, score, show_score, issuer, issued_at, pdf_key,
                                           credential, kid)
                 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 RETURNING {_COLUMNS}""",
-            (attempt_id, attempt["student_id"], code, attempt["display_name"], attempt["title"],
-             attempt["level"], attempt["score"], attempt["show_score_on_certificates"],
-             settings.issuer_name, issued_at, f"certificates/{uuid.uuid4().hex}.pdf",
-             credential, kid),
-        ).fetchone()  # fmt: skip
+            (
+                attempt_id,
+                attempt["student_id"],
+                code,
+                attempt["display_name"],
+                attempt["title"],
+                attempt["level"],
+                attempt["score"],
+                attempt["show_score_on_certificates"],
+                settings.issuer_name,
+                issued_at,
+                f"certificates/{uuid.uuid4().hex}.pdf",
+                credential,
+                kid,
+            ),
+        ).fetchone()
     assert row is not None
     logger.info("certificate recorded", extra={"attempt_id": str(attempt_id)})
     return dict(row)
@@ -131,16 +145,23 @@ def _store_pdf(row: dict[str, Any]) -> None:
 
     document = render(
         CertificateText(
-            holder_name=row["holder_name"], qualification=row["qualification"],
-            level=row["level"], score=row["score"] if row["show_score"] else None,
-            issued_at=row["issued_at"], issuer=row["issuer"], code=row["code"],
+            holder_name=row["holder_name"],
+            qualification=row["qualification"],
+            level=row["level"],
+            score=row["score"] if row["show_score"] else None,
+            issued_at=row["issued_at"],
+            issuer=row["issuer"],
+            code=row["code"],
             verify_url=verify_url(row["code"]),
         )
-    )  # fmt: skip
+    )
     s3().put_object(
-        Bucket=get_settings().certificates_bucket, Key=row["pdf_key"], Body=document,
-        ContentType="application/pdf", ServerSideEncryption="AES256",
-    )  # fmt: skip
+        Bucket=get_settings().certificates_bucket,
+        Key=row["pdf_key"],
+        Body=document,
+        ContentType="application/pdf",
+        ServerSideEncryption="AES256",
+    )
 
 
 def _email_holder(row: dict[str, Any]) -> None:
@@ -163,10 +184,12 @@ def _email_holder(row: dict[str, Any]) -> None:
     send_email(
         recipients,
         subject=f"Votre certificat : {row['qualification']}",
-        text=(f"Félicitations {row['holder_name']} !\n\nVotre certificat « {row['qualification']} »"
-              f" est disponible. Vérifiez-le et partagez-le : {link}\n"
-              f"Code de vérification : {row['code']}\n"),
-    )  # fmt: skip
+        text=(
+            f"Félicitations {row['holder_name']} !\n\nVotre certificat « {row['qualification']} »"
+            f" est disponible. Vérifiez-le et partagez-le : {link}\n"
+            f"Code de vérification : {row['code']}\n"
+        ),
+    )
 
 
 def _mark(certificate_id: UUID, column: str) -> datetime:
@@ -198,11 +221,16 @@ def verify(code: str) -> Verification:
     if row is None:
         raise CertificateNotFound()
     return Verification(
-        code=row["code"], status="revoked" if row["revoked_at"] else "valid",
-        holder_name=row["holder_name"], qualification=row["qualification"], level=row["level"],
-        issuer=row["issuer"], issued_at=row["issued_at"], revoked_at=row["revoked_at"],
+        code=row["code"],
+        status="revoked" if row["revoked_at"] else "valid",
+        holder_name=row["holder_name"],
+        qualification=row["qualification"],
+        level=row["level"],
+        issuer=row["issuer"],
+        issued_at=row["issued_at"],
+        revoked_at=row["revoked_at"],
         score=row["score"] if row["show_score"] else None,
-    )  # fmt: skip
+    )
 
 
 def held_by(user: User) -> list[HeldCertificate]:
@@ -224,16 +252,22 @@ def held_by(user: User) -> list[HeldCertificate]:
     bucket = get_settings().certificates_bucket
     return [
         HeldCertificate(
-            code=r["code"], qualification=r["qualification"], level=r["level"],
-            issued_at=r["issued_at"], status="revoked" if r["revoked_at"] else "valid",
+            code=r["code"],
+            qualification=r["qualification"],
+            level=r["level"],
+            issued_at=r["issued_at"],
+            status="revoked" if r["revoked_at"] else "valid",
             verify_url=verify_url(r["code"]),
             pdf_url=s3().generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": r["pdf_key"]},
+                "get_object",
+                Params={"Bucket": bucket, "Key": r["pdf_key"]},
                 ExpiresIn=PRESIGNED_SECONDS,
-            ) if r["pdf_stored_at"] else None,
+            )
+            if r["pdf_stored_at"]
+            else None,
         )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def revoke(actor: User, code: str, reason: str) -> Verification:

@@ -57,8 +57,11 @@ def sign_credential(
 
     kid, private, _ = _signing_key()
     settings = get_settings()
-    issuer = {"id": f"{settings.public_base_url}/issuer", "type": ["Profile"],
-              "name": settings.issuer_name}  # fmt: skip
+    issuer = {
+        "id": f"{settings.public_base_url}/issuer",
+        "type": ["Profile"],
+        "name": settings.issuer_name,
+    }
     credential = {
         "@context": OB3_CONTEXT,
         "id": credential_id,

@@ -72,16 +72,22 @@ def generate(
     picked = candidates[rng.randrange(len(candidates))]
     question = picked.make(rng)
     return Exercise(
-        generator_key=picked.key, title=picked.title, topic=picked.topic,
-        is_premium=picked.min_offer != "free", seed=seed, type=question["type"],
-        prompt=question["prompt"], answer=str(question["answer"]),
-    )  # fmt: skip
+        generator_key=picked.key,
+        title=picked.title,
+        topic=picked.topic,
+        is_premium=picked.min_offer != "free",
+        seed=seed,
+        type=question["type"],
+        prompt=question["prompt"],
+        answer=str(question["answer"]),
+    )
 
 
 def _require(generator: Generator, offer: Offer) -> None:
     if _RANK[generator.min_offer] > _RANK[offer.value]:
         raise PremiumRequired(
             f"{generator.title} needs the {generator.min_offer} offer",
-            generator=generator.key, required_offer=generator.min_offer,
+            generator=generator.key,
+            required_offer=generator.min_offer,
             current_offer=offer.value,
-        )  # fmt: skip
+        )

@@ -88,11 +88,14 @@ GENERATORS: dict[str, Generator] = {
         ),
         Generator("mental_arithmetic", "arithmetic", "Calcul mental", "pro", _mental),
         Generator(
-            "multiplicative_reasoning", "proportionality", "Raisonnement multiplicatif", "pro",
+            "multiplicative_reasoning",
+            "proportionality",
+            "Raisonnement multiplicatif",
+            "pro",
             _multiplicative,
         ),
     )
-}  # fmt: skip
+}
 
 
 @cache
@@ -122,10 +125,14 @@ def bank_questions(rng: random.Random, bank: str, section: str, count: int) -> l
     items = _bank(bank)[section]
     picked = rng.sample(items, min(count, len(items)))
     return [
-        _choice(rng, q["prompt"], q["options"][q["answer"]],
-                [o for i, o in enumerate(q["options"]) if i != q["answer"]])
+        _choice(
+            rng,
+            q["prompt"],
+            q["options"][q["answer"]],
+            [o for i, o in enumerate(q["options"]) if i != q["answer"]],
+        )
         for q in picked
-    ]  # fmt: skip
+    ]
 
 
 def from_source(rng: random.Random, source: dict[str, Any]) -> list[Question]:

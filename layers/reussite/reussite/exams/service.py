@@ -142,9 +142,11 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
     wallet_id, offer = paying["wallet_id"], paying["offer"]
     if _OFFER_RANK[offer] < _OFFER_RANK[exam.min_offer]:
         raise PremiumRequired(
-            f"{exam.title} needs the {exam.min_offer} offer", exam=code,
-            required_offer=exam.min_offer, current_offer=offer,
-        )  # fmt: skip
+            f"{exam.title} needs the {exam.min_offer} offer",
+            exam=code,
+            required_offer=exam.min_offer,
+            current_offer=offer,
+        )
     ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
     with db.transaction() as conn:
         first = ledger.lock(conn, wallet_id, ledger_key)
@@ -164,9 +166,16 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
                                            deadline_at, debit_entry_id, started_by)
                 VALUES (%s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(mins => %s), %s, %s)
                 RETURNING {_ATTEMPT_COLUMNS}""",
-            (student, code, seed, json.dumps(build_questions(exam, seed)),
-             exam.duration_minutes, debit.entry_id, user.id),
-        ).fetchone()  # fmt: skip
+            (
+                student,
+                code,
+                seed,
+                json.dumps(build_questions(exam, seed)),
+                exam.duration_minutes,
+                debit.entry_id,
+                user.id,
+            ),
+        ).fetchone()
     assert row is not None
     return _view(row, with_token=True, balance=debit.balance)
 
@@ -263,9 +272,14 @@ def _grade(
         mine = [q for q in questions if q["component"] == component["key"]]
         score = round(100 * sum(right[q["id"]] for q in mine) / len(mine)) if mine else 0
         components.append(
-            {"key": component["key"], "name": component["name"], "score": score,
-             "pass_mark": component["pass_mark"], "passed": score >= component["pass_mark"]}
-        )  # fmt: skip
+            {
+                "key": component["key"],
+                "name": component["name"],
+                "score": score,
+                "pass_mark": component["pass_mark"],
+                "passed": score >= component["pass_mark"],
+            }
+        )
     total = round(100 * sum(right.values()) / len(questions)) if questions else 0
     passed = total >= exam.passing_score and all(c["passed"] for c in components)
     graded = conn.execute(
@@ -274,9 +288,16 @@ def _grade(
                    submission_hash = %s, score = %s, passed = %s, component_scores = %s,
                    finalised_by = %s
              WHERE id = %s RETURNING {_ATTEMPT_COLUMNS}""",
-        (json.dumps(answers, default=str), digest, total, passed, json.dumps(components), by,
-         row["id"]),
-    ).fetchone()  # fmt: skip
+        (
+            json.dumps(answers, default=str),
+            digest,
+            total,
+            passed,
+            json.dumps(components),
+            by,
+            row["id"],
+        ),
+    ).fetchone()
     assert graded is not None
     return graded
 
@@ -390,9 +411,13 @@ def request_certificate(row: dict[str, Any]) -> int:
     try:
         send_to_queue(
             settings.certificate_queue_url,
-            {"attempt_id": str(row["id"]), "student_id": str(row["student_id"]),
-             "exam_code": row["exam_code"], "score": row["score"]},
-        )  # fmt: skip
+            {
+                "attempt_id": str(row["id"]),
+                "student_id": str(row["student_id"]),
+                "exam_code": row["exam_code"],
+                "score": row["score"],
+            },
+        )
     except Exception:  # the grade stands; the sweeper sends it again in a few minutes
         logger.exception("certificate request not sent", extra={"attempt_id": str(row["id"])})
         return 0
@@ -429,17 +454,23 @@ def _view(row: dict[str, Any], with_token: bool = False, balance: int | None = N
         questions=[
             PublicQuestion(q["id"], q["component"], q["type"], q["prompt"], q.get("options"))
             for q in row["questions"]
-        ] if open_ else [],
-        attempt_token=tokens.sign(row["id"], row["student_id"], row["started_at"],
-                                  row["deadline_at"]) if with_token and open_ else None,
+        ]
+        if open_
+        else [],
+        attempt_token=tokens.sign(
+            row["id"], row["student_id"], row["started_at"], row["deadline_at"]
+        )
+        if with_token and open_
+        else None,
         balance=balance,
         submitted_at=row["submitted_at"],
         score=row["score"],
         passed=row["passed"],
         component_scores=[ComponentScore(**c) for c in row["component_scores"]]
-        if row["component_scores"] else None,
+        if row["component_scores"]
+        else None,
         certificate_requested=row["certificate_requested_at"] is not None,
-    )  # fmt: skip
+    )
 
 
 def _jsonable(attempt: Attempt) -> Any:

@@ -71,8 +71,12 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
 async def _on_bad_data(_: Request, exc: Exception) -> JSONResponse:
     """PostgreSQL refused a value (a NUL byte, a number out of range): the input was bad."""
     logger.warning("value refused by the database", extra={"error": type(exc).__name__})
-    return problem(422, "VALIDATION_FAILED", "The request is not valid",
-                   "A value in the request cannot be stored or compared")  # fmt: skip
+    return problem(
+        422,
+        "VALIDATION_FAILED",
+        "The request is not valid",
+        "A value in the request cannot be stored or compared",
+    )
 
 
 async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:

@@ -112,13 +112,21 @@ class InvariantReport:
 
     @property
     def clean(self) -> bool:
-        return not (self.wallet_mismatches or self.lot_mismatches or self.expiry_mismatches
-                    or self.stranded_lots)  # fmt: skip
+        return not (
+            self.wallet_mismatches
+            or self.lot_mismatches
+            or self.expiry_mismatches
+            or self.stranded_lots
+        )
 
     @property
     def problems(self) -> int:
-        return (len(self.wallet_mismatches) + len(self.lot_mismatches)
-                + len(self.expiry_mismatches) + len(self.stranded_lots))  # fmt: skip
+        return (
+            len(self.wallet_mismatches)
+            + len(self.lot_mismatches)
+            + len(self.expiry_mismatches)
+            + len(self.stranded_lots)
+        )
 
 
 def check_invariants(limit: int = 100) -> InvariantReport:
