@@ -11,14 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-
-from reussite import db
-from reussite.db.migrate import migrate
-from reussite.settings import get_settings
 from reussite_local import template
 from reussite_local.aws import LocalAws, free_port
-from reussite_local.postgres import LocalPostgres
+from reussite_local.postgres import migrated_database
 from reussite_local.stack import function_environment
 
 # Memory and WAL sized like a small production server rather than PostgreSQL's defaults (128 MB
@@ -28,25 +23,12 @@ SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "work_mem": "
 
 @contextmanager
 def database() -> Iterator[str]:
-    """A fresh embedded PostgreSQL (or DATABASE_URL's), migrated; the layer points at it."""
+    """A fresh embedded PostgreSQL (or DATABASE_URL's), tuned and migrated."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="reussite-xdg-"))
-    postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="reussite-bench-")) / "pgdata")
-    url = postgres.start()
-    if "DATABASE_URL" not in os.environ:
-        with psycopg.connect(url, autocommit=True) as conn:
-            for name, value in SERVER_SETTINGS.items():
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        postgres.stop()  # a restart applies shared_buffers
-        url = postgres.start()
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    migrate(db.connection())
-    try:
+    datadir = Path(tempfile.mkdtemp(prefix="reussite-bench-")) / "pgdata"
+    with migrated_database(datadir, SERVER_SETTINGS) as url:
         yield url
-    finally:
-        db.close()
-        postgres.stop()
 
 
 @contextmanager

@@ -23,12 +23,11 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 
 from reussite import db  # noqa: E402
-from reussite.db.migrate import migrate  # noqa: E402
 from reussite.identity.models import Principal, Role, User  # noqa: E402
 from reussite.settings import get_settings  # noqa: E402
 from reussite_local import template  # noqa: E402
 from reussite_local.aws import LocalAws  # noqa: E402
-from reussite_local.postgres import LocalPostgres  # noqa: E402
+from reussite_local.postgres import migrated_database  # noqa: E402
 from reussite_local.stack import function_environment  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
@@ -56,16 +55,8 @@ def local_aws() -> Iterator[LocalAws]:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    postgres = LocalPostgres(tmp_path_factory.mktemp("postgres") / "data")
-    url = postgres.start()
-    os.environ["DATABASE_URL"] = url
-    get_settings.cache_clear()
-    migrate(db.connection())
-    try:
+    with migrated_database(tmp_path_factory.mktemp("postgres") / "data") as url:
         yield url
-    finally:
-        db.close()
-        postgres.stop()
 
 
 @pytest.fixture

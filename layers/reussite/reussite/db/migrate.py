@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -27,7 +28,7 @@ def _migrations() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
+def migrate(conn: psycopg.Connection[Any]) -> list[str]:
     """Apply every pending migration in one transaction; return the versions applied."""
     applied_now: list[str] = []
     with conn.transaction():
