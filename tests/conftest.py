@@ -27,22 +27,29 @@ from reussite.identity.models import Principal, Role, User  # noqa: E402
 from reussite.settings import get_settings  # noqa: E402
 from reussite_local import template  # noqa: E402
 from reussite_local.aws import LocalAws  # noqa: E402
+from reussite_local.konnect import FakeKonnect  # noqa: E402
 from reussite_local.postgres import migrated_database  # noqa: E402
-from reussite_local.stack import function_environment  # noqa: E402
+from reussite_local.stack import create_local_resources, function_environment  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 
 
+_KONNECT: list[FakeKonnect] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def local_aws() -> Iterator[LocalAws]:
-    """moto's threaded server with template.yaml's resources, and the functions' environment
-    pointing at them, as the local stack does."""
+    """moto's threaded server with template.yaml's resources, the fake Konnect gateway, and the
+    functions' environment pointing at them, as the local stack does."""
     aws = LocalAws()
     aws.start()
     saved = dict(os.environ)
+    os.environ.pop("KONNECT_BASE_URL", None)  # the tests always talk to the fake gateway
     try:
         os.environ.update(aws.environment())
-        resources = aws.create_resources(template.load())
+        resources, konnect = create_local_resources(aws, template.load())
+        assert konnect is not None
+        _KONNECT.append(konnect)
         os.environ.update(function_environment(template.load().functions(), resources))
         get_settings.cache_clear()
         yield aws
@@ -51,6 +58,16 @@ def local_aws() -> Iterator[LocalAws]:
         os.environ.update(saved)
         get_settings.cache_clear()
         aws.stop()
+        for fake in _KONNECT:
+            fake.stop()
+
+
+@pytest.fixture
+def konnect(local_aws: LocalAws) -> Iterator[FakeKonnect]:
+    """The fake Konnect gateway the functions talk to, back in normal mode after the test."""
+    fake = _KONNECT[0]
+    yield fake
+    fake.set_mode("normal")
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,13 @@ class LocalAws:
             aws_secret_access_key="testing",
         )
 
-    def create_resources(self, template: Template) -> Resources:
+    def create_resources(
+        self, template: Template, local_values: dict[str, str] | None = None
+    ) -> Resources:
+        """Create the template's resources. A secret's `Metadata: LocalValue` names its local
+        value: "rsa-signing-key" is generated, other names are looked up in `local_values`;
+        without one a secret gets a random value."""
+        local_values = local_values or {}
         res = Resources()
         res.refs.update(
             {
@@ -137,11 +143,10 @@ class LocalAws:
             self._bucket(res, logical_id)
         for logical_id, spec in template.of_type("AWS::SecretsManager::Secret").items():
             local_value = spec.get("Metadata", {}).get("LocalValue")
-            value = (
-                rsa_signing_key()
-                if local_value == "rsa-signing-key"
-                else (secrets.token_urlsafe(36))
-            )
+            if local_value == "rsa-signing-key":
+                value = rsa_signing_key()
+            else:
+                value = local_values.get(local_value, secrets.token_urlsafe(36))
             arn = self.client("secretsmanager").create_secret(
                 Name=f"reussite-local-{logical_id}", SecretString=value
             )["ARN"]

@@ -14,6 +14,7 @@ from typing import Any
 from reussite_local import functions, template
 from reussite_local.aws import LocalAws, Resources
 from reussite_local.gateway import Gateway
+from reussite_local.konnect import FakeKonnect
 from reussite_local.postgres import LocalPostgres
 from reussite_local.sqs import QueueDelivery
 
@@ -42,6 +43,33 @@ def function_environment(fns: list[template.Function], resources: Resources) -> 
     return env
 
 
+# A demo bank account for Wise transfers (an IBAN of the documentation kind, not a real one).
+DEMO_BANK = {  # template parameter: (environment variable that overrides it, demo value)
+    "WiseAccountHolder": ("WISE_ACCOUNT_HOLDER", "Reussite Demo SARL"),
+    "WiseIban": ("WISE_IBAN", "FR7630006000011234567890189"),
+    "WiseBic": ("WISE_BIC", "AGRIFRPP"),
+}
+
+
+def create_local_resources(
+    aws: LocalAws, tmpl: template.Template
+) -> tuple[Resources, FakeKonnect | None]:
+    """The template's resources on moto, and the providers the template points at: a fake
+    Konnect gateway unless KONNECT_BASE_URL names a real one (then KONNECT_WALLET_ID and
+    KONNECT_API_KEY come from the environment too), and a demo bank account for Wise."""
+    konnect = None if os.environ.get("KONNECT_BASE_URL") else FakeKonnect().start()
+    values = {"konnect-api-key": konnect.api_key} if konnect else {}
+    resources = aws.create_resources(tmpl, local_values=values)
+    if konnect is not None:
+        resources.refs["KonnectBaseUrl"] = konnect.api_url
+        resources.refs["KonnectWalletId"] = konnect.wallet_id
+    else:
+        resources.refs["KonnectBaseUrl"] = os.environ["KONNECT_BASE_URL"]
+    for name, (variable, value) in DEMO_BANK.items():
+        resources.refs[name] = os.environ.get(variable, value)
+    return resources, konnect
+
+
 class LocalStack:
     def __init__(self, state_dir: Path = STATE_DIR, tmpl: template.Template | None = None) -> None:
         self.state_dir = state_dir
@@ -50,6 +78,7 @@ class LocalStack:
         self.aws = LocalAws()
         self.functions = self.template.functions()
         self.deliveries: list[QueueDelivery] = []
+        self.konnect: FakeKonnect | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -68,7 +97,7 @@ class LocalStack:
         os.environ.update(self.aws.environment())
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Reussite")
-        resources = self.aws.create_resources(self.template)
+        resources, self.konnect = create_local_resources(self.aws, self.template)
         os.environ.update(function_environment(self.functions, resources))
         from reussite.settings import get_settings
 
@@ -112,4 +141,6 @@ class LocalStack:
         db.close()
         with contextlib.suppress(Exception):  # it may never have started
             self.aws.stop()
+        if self.konnect is not None:
+            self.konnect.stop()
         self.postgres.stop()

@@ -34,6 +34,18 @@ class Settings:
     appconfig_application: str | None = None
     appconfig_environment: str | None = None
     appconfig_profile: str | None = None
+    # Konnect (payment gateway API v2): sandbox or production base URL, the receiving wallet,
+    # the API key locally or its secret in AWS; payments stay payable `lifespan` minutes.
+    konnect_base_url: str = "https://api.sandbox.konnect.network/api/v2"
+    konnect_wallet_id: str | None = None
+    konnect_api_key: str | None = None
+    konnect_api_key_secret_arn: str | None = None
+    konnect_lifespan_minutes: int = 30
+    konnect_timeout_seconds: int = 8
+    # Wise (manual bank transfers): the account families transfer to.
+    wise_account_holder: str | None = None
+    wise_iban: str | None = None
+    wise_bic: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> Settings:

@@ -27,15 +27,33 @@ from reussite.settings import get_settings
 Write = Callable[..., dict[str, Any]]
 
 
-def once(write: Write, *, payload: str, expires_after_seconds: int = 24 * 3600) -> Write:
-    """`write(request=..., **context)` made idempotent on request["sub"] and request["key"];
-    `payload` is the JMESPath of the request fields that must match on a repeat."""
+class Provisional(Exception):
+    """Raised by a guarded write whose outcome may still change (a payment not completed yet):
+    the response is answered but not stored, so a later repeat runs the write again."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("provisional outcome")
+        self.response = response
+
+
+def once(
+    write: Write,
+    *,
+    payload: str | None,
+    key: str = "[sub, key]",
+    expires_after_seconds: int = 24 * 3600,
+) -> Write:
+    """`write(request=..., **context)` made idempotent on the request fields named by the
+    JMESPath `key` (the caller and their Idempotency-Key by default); `payload` is the JMESPath
+    of the request fields that must match on a repeat."""
     table = get_settings().idempotency_table
     if not table:  # no front door configured (unit tests of the domain): the database alone
-        return lambda *, request, lambda_context=None, **context: write(request=request, **context)
+        return _answering_provisional(
+            lambda *, request, lambda_context=None, **context: write(request=request, **context)
+        )
     config = IdempotencyConfig(
-        event_key_jmespath="[sub, key]",
-        payload_validation_jmespath=payload,
+        event_key_jmespath=key,
+        payload_validation_jmespath=payload or "",
         expires_after_seconds=expires_after_seconds,
     )
     guarded = idempotent_function(
@@ -56,7 +74,17 @@ def once(write: Write, *, payload: str, expires_after_seconds: int = 24 * 3600) 
         except IdempotencyValidationError as exc:
             raise IdempotencyKeyReused() from exc
 
-    return call
+    return _answering_provisional(call)
+
+
+def _answering_provisional(call: Write) -> Write:
+    def answer(**kwargs: Any) -> dict[str, Any]:
+        try:
+            return call(**kwargs)
+        except Provisional as outcome:
+            return outcome.response
+
+    return answer
 
 
 def once_per(work: Write, *, key: str, expires_after_seconds: int = 7 * 24 * 3600) -> Write:

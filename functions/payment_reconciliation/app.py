@@ -1,0 +1,21 @@
+"""Every five minutes: poll Konnect for payments still open (a webhook can be lost), expire
+those whose lifespan has passed, and send confirmation emails that failed at the time."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.jsonable import jsonable
+from reussite.observability import logger, metrics
+from reussite.payments.service import reconcile
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = reconcile()
+    metrics.add_metric(name="PaymentsReconciled", unit=MetricUnit.Count, value=report.paid)
+    metrics.add_metric(name="PaymentsExpired", unit=MetricUnit.Count, value=report.expired)
+    metrics.add_metric(name="ProviderUnreachable", unit=MetricUnit.Count, value=report.unreachable)
+    logger.info("payments reconciled", extra=jsonable(report))
+    return jsonable(report)

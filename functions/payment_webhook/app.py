@@ -1,0 +1,39 @@
+"""Konnect's webhook: `GET` (or `POST`) /v1/webhooks/konnect?payment_ref=... - unsigned, so only
+the reference is used; the payment is read back from Konnect before anything is fulfilled.
+
+Powertools idempotency on the payment reference in front (a final outcome is answered from
+DynamoDB without touching the database or Konnect), UNIQUE(provider, event id) behind. An
+outcome that may still change (not completed yet) is answered but never stored."""
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+
+from reussite.http.app import create_app, lambda_handler
+from reussite.http.idempotency import Provisional, once
+from reussite.jsonable import jsonable
+from reussite.payments import service
+
+app = create_app("reussite payment webhook")
+
+
+def _settle(*, request: dict[str, Any]) -> dict[str, Any]:
+    settled = service.settle_konnect(request["payment_ref"])
+    answer = dict(jsonable(settled))
+    if not settled.final:
+        raise Provisional(answer)
+    return answer
+
+
+settle_once = once(_settle, payload=None, key="payment_ref", expires_after_seconds=7 * 24 * 3600)
+PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@app.api_route("/v1/webhooks/konnect", methods=["GET", "POST"])
+def konnect_webhook(payment_ref: PaymentRef, http: Request) -> dict[str, Any]:
+    return settle_once(
+        request={"payment_ref": payment_ref}, lambda_context=http.scope.get("aws.context")
+    )
+
+
+handler = lambda_handler(app)
