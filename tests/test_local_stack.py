@@ -38,7 +38,10 @@ CHROMIUM_ARGS = [
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state_dir = tmp_path_factory.mktemp("stack")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # As a developer's shell would be: no database, and the stack's own fake Konnect gateway.
+    env = {
+        k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("KONNECT_")
+    }
     env["PORT"] = str(port)
     proc = subprocess.Popen(
         [sys.executable, "-m", "reussite_local", "--state-dir", str(state_dir), "run"],
@@ -181,6 +184,36 @@ def test_scheduled_jobs_fire_on_demand_with_their_sample_events(stack: dict[str,
     assert fired["ledger_invariants"]["wallet_mismatches"] == []
     assert fired["ledger_invariants"]["wallets_checked"] >= 3
     assert fired["attempt_sweeper"]["debit_gap"] == 0
+
+
+def test_a_family_pays_through_the_konnect_page_and_the_webhook_over_http(
+    stack: dict[str, Any],
+) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    auth = {"Authorization": f"Bearer {state['tokens']['demo-parent']}"}
+    body = {"product_code": "PACK_5", "student_id": state["child_student_id"]}
+
+    order = httpx.post(
+        f"{stack['base']}/v1/payments/checkout",
+        json=body,
+        headers=auth | {"Idempotency-Key": "stack-pack-5"},
+        timeout=30,
+    ).json()
+    assert order["pay_url"].startswith(state["konnect"])
+    page = httpx.post(order["pay_url"], timeout=30)  # the payer presses "Pay" on Konnect's page
+    assert page.status_code == 200
+
+    deadline = time.monotonic() + 20  # Konnect then calls the webhook through the gateway
+    status = order["status"]
+    while status != "PAID" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = httpx.get(
+            f"{stack['base']}/v1/payments/orders/{order['id']}", headers=auth, timeout=10
+        ).json()["status"]
+    assert status == "PAID"
+    credits = httpx.get(f"{stack['base']}/v1/me/credits", headers=auth, timeout=10).json()
+    (yasmine,) = credits["wallets"]
+    assert any(lot["kind"] == "PURCHASE" and lot["amount"] == 5 for lot in yasmine["lots"])
 
 
 def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:

@@ -213,8 +213,7 @@ def test_provider_down_then_up(family: Any, konnect: FakeKonnect) -> None:
     status, order = checkout(parent, child, key=key)  # the client retries with its key
     assert status == 201 and order["status"] == "PENDING"
     assert (
-        db.read_one("SELECT count(*) AS n FROM orders WHERE idempotency_key = %s", (key,))["n"]
-        == 1
+        db.read_one("SELECT count(*) AS n FROM orders WHERE idempotency_key = %s", (key,))["n"] == 1
     )
     konnect.complete(order["payment_ref"])
     konnect.set_mode("failing")

@@ -29,7 +29,8 @@ settle_once = once(_settle, payload=None, key="payment_ref", expires_after_secon
 PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-@app.api_route("/v1/webhooks/konnect", methods=["GET", "POST"])
+@app.get("/v1/webhooks/konnect", operation_id="konnect_webhook_get")
+@app.post("/v1/webhooks/konnect", operation_id="konnect_webhook_post")
 def konnect_webhook(payment_ref: PaymentRef, http: Request) -> dict[str, Any]:
     return settle_once(
         request={"payment_ref": payment_ref}, lambda_context=http.scope.get("aws.context")

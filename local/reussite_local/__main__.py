@@ -19,7 +19,8 @@ def run(args: argparse.Namespace) -> None:
     from reussite_local.stack import LocalStack
 
     port = int(os.environ.get("PORT", "3000"))
-    os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    if not os.environ.get("PUBLIC_BASE_URL"):  # links in emails, QR codes, Konnect's webhook
+        os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     stack = LocalStack(Path(args.state_dir))
     print("reussite: starting PostgreSQL, moto and the functions of template.yaml ...", flush=True)
     stack.start()
@@ -29,10 +30,12 @@ def run(args: argparse.Namespace) -> None:
             p.sub: tokens.make_token(p.sub, p.role, p.email, p.name) for p in seed.DEMO_USERS
         }
         base = f"http://127.0.0.1:{port}"
-        stack.write_state(url=base, tokens=dev_tokens, **demo)
+        konnect = stack.konnect.url if stack.konnect else os.environ.get("KONNECT_BASE_URL")
+        stack.write_state(url=base, tokens=dev_tokens, konnect=konnect, **demo)
         stack.start_delivery()
         print(f"\nreussite local stack on {base}  (OpenAPI: {base}/openapi.json)")
         print(f"PostgreSQL: {os.environ['DATABASE_URL']}\nmoto:       {stack.aws.endpoint}")
+        print(f"Konnect:    {konnect}{' (fake sandbox)' if stack.konnect else ''}")
         print("Dev tokens (Authorization: Bearer <token>), also in .local/stack.json:")
         for sub, token in dev_tokens.items():
             print(f"  {sub:16} {token}")

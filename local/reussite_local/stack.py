@@ -58,6 +58,8 @@ def create_local_resources(
     Konnect gateway unless KONNECT_BASE_URL names a real one (then KONNECT_WALLET_ID and
     KONNECT_API_KEY come from the environment too), and a demo bank account for Wise."""
     konnect = None if os.environ.get("KONNECT_BASE_URL") else FakeKonnect().start()
+    if konnect is not None:  # its key is in the local secret; a stray one would be refused
+        os.environ.pop("KONNECT_API_KEY", None)
     values = {"konnect-api-key": konnect.api_key} if konnect else {}
     resources = aws.create_resources(tmpl, local_values=values)
     if konnect is not None:
