@@ -3,7 +3,8 @@
 Cold init = a fresh Python process imports the handler module and answers its sample event
 (events/<name>.json), against a real PostgreSQL. HTTP handlers are compared with a hello-world
 FastAPI + Mangum + boto3 handler, workers with a bare Powertools + boto3 handler.
-Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleaved.
+Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleaved. ONLY=a,b
+measures only the handlers named.
 
 The processes run in a runtime environment shaped like Lambda's: a virtualenv holding only the
 layer's pinned requirements and boto3 (which the Lambda runtime provides), with the layer's
@@ -111,8 +112,11 @@ def main() -> int:
 def measure(env: dict[str, str]) -> int:
     baseline_http = (HERE / "baselines" / "hello_http.py", EVENTS / "identity_api.json")
     baseline_worker = (HERE / "baselines" / "hello_worker.py", EVENTS / "db_migrate.json")
+    only = set(filter(None, os.environ.get("ONLY", "").split(",")))  # e.g. ONLY=exam_start
     targets = {}
     for fn in template.load().functions():
+        if only and fn.name not in only:
+            continue
         module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
         kind = "http" if fn.routes else "worker"
         targets[fn.name] = (kind, module, EVENTS / f"{fn.name}.json")

@@ -32,6 +32,7 @@ PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-
 @app.get("/v1/webhooks/konnect", operation_id="konnect_webhook_get")
 @app.post("/v1/webhooks/konnect", operation_id="konnect_webhook_post")
 def konnect_webhook(payment_ref: PaymentRef, http: Request) -> dict[str, Any]:
+    service.known_payment(payment_ref)  # garbage refs get their 404 without a DynamoDB write
     return settle_once(
         request={"payment_ref": payment_ref}, lambda_context=http.scope.get("aws.context")
     )

@@ -4,22 +4,17 @@
 returns the stored response without touching the database, and the same key with a different
 payload is refused. A repeat that arrives while the first is still running falls through to the
 database, whose unique keys serialise it and replay the first result.
+
+Powertools' idempotency package (and boto3 with it, ~100 ms) is imported and its DynamoDB client
+created on the first guarded call, not at import: a function's routes that never write (a
+catalogue read, a webhook for an unknown reference) do not pay for them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from reussite.errors import IdempotencyKeyReused
 from reussite.settings import get_settings
@@ -34,6 +29,51 @@ class Provisional(Exception):
     def __init__(self, response: dict[str, Any]) -> None:
         super().__init__("provisional outcome")
         self.response = response
+
+
+class _FrontDoor:
+    """`work` behind Powertools idempotency on DynamoDB, built on first use."""
+
+    def __init__(self, work: Write, table: str, key: str, payload: str, expires: int) -> None:
+        self.work, self.table, self.key, self.payload, self.expires = (
+            work,
+            table,
+            key,
+            payload,
+            expires,
+        )
+        self._lock = threading.Lock()
+        self._config: Any = None
+        self._guarded: Write | None = None
+
+    def __call__(
+        self, *, request: dict[str, Any], lambda_context: Any = None, **context: Any
+    ) -> Any:
+        guarded = self._guarded or self._build()
+        if lambda_context is not None:  # in-progress records then expire with the invocation
+            self._config.register_lambda_context(lambda_context)
+        return guarded(request=request, **context)
+
+    def _build(self) -> Write:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        with self._lock:
+            if self._guarded is None:
+                self._config = IdempotencyConfig(
+                    event_key_jmespath=self.key,
+                    payload_validation_jmespath=self.payload,
+                    expires_after_seconds=self.expires,
+                )
+                self._guarded = idempotent_function(
+                    data_keyword_argument="request",
+                    persistence_store=DynamoDBPersistenceLayer(table_name=self.table),
+                    config=self._config,
+                )(self.work)
+            return self._guarded
 
 
 def once(
@@ -51,24 +91,18 @@ def once(
         return _answering_provisional(
             lambda *, request, lambda_context=None, **context: write(request=request, **context)
         )
-    config = IdempotencyConfig(
-        event_key_jmespath=key,
-        payload_validation_jmespath=payload or "",
-        expires_after_seconds=expires_after_seconds,
-    )
-    guarded = idempotent_function(
-        data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table),
-        config=config,
-    )(write)
+    door = _FrontDoor(write, table, key, payload or "", expires_after_seconds)
 
     def call(
         *, request: dict[str, Any], lambda_context: Any = None, **context: Any
     ) -> dict[str, Any]:
-        if lambda_context is not None:  # in-progress records then expire with the invocation
-            config.register_lambda_context(lambda_context)
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
         try:
-            return dict(guarded(request=request, **context))
+            return dict(door(request=request, lambda_context=lambda_context, **context))
         except IdempotencyAlreadyInProgressError:
             return write(request=request, **context)
         except IdempotencyValidationError as exc:
@@ -93,9 +127,5 @@ def once_per(work: Write, *, key: str, expires_after_seconds: int = 7 * 24 * 360
     table = get_settings().idempotency_table
     if not table:
         return work
-    config = IdempotencyConfig(event_key_jmespath=key, expires_after_seconds=expires_after_seconds)
-    return idempotent_function(  # type: ignore[no-any-return]
-        data_keyword_argument="request",
-        persistence_store=DynamoDBPersistenceLayer(table_name=table),
-        config=config,
-    )(work)
+    door = _FrontDoor(work, table, key, "", expires_after_seconds)
+    return lambda *, request: dict(door(request=request))

@@ -339,6 +339,15 @@ def _order(row: dict[str, Any]) -> Order:
 # -- Konnect: the webhook and reconciliation ---------------------------------------------------
 
 
+def known_payment(payment_ref: str) -> None:
+    """Raise PaymentNotFound unless one of our orders has this Konnect payment reference."""
+    found = db.read_one(
+        "SELECT 1 FROM orders WHERE provider = 'KONNECT' AND provider_ref = %s", (payment_ref,)
+    )
+    if found is None:
+        raise PaymentNotFound()
+
+
 def settle_konnect(payment_ref: str) -> Settlement:
     """Konnect says something happened to `payment_ref` (unsigned, so only the ref is used):
     read the payment back from Konnect and fulfil the order only if it is completed with our
