@@ -1,7 +1,15 @@
 """The certificate PDF (fpdf2): A4 landscape, the Unicode DejaVu Sans font (French accents;
-Arabic names shaped: joined and right-to-left), a QR code to the verify page. fpdf2 embeds only
-the glyphs used (subset). The font is subset to the needed scripts and parsed once per
-container, not per document. Imported by the certificate worker only."""
+Arabic names shaped: joined and right-to-left), a QR code to the verify page. Imported by the
+certificate worker only.
+
+Fonts are subset once per container, not per document: DejaVu Sans (~6,000 glyphs) is cut to a
+Latin font (~400 glyphs: accents, punctuation) and an Arabic one (~500: the letters, the
+contextual forms HarfBuzz substitutes, basic Latin for mixed names), each embedded whole (~14 KB
+compressed) in the documents that use it. fpdf2 would otherwise re-read and re-subset the font
+file for every document, four fifths of the render time; it is told to skip that for these
+fonts (`_SubsetSkipping`). A line neither covers (Greek, Cyrillic...) falls back to the full
+font, subset per document the usual way: slower, never wrong.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,11 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any, BinaryIO
 
+import fpdf.output
 import segno
+from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
@@ -32,67 +43,158 @@ class CertificateText:
     verify_url: str
 
 
-# The scripts a certificate may need: Latin with its accents, punctuation, Arabic (with its
-# presentation forms and the shaping tables kept). DejaVu Sans holds ~6,000 glyphs; these ~900.
-UNICODES = [
+@dataclass(frozen=True)
+class _Cut:
+    """A font cut from DejaVu Sans: its characters, and whether its script needs shaping."""
+
+    family: str
+    unicodes: tuple[int, ...] | None  # None: the whole font, subset per document
+    shaped: bool
+
+
+_LATIN = (
     *range(0x20, 0x7F),
-    *range(0xA0, 0x250),
-    *range(0x2000, 0x2070),
+    *range(0xA0, 0x180),
+    *range(0x218, 0x21C),  # Romanian s and t with comma
+    *range(0x2010, 0x2027),  # dashes, quotes, bullet, ellipsis
+    0x2030,
+    0x2039,
+    0x203A,
     0x20AC,
-    *range(0x600, 0x700),
-    *range(0x750, 0x780),
-    *range(0xFB50, 0xFE00),
-    *range(0xFE70, 0xFF00),
-]
+)
+# Arabic letters, harakat, digits and punctuation, and the extra letters of Maghrebi and
+# Persian names; the contextual forms come with them through the layout tables (closure).
+_ARABIC = (
+    *range(0x60C, 0x60E),
+    *range(0x61B, 0x620),
+    *range(0x621, 0x65F),
+    *range(0x660, 0x66E),
+    0x670,
+    0x671,
+    *(0x67E, 0x686, 0x698, 0x6A4, 0x6A8, 0x6A9, 0x6AF, 0x6CC),
+)
+CUTS = (
+    _Cut("Latin", _LATIN, shaped=False),
+    _Cut("Arabic", (*range(0x20, 0x7F), 0xA0, *range(0x200C, 0x2010), *_ARABIC), shaped=True),
+    _Cut("Full", None, shaped=True),
+)
+_LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF")
+
+
+class _Presubset(ttLib.TTFont):  # type: ignore[misc]
+    """A font subset once per container and embedded whole: read once, shared read-only by
+    every document, written by copying its bytes."""
+
+    def __init__(self, path: str, glyph_order: list[str]) -> None:
+        super().__init__(path, recalcTimestamp=False)
+        # The file carries no glyph names (bytes in every PDF): the shaping file's, same order.
+        self.setGlyphOrder(glyph_order)
+        self.ensureDecompiled()
+        self._raw = Path(path).read_bytes()
+
+    def save(self, file: BinaryIO, reorderTables: bool = True) -> None:
+        file.write(self._raw)
+
+
+class _Subsetter(ftsubset.Subsetter):  # type: ignore[misc]
+    def subset(self, font: Any) -> None:
+        if not isinstance(font, _Presubset):  # other fonts: fpdf2's usual per-document subset
+            super().subset(font)
+
+
+class _SubsetSkipping:
+    """fontTools' subset module as fpdf2's writer sees it (fpdf2 2.8.9 subsets each font in
+    `OutputProducer._add_fonts` with `ftsubset.Subsetter(...).subset(font.ttfont)`), except that
+    fonts already subset once per container are left whole."""
+
+    Options = ftsubset.Options
+    Subsetter = _Subsetter
+
+
+fpdf.output.ftsubset = _SubsetSkipping  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class _FontFiles:
+    shaping: str  # what fpdf2 measures and HarfBuzz shapes with (layout tables if shaped)
+    writing: str  # what goes into the PDF: the same glyphs in the same order, no layout tables
 
 
 @cache
-def _font_path() -> str:
-    """DejaVu Sans subset once per container to the scripts certificates use, so each document
-    parses and subsets a font a sixth the size (one face: sizes make the hierarchy)."""
-    from fontTools import subset
-
+def _font_files(cut: _Cut) -> _FontFiles:
+    """The cut, hinting dropped (screen bytecode: weight in every PDF), glyph names kept (so both
+    files name glyphs alike, and nothing rebuilds names from the cmap)."""
     fonts = resources.files("reussite.certificates.fonts")
-    folder = Path(tempfile.mkdtemp(prefix="reussite-fonts-"))
-    options = subset.Options()
-    options.layout_features = ["*"]  # keep Arabic joining and ligatures
-    options.name_IDs = ["*"]
+    source = str(fonts / "DejaVuSans.ttf")
+    if cut.unicodes is None:
+        return _FontFiles(source, source)
+    folder = Path(tempfile.mkdtemp(prefix=f"reussite-fonts-{cut.family.lower()}-"))
+    options = ftsubset.Options()
+    options.layout_features = ["*"] if cut.shaped else []
     options.notdef_outline = True
-    options.drop_tables += ["FFTM"]
-    options.hinting = False  # screen-hinting bytecode: weight in every PDF, slow to compile
-    font = subset.load_font(str(fonts / "DejaVuSans.ttf"), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=UNICODES)
+    options.recommended_glyphs = True
+    options.glyph_names = True
+    options.drop_tables += ["FFTM", "MATH"]
+    options.hinting = False
+    font = ftsubset.load_font(source, options)
+    subsetter = ftsubset.Subsetter(options)
+    subsetter.populate(unicodes=cut.unicodes)
     subsetter.subset(font)
-    path = folder / "DejaVuSans.ttf"
-    subset.save_font(font, str(path), options)
-    return str(path)
+    shaping = folder / "shaping.ttf"
+    ftsubset.save_font(font, str(shaping), options)
+    for tag in _LAYOUT_TABLES:  # fpdf2 drops them from what it embeds too
+        if tag in font:
+            del font[tag]
+    font["post"].formatType = 3.0  # no glyph names in what is embedded
+    writing = folder / "writing.ttf"
+    ftsubset.save_font(font, str(writing), options)
+    return _FontFiles(str(shaping), str(writing))
 
 
 @cache
-def _parsed_font() -> TTFFont:
-    """The font parsed once per container (metrics, glyph ids, the HarfBuzz face)."""
+def _parsed(cut: _Cut) -> tuple[TTFFont, frozenset[int]]:
+    """The cut parsed once per container (metrics, glyph ids, the HarfBuzz face), with the
+    characters it covers."""
     prototype = FPDF()
-    prototype.add_font("DejaVu", "", _font_path())
+    prototype.add_font("DejaVu", "", _font_files(cut).shaping)
     font = prototype.fonts["dejavu"]
     assert isinstance(font, TTFFont)
-    return font
+    covered = frozenset(font.ttfont.getBestCmap())
+    if cut.unicodes is not None:
+        font.ttfont = _Presubset(_font_files(cut).writing, font.ttfont.getGlyphOrder())
+    return font, covered
 
 
-def _font_for_new_document() -> TTFFont:
-    """The parsed font for one more document: metrics, glyph ids and the shaping face are shared
-    (read-only); the document's glyph bookkeeping is fresh, and the fontTools object is reopened
-    (lazily) because writing the document subsets it in place."""
-    font = copy.copy(_parsed_font())
-    font.ttfont = ttLib.TTFont(font.ttffile, recalcTimestamp=False, lazy=True)
+def _use(pdf: FPDF, cut: _Cut) -> None:
+    """Make the cut available in this document as its family: shared metrics and glyph ids,
+    fresh glyph bookkeeping. The full font is reopened (lazily), as writing subsets it."""
+    key = cut.family.lower()
+    if key in pdf.fonts:
+        return
+    font = copy.copy(_parsed(cut)[0])
+    font.i = len(pdf.fonts) + 1
+    font.fontkey = key
+    if cut.unicodes is None:
+        font.ttfont = ttLib.TTFont(font.ttffile, recalcTimestamp=False, lazy=True)
     font.missing_glyphs = []
     font.biggest_size_pt = 0
     font.subset = SubsetMap(font)
-    return font
+    pdf.fonts[key] = font
 
 
-def _needs_shaping(value: str) -> bool:
-    return any(ord(char) >= 0x0590 for char in value)  # Hebrew, Arabic and beyond
+def _cut_for(value: str) -> _Cut:
+    chars = {ord(char) for char in value}
+    return next(cut for cut in CUTS if cut.unicodes is None or chars <= _parsed(cut)[1])
+
+
+def _line(pdf: FPDF, size: float, value: str, w: float, h: float, align: str = "C") -> None:
+    """One line of text in the first cut that has all its characters, shaped if its script
+    needs it (Latin text with precomposed accents does not: shaping costs time)."""
+    cut = _cut_for(value)
+    _use(pdf, cut)
+    pdf.set_font(cut.family, "", size)
+    pdf.set_text_shaping(cut.shaped and any(ord(char) >= 0x0590 for char in value))
+    pdf.cell(w, h, value, align=align, new_x="LMARGIN", new_y="NEXT")
 
 
 def render(text: CertificateText) -> bytes:
@@ -100,43 +202,24 @@ def render(text: CertificateText) -> bytes:
     pdf.set_auto_page_break(False)
     pdf.set_creator("reussite")
     pdf.set_title(f"{text.qualification} - {text.holder_name}")
-    pdf.fonts["dejavu"] = _font_for_new_document()
     pdf.add_page()
     pdf.set_draw_color(30, 60, 110)
     pdf.set_line_width(1.2)
     pdf.rect(10, 10, 277, 190)
     pdf.set_y(30)
-    pdf.set_font("DejaVu", "", 30)
-    pdf.cell(0, 14, "Certificat de réussite", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 14)
-    pdf.cell(0, 12, "décerné à", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 26)
-    # Shaping (HarfBuzz: joining, right-to-left) where a script needs it; Latin text with its
-    # precomposed accents does not, and shaping every line would double the render time.
-    pdf.set_text_shaping(_needs_shaping(text.holder_name))
-    pdf.cell(0, 16, text.holder_name, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_shaping(False)
-    pdf.set_font("DejaVu", "", 16)
-    pdf.cell(
-        0, 12, f"pour avoir réussi : {text.qualification}", align="C", new_x="LMARGIN", new_y="NEXT"
-    )
-    pdf.cell(0, 10, f"Niveau {text.level}", align="C", new_x="LMARGIN", new_y="NEXT")
+    _line(pdf, 30, "Certificat de réussite", 0, 14)
+    _line(pdf, 14, "décerné à", 0, 12)
+    _line(pdf, 26, text.holder_name, 0, 16)
+    _line(pdf, 16, f"pour avoir réussi : {text.qualification}", 0, 12)
+    _line(pdf, 16, f"Niveau {text.level}", 0, 10)
     if text.score is not None:
-        pdf.cell(0, 10, f"Score : {text.score} %", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 12)
+        _line(pdf, 16, f"Score : {text.score} %", 0, 10)
     pdf.set_xy(25, 160)
-    pdf.cell(
-        150,
-        7,
-        f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    _line(pdf, 12, f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}", 150, 7, "L")
     pdf.set_x(25)
-    pdf.cell(150, 7, f"Code de vérification : {text.code}", new_x="LMARGIN", new_y="NEXT")
+    _line(pdf, 12, f"Code de vérification : {text.code}", 150, 7, "L")
     pdf.set_x(25)
-    pdf.set_font("DejaVu", "", 9)
-    pdf.cell(150, 6, text.verify_url)
+    _line(pdf, 9, text.verify_url, 150, 6, "L")
     qr = io.BytesIO()
     # a fixed mask skips segno's search over all eight (a third of the render time)
     segno.make(text.verify_url, error="m", mask=0).save(qr, kind="png", scale=4, border=1)
