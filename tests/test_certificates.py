@@ -137,6 +137,35 @@ def test_an_arabic_name_is_in_the_pdf(passed: Any, deliver: Any, local_aws: Loca
     assert all(word in text for word in ("ياسمين", "بن", "صالح")), text
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Héloïse Château-Lefèvre", "Leila ليلى بن علي", "Σοφία Παπαδοπούλου", "Nguyễn Thị Minh"],
+)
+def test_every_script_of_a_name_reaches_the_pdf_text(name: str) -> None:
+    """Names the two container-cut fonts cover, mixed ones, and ones that fall back to the full
+    font: always the right characters, never a missing-glyph box."""
+    from datetime import UTC, datetime
+
+    from reussite.certificates.pdf import CertificateText, render
+
+    document = render(
+        CertificateText(
+            name,
+            "Vin niveau 3 — théorie",
+            "L3",
+            81,
+            datetime.now(UTC),
+            "reussite",
+            "ABCD",
+            "https://reussite.example/v1/certificates/ABCD",
+        )
+    )
+
+    text = PdfReader(io.BytesIO(document)).pages[0].extract_text()
+    assert name in text and "Vin niveau 3 — théorie" in text and "81 %" in text
+    assert len(document) < 40_000
+
+
 def test_duplicate_and_concurrent_messages_issue_one_certificate(
     passed: Any, deliver: Any, local_aws: LocalAws
 ) -> None:
