@@ -1,8 +1,7 @@
 """A client for Konnect's payment gateway API v2 (https://api.konnect.network/api/v2, sandbox
 https://api.sandbox.konnect.network/api/v2): `init-payment` and reading a payment back.
 
-Standard library HTTP on purpose: two JSON calls do not justify an HTTP package on the cold
-path of three functions. Every call has a timeout; network failures, timeouts and 5xx answers
+Every call has a timeout (reussite.outbound); network failures, timeouts and 5xx answers
 raise ProviderUnavailable (the caller answers 503 and the webhook is retried), 4xx answers to
 our own requests raise ProviderRejected (a configuration error: key, wallet).
 """
@@ -10,14 +9,13 @@ our own requests raise ProviderRejected (a configuration error: key, wallet).
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from reussite.errors import DependencyUnavailable, DomainError
 from reussite.observability import logger
+from reussite.outbound import Unreachable, call_json
 from reussite.settings import Settings, get_settings
 
 
@@ -118,33 +116,19 @@ class KonnectClient:
         return Payment.from_api(ref, answer)
 
     def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            self.base_url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={
-                "x-api-key": self._api_key,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, _json(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500 or exc.code == 429:
-                raise ProviderUnavailable(f"Konnect answered {exc.code}") from exc
-            return exc.code, _json(exc.read())
-        except (OSError, TimeoutError) as exc:  # refused, reset, DNS, timeout
+            status, answer = call_json(
+                method,
+                self.base_url + path,
+                headers={"x-api-key": self._api_key},
+                body=body,
+                timeout=self.timeout,
+            )
+        except Unreachable as exc:  # refused, reset, DNS, timeout
             raise ProviderUnavailable("Konnect did not answer") from exc
-
-
-def _json(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or b"{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        if status >= 500 or status == 429:
+            raise ProviderUnavailable(f"Konnect answered {status}")
+        return status, answer
 
 
 def client(settings: Settings | None = None) -> KonnectClient:
