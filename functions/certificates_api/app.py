@@ -12,6 +12,7 @@ from reussite.certificates import service, signing
 from reussite.certificates.service import HeldCertificate, Verification
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
+from reussite.http.negotiation import wants_html
 
 app = create_app("reussite certificates")
 
@@ -19,8 +20,7 @@ app = create_app("reussite certificates")
 @app.get("/v1/certificates/{code}", response_model=Verification)
 def verify_certificate(code: str, request: Request) -> Any:
     found = service.verify(code[:40])
-    accept = request.headers.get("accept", "")
-    if "text/html" in accept and "application/json" not in accept.split(",")[0]:
+    if wants_html(request):
         return HTMLResponse(_page(found))
     return found
 

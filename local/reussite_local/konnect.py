@@ -14,9 +14,8 @@ Over HTTP: `POST /_fake/payments/{ref}/complete` and `POST /_fake/mode`.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import html
-import json
 import secrets
 import threading
 import time
@@ -24,14 +23,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from reussite_local.fake_http import Answer, FakeServer
 
 TOKENS = {"TND", "EUR", "USD"}
 
 
-class FakeKonnect:
+class FakeKonnect(FakeServer):
     def __init__(self, api_key: str | None = None, wallet_id: str | None = None) -> None:
+        super().__init__()
         self.api_key = api_key or secrets.token_urlsafe(24)
         self.wallet_id = wallet_id or secrets.token_hex(12)
         self.payments: dict[str, dict[str, Any]] = {}
@@ -40,19 +41,7 @@ class FakeKonnect:
         self.delay = 0.0
         self.webhook_calls: list[tuple[str, int]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.api_url = f"{self.url}/api/v2"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> FakeKonnect:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def set_mode(self, mode: str, delay: float = 0.0) -> None:
         if mode not in ("normal", "slow", "failing"):
@@ -108,7 +97,7 @@ class FakeKonnect:
             payment = self.payments.get(ref)
             if payment is None:
                 return 404, {"errors": [{"message": "Payment not found"}]}
-            return 200, {"payment": json.loads(json.dumps(payment))}
+            return 200, {"payment": copy.deepcopy(payment)}
 
     def complete(self, ref: str, amount: int | None = None, notify: bool = False) -> None:
         """The payer pays: in full, or `amount` (a provider-side discrepancy); then, if
@@ -127,6 +116,70 @@ class FakeKonnect:
         if notify and webhook:
             self.notify(ref, webhook)
 
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: dict[str, Any],
+    ) -> Answer:
+        if path.startswith("/api/v2/"):
+            refused = self._refused(method, path, headers)
+            if refused is not None:
+                return refused
+            if method == "POST" and path == "/api/v2/payments/init-payment":
+                return self.init_payment(body)
+            if method == "GET" and path.startswith("/api/v2/payments/"):
+                return self.payment(path.removeprefix("/api/v2/payments/"))
+        elif path.startswith("/pay/"):
+            ref = path.removeprefix("/pay/")
+            if ref not in self.payments:
+                return 404, {"errors": [{"message": "Payment not found"}]}
+            if method == "POST":  # the payer presses "Pay": paid, then Konnect calls the webhook
+                self.complete(ref)
+                hook = self.payments[ref]["webhook"]
+                threading.Thread(target=self.notify, args=(ref, hook), daemon=True).start()
+            return 200, self._page(ref)
+        elif (
+            method == "POST" and path.startswith("/_fake/payments/") and path.endswith("/complete")
+        ):
+            ref = path.removeprefix("/_fake/payments/").removesuffix("/complete")
+            if ref not in self.payments:
+                return 404, {"errors": [{"message": "Payment not found"}]}
+            self.complete(ref, body.get("amount"), bool(body.get("notify", True)))
+            return self.payment(ref)
+        elif method == "POST" and path == "/_fake/mode":
+            self.set_mode(str(body.get("mode", "normal")), float(body.get("delay", 0)))
+            return 200, {"mode": self.mode, "delay": self.delay}
+        return 404, {"errors": [{"message": "Not found"}]}
+
+    def _refused(self, method: str, path: str, headers: dict[str, str]) -> Answer | None:
+        self.requests.append((method, path))
+        if self.mode == "slow":
+            time.sleep(self.delay)
+        if self.mode == "failing":
+            return 503, {"errors": [{"message": "Service unavailable"}]}
+        if headers.get("x-api-key") != self.api_key:
+            return 401, {"errors": [{"message": "Invalid API key"}]}
+        return None
+
+    def _page(self, ref: str) -> str:
+        payment = self.payments[ref]
+        amount = f"{payment['amount']} {payment['token']} (minor units)"
+        action = (
+            "<p id='status'>Paid. You can close this page.</p>"
+            if payment["status"] == "completed"
+            else f"<form method='post' action='/pay/{html.escape(ref)}'>"
+            "<button id='pay' type='submit'>Pay</button></form>"
+        )
+        return (
+            "<!doctype html><meta charset='utf-8'><title>Konnect (fake sandbox)</title>"
+            "<h1>Konnect sandbox (local fake)</h1>"
+            f"<p>{html.escape(str(payment['description']))}</p>"
+            f"<p>Amount: {html.escape(amount)}</p>{action}"
+        )
+
     def notify(self, ref: str, webhook: str) -> int:
         url = f"{webhook}{'&' if '?' in webhook else '?'}payment_ref={urllib.parse.quote(ref)}"
         try:
@@ -138,103 +191,3 @@ class FakeKonnect:
             status = 0
         self.webhook_calls.append((ref, status))
         return status
-
-
-def _handler(fake: FakeKonnect) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
-        def do_GET(self) -> None:
-            path = urllib.parse.urlsplit(self.path).path
-            if path.startswith("/pay/"):
-                return self._page(path.removeprefix("/pay/"))
-            if path.startswith("/api/v2/payments/") and self._api_allowed():
-                return self._json(*fake.payment(path.removeprefix("/api/v2/payments/")))
-            if not path.startswith("/api/v2/"):
-                self._json(404, {"errors": [{"message": "Not found"}]})
-
-        def do_POST(self) -> None:
-            path = urllib.parse.urlsplit(self.path).path
-            body = self._body()
-            if path == "/api/v2/payments/init-payment":
-                if self._api_allowed():
-                    self._json(*fake.init_payment(body if isinstance(body, dict) else {}))
-            elif path.startswith("/pay/"):
-                ref = path.removeprefix("/pay/")
-                if ref not in fake.payments:
-                    return self._json(404, {"errors": [{"message": "Payment not found"}]})
-                fake.complete(ref)
-                threading.Thread(
-                    target=fake.notify, args=(ref, fake.payments[ref]["webhook"]), daemon=True
-                ).start()
-                self._page(ref)
-            elif path.startswith("/_fake/payments/") and path.endswith("/complete"):
-                ref = path.removeprefix("/_fake/payments/").removesuffix("/complete")
-                if ref not in fake.payments:
-                    return self._json(404, {"errors": [{"message": "Payment not found"}]})
-                fake.complete(ref, body.get("amount"), bool(body.get("notify", True)))
-                self._json(*fake.payment(ref))
-            elif path == "/_fake/mode":
-                fake.set_mode(str(body.get("mode", "normal")), float(body.get("delay", 0)))
-                self._json(200, {"mode": fake.mode, "delay": fake.delay})
-            else:
-                self._json(404, {"errors": [{"message": "Not found"}]})
-
-        def _api_allowed(self) -> bool:
-            fake.requests.append((self.command, self.path))
-            if fake.mode == "slow":
-                time.sleep(fake.delay)
-            if fake.mode == "failing":
-                self._json(503, {"errors": [{"message": "Service unavailable"}]})
-                return False
-            if self.headers.get("x-api-key") != fake.api_key:
-                self._json(401, {"errors": [{"message": "Invalid API key"}]})
-                return False
-            return True
-
-        def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if self.headers.get("Content-Type", "").startswith("application/x-www-form"):
-                return {}
-            try:
-                value = json.loads(raw or b"{}")
-            except ValueError:
-                return {}
-            return value if isinstance(value, dict) else {}
-
-        def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # caller gave up
-                self.wfile.write(data)
-
-        def _page(self, ref: str) -> None:
-            payment = fake.payments.get(ref)
-            if payment is None:
-                return self._json(404, {"errors": [{"message": "Payment not found"}]})
-            amount = f"{payment['amount']} {payment['token']} (minor units)"
-            action = (
-                "<p id='status'>Paid. You can close this page.</p>"
-                if payment["status"] == "completed"
-                else f"<form method='post' action='/pay/{html.escape(ref)}'>"
-                "<button id='pay' type='submit'>Pay</button></form>"
-            )
-            data = (
-                "<!doctype html><meta charset='utf-8'><title>Konnect (fake sandbox)</title>"
-                "<h1>Konnect sandbox (local fake)</h1>"
-                f"<p>{html.escape(str(payment['description']))}</p>"
-                f"<p>Amount: {html.escape(amount)}</p>{action}"
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # caller gave up
-                self.wfile.write(data)
-
-    return Handler

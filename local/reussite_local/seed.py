@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-from reussite import db
 from reussite.identity import service
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
-from reussite.offers import service as offers
+from reussite.payments import service as payments
+from reussite.payments.models import Provider
 
 DEMO_USERS = [
     Principal(sub="demo-admin", email="admin@reussite.local", name="Amel Admin", role=Role.ADMIN),
@@ -31,7 +29,7 @@ DEMO_USERS = [
 
 def seed() -> dict[str, str]:
     """Provision the demo users, give the adult learner a credit pack and the parent's child a
-    subscription; return the child's one-time link code."""
+    paid subscription; return the child's one-time link code."""
     users = {p.sub: service.resolve_user(p) for p in DEMO_USERS}
     child = service.create_child(users["demo-parent"], "Yasmine Ben Salah")
     eleve = users["demo-eleve"]
@@ -39,6 +37,12 @@ def seed() -> dict[str, str]:
     ledger.grant(
         ledger.wallet_of(eleve.student_id), 10, LotKind.PURCHASE, key="demo-pack", purpose="pack"
     )
-    with db.transaction() as conn:
-        offers.activate(conn, child.student_id, "HYBRIDE", date.today(), actor_id=None)
+    # The parent paid the HYBRIDE plan by bank transfer, confirmed by the assistante: a paid
+    # subscription, so the family can also ask for an orientation report.
+    order = payments.checkout(
+        users["demo-parent"], "HYBRIDE", child.student_id, Provider.WISE, "demo-plan"
+    )
+    payments.confirm_transfer(
+        users["demo-assistante"], order.id, "demo-wise-transfer", order.amount_minor, order.currency
+    )
     return {"child_student_id": str(child.student_id), "child_link_code": child.link_code}

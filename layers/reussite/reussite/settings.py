@@ -42,6 +42,22 @@ class Settings:
     konnect_api_key_secret_arn: str | None = None
     konnect_lifespan_minutes: int = 30
     konnect_timeout_seconds: int = 8
+    # Orientation reports: who writes them ("offline", "gemini" or "openai"), the models' APIs
+    # (keys locally, their secrets in AWS), timeouts and retries, the queue's receive limit.
+    bilan_writer: str = "offline"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_api_key: str | None = None
+    gemini_api_key_secret_arn: str | None = None
+    openai_base_url: str = "https://api.openai.com"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = None
+    openai_api_key_secret_arn: str | None = None
+    llm_timeout_seconds: int = 60
+    llm_max_attempts: int = 4
+    llm_backoff_ms: int = 1000  # doubled after each failed attempt
+    bilan_max_receives: int = 3  # = the queue's redrive maxReceiveCount
+    support_url: str = "mailto:support@reussite.example"
     # Wise (manual bank transfers): the account families transfer to.
     wise_account_holder: str | None = None
     wise_iban: str | None = None

@@ -8,7 +8,6 @@ our own requests raise ProviderRejected (a configuration error: key, wallet).
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from reussite.errors import DependencyUnavailable, DomainError
 from reussite.observability import logger
 from reussite.outbound import Unreachable, call_json
+from reussite.secrets import credential
 from reussite.settings import Settings, get_settings
 
 
@@ -146,15 +146,7 @@ def client(settings: Settings | None = None) -> KonnectClient:
 
 
 def _api_key(settings: Settings) -> str:
-    if settings.konnect_api_key:
-        return settings.konnect_api_key
-    if settings.konnect_api_key_secret_arn:
-        from aws_lambda_powertools.utilities.parameters import get_secret
-
-        value = str(get_secret(settings.konnect_api_key_secret_arn))
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return value
-        return str(parsed.get("api_key", value)) if isinstance(parsed, dict) else value
-    raise ProviderNotConfigured("KONNECT_API_KEY or KONNECT_API_KEY_SECRET_ARN must be set")
+    key = credential(settings.konnect_api_key, settings.konnect_api_key_secret_arn, "api_key")
+    if not key:
+        raise ProviderNotConfigured("KONNECT_API_KEY or KONNECT_API_KEY_SECRET_ARN must be set")
+    return key

@@ -1,0 +1,40 @@
+"""Writes orientation reports from the bilan queue: batch processing with partial failures,
+Powertools idempotency on the report in front of the report's own claim behind. A message whose
+report cannot be written is retried, then kept in the DLQ; the report is FAILED with the reason
+on the last attempt."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from reussite.bilans import service
+from reussite.http.idempotency import once_per
+from reussite.observability import logger
+
+# Every message that failed is reported in batchItemFailures, even when all did: SQS retries
+# them; the invocation itself succeeds (a failing writer is not a broken function).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _write(*, request: dict[str, Any]) -> dict[str, Any]:
+    return {"status": service.generate(request["bilan_id"], request["receive_count"])}
+
+
+write_once = once_per(_write, key="bilan_id")
+
+
+def record_handler(record: SQSRecord) -> None:
+    bilan_id = str(json.loads(record.body)["bilan_id"])
+    receives = int(record.attributes.approximate_receive_count or 1)
+    write_once(request={"bilan_id": bilan_id, "receive_count": receives})
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event, record_handler, processor, context)

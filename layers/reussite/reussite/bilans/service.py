@@ -1,0 +1,241 @@
+"""Asking for an orientation report, reading it, and writing it (the queue worker's part).
+
+A request is answered at once: the questionnaire and a PENDING report are stored, the report is
+queued. The worker writes the three passes in memory and stores the report in one statement:
+a report is COMPLETED with its whole text or not at all; once the queue's retries are spent it
+is FAILED with the reason. Either way the owner gets an email (outbox).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from reussite import db, outbox
+from reussite.bilans.writers import PASSES, WriterFailed, writer
+from reussite.errors import (
+    Conflict,
+    DependencyUnavailable,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotEligible,
+    NotFound,
+)
+from reussite.identity.roles import Role
+from reussite.observability import logger
+from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
+
+
+class BilanNotFound(NotFound):
+    code = "BILAN_NOT_FOUND"
+    title = "No such orientation report"
+
+
+class BilanLimitReached(Conflict):
+    code = "BILAN_LIMIT_REACHED"
+    title = "One orientation report per student per year: the last one is less than a year old"
+
+
+class BilanBusy(Exception):
+    pass
+
+
+_COLUMNS = """id, student_id, owner_id, status, passes_done, report_markdown, failure_reason,
+    created_at, finished_at, questionnaire, idempotency_key"""
+_PAID_ACTIVE_SUBSCRIPTION = """
+    SELECT 1 FROM subscriptions s
+      JOIN orders o ON o.subscription_id = s.id AND o.status = 'PAID'
+     WHERE s.student_id = %s AND s.status = 'ACTIVE'
+"""
+_CLAIM_MINUTES = 16  # a little over the worker's 15-minute timeout
+
+
+def request(
+    user: User, student_id: UUID | None, questionnaire: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """Store the questionnaire and a PENDING report, then queue it; a replay of the key returns
+    the same report (and queues it again if still pending: the worker is idempotent)."""
+    student = _student_for(user, student_id)
+    with db.transaction() as conn:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM bilans WHERE owner_id = %s AND idempotency_key = %s",
+            (user.id, key),
+        ).fetchone()
+        if row is None:
+            # One request per student at a time: the limit check and the insert see the same
+            # history even when a parent and the student ask at once.
+            conn.execute("SELECT id FROM students WHERE id = %s FOR UPDATE", (student,))
+            if conn.execute(_PAID_ACTIVE_SUBSCRIPTION, (student,)).fetchone() is None:
+                raise NotEligible("An orientation report comes with an active paid subscription")
+            recent = conn.execute(
+                """SELECT 1 FROM bilans WHERE student_id = %s AND status <> 'FAILED'
+                      AND created_at > now() - interval '1 year'""",
+                (student,),
+            ).fetchone()
+            if recent is not None:
+                raise BilanLimitReached()
+            row = conn.execute(
+                f"""INSERT INTO bilans (student_id, owner_id, idempotency_key, questionnaire,
+                           status)
+                    VALUES (%s, %s, %s, %s, 'PENDING') RETURNING {_COLUMNS}""",
+                (student, user.id, key, Jsonb(questionnaire)),
+            ).fetchone()
+            assert row is not None
+        elif (row["student_id"], row["questionnaire"]) != (student, questionnaire):
+            raise IdempotencyKeyReused()
+    if row["status"] == "PENDING":
+        _enqueue(row["id"])
+    return {"id": str(row["id"]), "status": row["status"]}
+
+
+def _student_for(user: User, student_id: UUID | None) -> UUID:
+    from reussite.identity import service as identity
+
+    if user.role is Role.ELEVE and user.student_id is not None:
+        if student_id is None or student_id == user.student_id:
+            return user.student_id
+        return identity.accessible_student(user, student_id)  # raises: not theirs
+    if user.role is Role.PARENT:
+        if student_id is None:
+            raise Forbidden("A parent asks for a report for a child: give its student_id")
+        return identity.accessible_student(user, student_id)
+    raise Forbidden("Orientation reports are asked for by a family")
+
+
+def _enqueue(bilan_id: UUID) -> None:
+    from reussite.notifications import send_to_queue
+
+    queue = get_settings().bilan_queue_url
+    if not queue:
+        raise DependencyUnavailable("BILAN_QUEUE_URL is not set")
+    try:
+        send_to_queue(queue, {"bilan_id": str(bilan_id)})
+    except Exception as exc:  # the report is stored: the same request again re-queues it
+        logger.warning("report not queued", extra={"bilan_id": str(bilan_id), "error": str(exc)})
+        raise DependencyUnavailable("The report is saved but could not be queued: retry") from exc
+
+
+def get(user: User, bilan_id: UUID) -> dict[str, Any]:
+    """The report, for its owner or a parent of its student; 404 for anyone else."""
+    row = db.read_one(
+        f"""SELECT {_COLUMNS} FROM bilans b
+             WHERE b.id = %s AND (b.owner_id = %s OR EXISTS (
+                   SELECT 1 FROM parent_students p
+                    WHERE p.parent_id = %s AND p.student_id = b.student_id))""",
+        (bilan_id, user.id, user.id),
+    )
+    if row is None:
+        raise BilanNotFound()
+    return row
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+
+def generate(bilan_id: str, receive_count: int = 1) -> str:
+    """Write the report's three passes and store it whole; return its status. A writer failure
+    propagates (the message is retried); on the last receive the report is FAILED first."""
+    if not _claim(bilan_id):
+        return "COMPLETED" if _status(bilan_id) == "COMPLETED" else _busy(bilan_id)
+    try:
+        row = db.read_one(
+            f"""SELECT {_COLUMNS}, (SELECT display_name FROM students s
+                                     WHERE s.id = b.student_id) AS display_name
+                  FROM bilans b WHERE id = %s""",
+            (bilan_id,),
+        )
+        assert row is not None
+        try:
+            author = writer()
+            sections: list[str] = []
+            for number, step in enumerate(PASSES, start=1):
+                text = author.write(step, row["questionnaire"], sections)
+                sections.append(f"## {step.title}\n\n{text}")
+                db.connection().execute(
+                    "UPDATE bilans SET passes_done = %s WHERE id = %s", (number, bilan_id)
+                )
+        except WriterFailed as failure:
+            last = receive_count >= get_settings().bilan_max_receives
+            if last or not failure.retryable:
+                _fail(row, failure.reason)
+            raise
+        _complete(row, author.name, sections)
+    finally:
+        db.connection().execute("UPDATE bilans SET claimed_until = NULL WHERE id = %s", (bilan_id,))
+    return "COMPLETED"
+
+
+def _claim(bilan_id: str) -> bool:
+    claimed = db.read_one(
+        """UPDATE bilans SET claimed_until = now() + make_interval(mins => %s), passes_done = 0
+            WHERE id = %s AND status <> 'COMPLETED'
+              AND (claimed_until IS NULL OR claimed_until < now())
+        RETURNING id""",
+        (_CLAIM_MINUTES, bilan_id),
+    )
+    return claimed is not None
+
+
+def _status(bilan_id: str) -> str | None:
+    row = db.read_one("SELECT status FROM bilans WHERE id = %s", (bilan_id,))
+    return row["status"] if row else None
+
+
+def _busy(bilan_id: str) -> str:
+    if _status(bilan_id) is None:
+        logger.warning("no such report: message dropped", extra={"bilan_id": bilan_id})
+        return "MISSING"
+    raise BilanBusy(bilan_id)  # another worker is writing it: this message comes back later
+
+
+def _complete(row: dict[str, Any], author: str, sections: list[str]) -> None:
+    today = datetime.now(UTC).date()
+    markdown = (
+        f"# Bilan d'orientation — {row['display_name']}\n\n"
+        f"*Rédigé le {today:%d/%m/%Y}.*\n\n" + "\n\n".join(sections) + "\n"
+    )
+    with db.transaction() as conn:
+        done = conn.execute(
+            """UPDATE bilans SET status = 'COMPLETED', report_markdown = %s, writer = %s,
+                      failure_reason = NULL, finished_at = now(), passes_done = 3
+                WHERE id = %s AND status <> 'COMPLETED' RETURNING id""",
+            (markdown, author, row["id"]),
+        ).fetchone()
+        if done:
+            _owe_email(conn, row, "completed")
+    outbox.flush(keys=[f"bilan-completed:{row['id']}"])
+
+
+def _fail(row: dict[str, Any], reason: str) -> None:
+    with db.transaction() as conn:
+        done = conn.execute(
+            """UPDATE bilans SET status = 'FAILED', failure_reason = %s, finished_at = now()
+                WHERE id = %s AND status = 'PENDING' RETURNING id""",
+            (reason[:500], row["id"]),
+        ).fetchone()
+        if done:
+            _owe_email(conn, row, "failed")
+    outbox.flush(keys=[f"bilan-failed:{row['id']}"])
+
+
+def _owe_email(conn: db.Connection, row: dict[str, Any], outcome: str) -> None:
+    owner = conn.execute("SELECT email FROM users WHERE id = %s", (row["owner_id"],)).fetchone()
+    if owner is None or not owner["email"]:
+        return
+    link = f"{get_settings().public_base_url.rstrip('/')}/v1/bilans/{row['id']}"
+    if outcome == "completed":
+        subject = f"Le bilan d'orientation de {row['display_name']} est prêt"
+        body = f"Bonjour,\n\nLe bilan d'orientation est prêt : {link}\n"
+    else:
+        subject = f"Le bilan d'orientation de {row['display_name']} n'a pas pu être rédigé"
+        body = (
+            f"Bonjour,\n\nNous n'avons pas pu rédiger le bilan d'orientation. Détails et "
+            f"contact du support : {link}\n"
+        )
+    outbox.write(conn, f"bilan-{outcome}:{row['id']}", [owner["email"]], subject, body)
