@@ -216,6 +216,45 @@ def test_a_family_pays_through_the_konnect_page_and_the_webhook_over_http(
     assert any(lot["kind"] == "PURCHASE" and lot["amount"] == 5 for lot in yasmine["lots"])
 
 
+def test_a_paid_family_gets_its_orientation_report_over_http(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    auth = {"Authorization": f"Bearer {state['tokens']['demo-parent']}"}
+    questionnaire = {
+        "age": 15,
+        "school_level": "1ere-secondaire",
+        "favourite_subjects": ["informatique", "maths"],
+        "interests": ["technologie"],
+        "learning_style": "kinesthesique",
+        "weekly_study_hours": 8,
+        "motivation": 3,
+        "stress": 2,
+    }
+    accepted = httpx.post(
+        f"{stack['base']}/v1/bilans",
+        json={"student_id": state["child_student_id"], "questionnaire": questionnaire},
+        headers=auth | {"Idempotency-Key": "stack-bilan"},
+        timeout=30,
+    )
+    assert accepted.status_code == 202
+
+    deadline = time.monotonic() + 30  # the local queue delivery runs the worker
+    report = accepted.json()
+    while report["status"] == "PENDING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        report = httpx.get(
+            f"{stack['base']}/v1/bilans/{report['id']}", headers=auth, timeout=10
+        ).json()
+    assert report["status"] == "COMPLETED"
+    assert "1. **Informatique et numérique**" in report["report_markdown"]
+    page = httpx.get(
+        f"{stack['base']}/v1/bilans/{report['id']}",
+        headers=auth | {"Accept": "text/html"},
+        timeout=10,
+    )
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h2>Orientation" in page.text
+
+
 def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:
     proc = stack["proc"]
     pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"

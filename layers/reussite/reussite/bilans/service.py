@@ -53,7 +53,7 @@ _PAID_ACTIVE_SUBSCRIPTION = """
       JOIN orders o ON o.subscription_id = s.id AND o.status = 'PAID'
      WHERE s.student_id = %s AND s.status = 'ACTIVE'
 """
-_CLAIM_MINUTES = 16  # a little over the worker's 15-minute timeout
+_CLAIM_MINUTES = 11  # a little over the worker's 10-minute timeout
 
 
 def request(
