@@ -118,7 +118,7 @@ def model_writer(fake_models: FakeModels, monkeypatch: pytest.MonkeyPatch) -> An
     fake_models.reset()
 
     def use(name: str, attempts: int = 4) -> FakeModels:
-        monkeypatch.setenv("BILAN_WRITER", name)
+        monkeypatch.setenv("REPORT_WRITER", name)
         monkeypatch.setenv("GEMINI_BASE_URL", fake_models.url)
         monkeypatch.setenv("GEMINI_API_KEY", fake_models.gemini_key)
         monkeypatch.setenv("OPENAI_BASE_URL", fake_models.url)

@@ -208,7 +208,7 @@ def test_provider_down_then_up(family: Any, konnect: FakeKonnect) -> None:
 
     status, problem = checkout(parent, child, key=key)
 
-    assert status == 503 and problem["code"] == "PROVIDER_UNAVAILABLE"
+    assert status == 502 and problem["code"] == "PROVIDER_UNAVAILABLE"
     konnect.set_mode("normal")
     status, order = checkout(parent, child, key=key)  # the client retries with its key
     assert status == 201 and order["status"] == "PENDING"
@@ -218,7 +218,7 @@ def test_provider_down_then_up(family: Any, konnect: FakeKonnect) -> None:
     konnect.complete(order["payment_ref"])
     konnect.set_mode("failing")
     status, problem = webhook(order["payment_ref"])  # a 5xx, so Konnect calls again
-    assert status == 503 and problem["code"] == "PROVIDER_UNAVAILABLE"
+    assert status == 502 and problem["code"] == "PROVIDER_UNAVAILABLE"
     assert lots(child) == []
     konnect.set_mode("normal")
     assert webhook(order["payment_ref"])[1]["status"] == "PAID"
@@ -240,7 +240,7 @@ def test_a_slow_provider_times_out_cleanly(
         monkeypatch.delenv("KONNECT_TIMEOUT_SECONDS")
         get_settings.cache_clear()
 
-    assert status == 503 and problem["code"] == "PROVIDER_UNAVAILABLE"
+    assert status == 502 and problem["code"] == "PROVIDER_UNAVAILABLE"
     assert lots(child) == []
 
 
@@ -265,6 +265,14 @@ def test_a_lost_webhook_is_caught_by_reconciliation(family: Any, konnect: FakeKo
     konnect.complete(unpaid["payment_ref"])  # paid late after all: still honoured
     assert webhook(unpaid["payment_ref"])[1]["status"] == "PAID"
     assert lots(child) == [("PURCHASE", 5), ("PURCHASE", 5)]
+
+
+def test_an_unknown_product_is_a_400(family: Any) -> None:
+    parent, child = family
+
+    status, problem = checkout(parent, child, "PACK_1000")
+
+    assert (status, problem["code"]) == (400, "UNKNOWN_PRODUCT")
 
 
 def test_orders_are_private_to_their_buyer(family: Any, principal: Any) -> None:

@@ -44,7 +44,7 @@ class Settings:
     konnect_timeout_seconds: int = 8
     # Orientation reports: who writes them ("offline", "gemini" or "openai"), the models' APIs
     # (keys locally, their secrets in AWS), timeouts and retries, the queue's receive limit.
-    bilan_writer: str = "offline"
+    report_writer: str = "offline"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     gemini_model: str = "gemini-2.5-flash"
     gemini_api_key: str | None = None

@@ -185,12 +185,12 @@ class OpenAIWriter(_HttpWriter):
 
 def writer(settings: Settings | None = None) -> Writer:
     settings = settings or get_settings()
-    if settings.bilan_writer == "gemini":
+    if settings.report_writer == "gemini":
         return GeminiWriter(settings)
-    if settings.bilan_writer == "openai":
+    if settings.report_writer == "openai":
         return OpenAIWriter(settings)
-    if settings.bilan_writer != "offline":
-        raise WriterFailed(f"unknown BILAN_WRITER {settings.bilan_writer!r}", retryable=False)
+    if settings.report_writer != "offline":
+        raise WriterFailed(f"unknown REPORT_WRITER {settings.report_writer!r}", retryable=False)
     from reussite.bilans.offline import OfflineWriter
 
     return OfflineWriter()

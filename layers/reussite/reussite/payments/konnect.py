@@ -21,6 +21,7 @@ from reussite.settings import Settings, get_settings
 
 class ProviderUnavailable(DependencyUnavailable):
     code = "PROVIDER_UNAVAILABLE"
+    status = 502  # the upstream failed: Konnect retries a webhook answered with a 5xx
     title = "The payment provider cannot be reached; try again shortly"
 
 

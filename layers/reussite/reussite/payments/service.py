@@ -45,8 +45,9 @@ if TYPE_CHECKING:  # the reconciliation job importing this module never loads py
     from reussite.identity.models import User
 
 
-class ProductNotFound(NotFound):
-    code = "PRODUCT_NOT_FOUND"
+class UnknownProduct(DomainError):
+    code = "UNKNOWN_PRODUCT"
+    status = 400
     title = "No such product on sale"
 
 
@@ -129,7 +130,7 @@ def checkout(
     student = _student_for(user, student_id)
     row = db.read_one(f"{_PRODUCT} WHERE code = %s AND active", (product_code,))
     if row is None:
-        raise ProductNotFound()
+        raise UnknownProduct()
     product = _product(row)
     if provider is Provider.WISE:
         _bank_account()  # refuse now rather than hand out incomplete instructions
