@@ -1,5 +1,5 @@
 """Issues certificates from the certificate queue: batch processing with partial failures,
-Powertools idempotency on the attempt in front of the UNIQUE attempt behind."""
+Powertools idempotency on the attempt (or outcome) in front of its UNIQUE column behind."""
 
 import json
 from typing import Any
@@ -24,15 +24,24 @@ def _issue(*, request: dict[str, Any]) -> dict[str, Any]:
     return dict(jsonable(service.issue(request["attempt_id"])))
 
 
+def _issue_for_outcome(*, request: dict[str, Any]) -> dict[str, Any]:
+    return dict(jsonable(service.issue(outcome_id=request["outcome_id"])))
+
+
 issue_once = once_per(_issue, key="attempt_id")
+issue_for_outcome_once = once_per(_issue_for_outcome, key="outcome_id")
 
 
 def record_handler(record: SQSRecord) -> None:
-    attempt_id = str(json.loads(record.body)["attempt_id"])
+    """A message names a passed online attempt, or a passed outcome of a sat exam."""
+    body = json.loads(record.body)
     try:
-        issue_once(request={"attempt_id": attempt_id})
-    except NotEligible:  # a message for an attempt that did not pass: nothing will change that
-        logger.warning("no certificate for this attempt", extra={"attempt_id": attempt_id})
+        if "outcome_id" in body:
+            issue_for_outcome_once(request={"outcome_id": str(body["outcome_id"])})
+        else:
+            issue_once(request={"attempt_id": str(body["attempt_id"])})
+    except NotEligible:  # a result that did not pass (or was regraded): nothing will change it
+        logger.warning("no certificate for this result", extra=body)
 
 
 @logger.inject_lambda_context

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 PRESIGNED_SECONDS = 300
 
-_COLUMNS = """id, attempt_id, student_id, code, holder_name, qualification, level, score,
-    show_score, issuer, issued_at, pdf_key, pdf_stored_at, credential, kid, emailed_at,
+_COLUMNS = """id, attempt_id, outcome_id, student_id, code, holder_name, qualification, level,
+    score, show_score, issuer, issued_at, pdf_key, pdf_stored_at, credential, kid, emailed_at,
     revoked_at, revoked_reason"""
 
 
@@ -37,7 +37,8 @@ _COLUMNS = """id, attempt_id, student_id, code, holder_name, qualification, leve
 class Issued:
     certificate_id: UUID
     code: str
-    attempt_id: UUID
+    attempt_id: UUID | None
+    outcome_id: UUID | None
     pdf_stored: bool
     emailed: bool
 
@@ -68,35 +69,50 @@ class HeldCertificate:
     pdf_url: str | None  # short-lived presigned link
 
 
-def issue(attempt_id: UUID) -> Issued:
-    row = _ensure_record(attempt_id)
+def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> Issued:
+    """Issue the certificate of a passed online attempt or of a passed qualification outcome
+    (a sat exam): once, resuming where a failed run stopped."""
+    row = _ensure_record(attempt_id, outcome_id)
     if row["pdf_stored_at"] is None:
         _store_pdf(row)
         row["pdf_stored_at"] = _mark(row["id"], "pdf_stored_at")
     if row["emailed_at"] is None:
         _email_holder(row)
         row["emailed_at"] = _mark(row["id"], "emailed_at")
-    return Issued(row["id"], row["code"], row["attempt_id"], True, True)
+    return Issued(row["id"], row["code"], row["attempt_id"], row["outcome_id"], True, True)
 
 
-def _ensure_record(attempt_id: UUID) -> dict[str, Any]:
-    """The attempt's certificate row, created (code, credential) under the attempt's lock."""
+_ATTEMPT = """
+    SELECT a.id, a.student_id, a.status, a.passed, a.score, d.title, d.level,
+           s.display_name, s.show_score_on_certificates
+      FROM exam_attempts a
+      JOIN exam_definitions d ON d.code = a.exam_code
+      JOIN students s ON s.id = a.student_id
+     WHERE a.id = %s FOR UPDATE OF a
+"""
+_OUTCOME = """
+    SELECT o.id, o.student_id, o.passed AND o.superseded_at IS NULL AS passed,
+           'GRADED' AS status, o.percent AS score, q.name || ' ' || q.level AS title,
+           initcap(o.grade) AS level, s.display_name, s.show_score_on_certificates
+      FROM qualification_outcomes o
+      JOIN qualifications q ON q.code = o.qualification_code
+      JOIN students s ON s.id = o.student_id
+     WHERE o.id = %s FOR UPDATE OF o
+"""
+
+
+def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str, Any]:
+    """The certificate row of the attempt or outcome, created (code, credential) under its
+    lock."""
     from reussite.certificates import signing
 
+    source, key = ("outcome_id", outcome_id) if outcome_id else ("attempt_id", attempt_id)
     with db.transaction() as conn:
-        attempt = conn.execute(
-            """SELECT a.id, a.student_id, a.status, a.passed, a.score, d.title, d.level,
-                      s.display_name, s.show_score_on_certificates
-                 FROM exam_attempts a
-                 JOIN exam_definitions d ON d.code = a.exam_code
-                 JOIN students s ON s.id = a.student_id
-                WHERE a.id = %s FOR UPDATE OF a""",
-            (attempt_id,),
-        ).fetchone()
+        attempt = conn.execute(_OUTCOME if outcome_id else _ATTEMPT, (key,)).fetchone()
         if attempt is None or attempt["status"] != "GRADED" or not attempt["passed"]:
-            raise NotEligible("Only a passed attempt earns a certificate")
+            raise NotEligible("Only a passed (and current) result earns a certificate")
         existing = conn.execute(
-            f"SELECT {_COLUMNS} FROM certificates WHERE attempt_id = %s", (attempt_id,)
+            f"SELECT {_COLUMNS} FROM certificates WHERE {source} = %s", (key,)
         ).fetchone()
         if existing is not None:
             return dict(existing)
@@ -113,13 +129,14 @@ def _ensure_record(attempt_id: UUID) -> dict[str, Any]:
             issued_at=issued_at,
         )
         row = conn.execute(
-            f"""INSERT INTO certificates (attempt_id, student_id, code, holder_name, qualification,
-                                          level, score, show_score, issuer, issued_at, pdf_key,
-                                          credential, kid)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            f"""INSERT INTO certificates (attempt_id, outcome_id, student_id, code, holder_name,
+                                          qualification, level, score, show_score, issuer,
+                                          issued_at, pdf_key, credential, kid)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 RETURNING {_COLUMNS}""",
             (
                 attempt_id,
+                outcome_id,
                 attempt["student_id"],
                 code,
                 attempt["display_name"],
@@ -135,7 +152,7 @@ def _ensure_record(attempt_id: UUID) -> dict[str, Any]:
             ),
         ).fetchone()
     assert row is not None
-    logger.info("certificate recorded", extra={"attempt_id": str(attempt_id)})
+    logger.info("certificate recorded", extra={source: str(key)})
     return dict(row)
 
 

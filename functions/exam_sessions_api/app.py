@@ -1,0 +1,202 @@
+"""Sat exams for schools (WSET-style): staff schedule courses and sessions, enter results and
+decide enquiries; families find sessions, register, read their results and ask for enquiries."""
+
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import Query, Request, status
+from pydantic import BaseModel, Field
+
+from reussite.http.app import create_app, lambda_handler
+from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.idempotency import once
+from reussite.identity.models import User
+from reussite.jsonable import jsonable
+from reussite.sittings import service
+
+app = create_app("reussite exam sessions")
+Component = Literal["THEORY", "TASTING", "COMBINED"]
+Scores = dict[Component, Annotated[int, Field(ge=0, le=100)]]
+Code = Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")]
+
+
+def _staff_once(action: Any, model: type[BaseModel], **renamed: str) -> Any:
+    """A staff write behind the front door: a repeated Idempotency-Key returns the first
+    result. The request carries the body as JSON; the action gets it parsed again."""
+
+    def write(*, request: dict[str, Any], user: User) -> dict[str, Any]:
+        fields = model.model_validate(request["body"]).model_dump()
+        fields = {renamed.get(k, k): v for k, v in fields.items()}
+        return dict(jsonable(action(user, **request["path"], **fields)))
+
+    return once(write, payload="[path, body]")
+
+
+def _front_door(
+    door: Any, user: User, key: str, http: Request, body: BaseModel, **path: Any
+) -> Any:
+    request = {
+        "sub": user.sub,
+        "key": key,
+        "path": {k: str(v) for k, v in path.items()},
+        "body": body.model_dump(mode="json"),
+    }
+    return door(request=request, user=user, lambda_context=http.scope.get("aws.context"))
+
+
+# -- catalogue and families --------------------------------------------------------------------
+
+
+@app.get("/v1/qualifications")
+def list_qualifications(user: CurrentUser) -> list[dict[str, Any]]:
+    return [jsonable(q) for q in service.qualifications()]
+
+
+@app.get("/v1/exam-sessions")
+def open_sessions(
+    user: CurrentUser,
+    qualification: Annotated[str | None, Query(pattern=r"^[A-Z0-9-]{1,32}$")] = None,
+) -> list[dict[str, Any]]:
+    return [jsonable(s) for s in service.available_sessions(qualification)]
+
+
+class ForStudent(BaseModel):
+    student_id: UUID | None = None  # a parent's child; a student registers themself
+
+
+@app.post("/v1/exam-sessions/{session_id}/registrations", status_code=status.HTTP_201_CREATED)
+def register(
+    session_id: UUID, user: CurrentUser, key: IdempotencyKey, body: ForStudent | None = None
+) -> dict[str, Any]:
+    student = body.student_id if body else None
+    return dict(jsonable(service.register(user, session_id, student, key)))
+
+
+@app.post("/v1/qualifications/{code}/makeup", status_code=status.HTTP_201_CREATED)
+def register_makeup(
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")],
+    user: CurrentUser,
+    key: IdempotencyKey,
+    body: ForStudent | None = None,
+) -> dict[str, Any]:
+    student = body.student_id if body else None
+    return dict(jsonable(service.register_makeup(user, code[:32], student, key)))
+
+
+@app.get("/v1/me/exams")
+def my_exams(user: CurrentUser) -> list[dict[str, Any]]:
+    return [jsonable(r) for r in service.my_exams(user)]
+
+
+class EnquiryRequest(BaseModel):
+    components: list[Component] = Field(min_length=1, max_length=3)
+
+
+@app.post("/v1/registrations/{registration_id}/enquiries", status_code=status.HTTP_201_CREATED)
+def ask_enquiry(
+    registration_id: UUID, body: EnquiryRequest, user: CurrentUser, key: IdempotencyKey
+) -> dict[str, Any]:
+    return dict(jsonable(service.request_enquiry(user, registration_id, body.components, key)))
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+class NewOffering(BaseModel):
+    qualification_code: Code
+    name: str = Field(min_length=1, max_length=200)
+
+
+create_offering_once = _staff_once(service.create_offering, NewOffering)
+
+
+@app.post("/v1/admin/course-offerings", status_code=status.HTTP_201_CREATED)
+def create_offering(
+    body: NewOffering, user: CurrentUser, key: IdempotencyKey, http: Request
+) -> dict[str, Any]:
+    return _front_door(create_offering_once, user, key, http, body)
+
+
+class NewCourse(BaseModel):
+    starts_on: date
+    ends_on: date
+    capacity: int = Field(gt=0, le=1000)
+    location: str | None = Field(default=None, max_length=200)
+    remote: bool = False
+    proctor_id: UUID | None = None
+    exam_time: time = time(14, 0)
+
+
+schedule_course_once = _staff_once(service.schedule_course, NewCourse)
+
+
+@app.post("/v1/admin/course-offerings/{offering_id}/sessions", status_code=status.HTTP_201_CREATED)
+def schedule_course(
+    offering_id: UUID, body: NewCourse, user: CurrentUser, key: IdempotencyKey, http: Request
+) -> dict[str, Any]:
+    return _front_door(schedule_course_once, user, key, http, body, offering_id=offering_id)
+
+
+class NewSession(BaseModel):
+    qualification_code: Code
+    type: Literal["MAKEUP", "RESIT", "REMOTE", "STANDALONE"]
+    starts_at: datetime
+    registration_deadline: datetime
+    capacity: int = Field(gt=0, le=1000)
+    location: str | None = Field(default=None, max_length=200)
+    remote: bool = False
+    proctor_id: UUID | None = None
+
+
+create_session_once = _staff_once(service.create_session, NewSession, type="kind")
+
+
+@app.post("/v1/admin/exam-sessions", status_code=status.HTTP_201_CREATED)
+def create_session(
+    body: NewSession, user: CurrentUser, key: IdempotencyKey, http: Request
+) -> dict[str, Any]:
+    return _front_door(create_session_once, user, key, http, body)
+
+
+class OnlineEnrolment(BaseModel):
+    student_id: UUID
+    qualification_code: Code
+
+
+@app.post("/v1/admin/enrolments", status_code=status.HTTP_201_CREATED)
+def enrol_online(body: OnlineEnrolment, user: CurrentUser) -> dict[str, Any]:
+    return dict(jsonable(service.enrol_online(user, body.student_id, body.qualification_code)))
+
+
+class Results(BaseModel):
+    scores: Scores | None = None
+    absent: bool = False
+
+
+@app.post("/v1/admin/registrations/{registration_id}/results")
+def enter_results(registration_id: UUID, body: Results, user: CurrentUser) -> dict[str, Any]:
+    scores = {str(k): v for k, v in body.scores.items()} if body.scores else None
+    return dict(jsonable(service.enter_results(user, registration_id, scores, body.absent)))
+
+
+@app.post("/v1/admin/enquiries/{enquiry_id}/review")
+def review_enquiry(enquiry_id: UUID, user: CurrentUser) -> dict[str, Any]:
+    return dict(jsonable(service.review_enquiry(user, enquiry_id)))
+
+
+class Decision(BaseModel):
+    decision: Literal["UPHELD", "REJECTED", "PARTIAL"]
+    scores: Scores | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@app.post("/v1/admin/enquiries/{enquiry_id}/decision")
+def decide_enquiry(enquiry_id: UUID, body: Decision, user: CurrentUser) -> dict[str, Any]:
+    scores = {str(k): v for k, v in body.scores.items()} if body.scores else None
+    return dict(
+        jsonable(service.decide_enquiry(user, enquiry_id, body.decision, scores, body.note))
+    )
+
+
+handler = lambda_handler(app)
