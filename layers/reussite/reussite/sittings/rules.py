@@ -69,7 +69,8 @@ def grade(q: Qualification, scores: dict[str, int], carried: dict[str, int], res
         results[c.code] = {"score": score, "passed": score >= c.pass_mark, "carried": was_carried}
     passed = all(r["passed"] for r in results.values())
     total = sum(c.weight for c in q.components)
-    percent = round(sum(results[c.code]["score"] * c.weight for c in q.components) / total)
+    weighted = sum(results[c.code]["score"] * c.weight for c in q.components)
+    percent = (2 * weighted + total) // (2 * total)  # half up, in integers: 74.5 -> 75
     band = "FAIL"
     if passed:
         band = "PASS"
