@@ -471,3 +471,25 @@ def test_roles_and_families(staff: Principal, student: Any, principal: Any) -> N
         "POST", f"/v1/registrations/{reg['id']}/enquiries", stranger, {"components": ["COMBINED"]}
     )
     assert enquiry[0] == 404
+
+
+def test_a_partial_enquiry_regrades_and_keeps_the_fee(staff: Principal, student: Any) -> None:
+    who, student_id = student()
+    sitting = session(staff, "STANDALONE", "WINE-L3")
+    reg = register(who, sitting["id"])[1]
+    results(staff, reg["id"], scores={"THEORY": 52, "TASTING": 70})
+    path = f"/v1/registrations/{reg['id']}/enquiries"
+    _, enquiry = api("POST", path, who, {"components": ["THEORY", "TASTING"]})
+    after_fee = balance(student_id)
+    api("POST", f"/v1/admin/enquiries/{enquiry['id']}/review", staff)
+
+    _, decided = api(
+        "POST",
+        f"/v1/admin/enquiries/{enquiry['id']}/decision",
+        staff,
+        {"decision": "PARTIAL", "scores": {"THEORY": 56}},
+    )
+
+    assert decided["status"] == "PARTIAL" and decided["outcome"]["grade"] == "PASS"
+    assert decided["outcome"]["components"]["TASTING"]["score"] == 70  # untouched
+    assert balance(student_id) == after_fee  # no refund
