@@ -58,6 +58,12 @@ class Settings:
     llm_backoff_ms: int = 1000  # doubled after each failed attempt
     bilan_max_receives: int = 3  # = the queue's redrive maxReceiveCount
     support_url: str = "mailto:support@reussite.example"
+    # Tutoring: video rooms (Jitsi-style: a domain and an unguessable room name), the time zone
+    # coaches' weekly availability is written in, the free-cancellation notice, reminders.
+    video_base_url: str = "https://meet.jit.si"
+    school_timezone: str = "Africa/Tunis"
+    cancellation_refund_hours: int = 24
+    reminder_hours: int = 24
     # Wise (manual bank transfers): the account families transfer to.
     wise_account_holder: str | None = None
     wise_iban: str | None = None

@@ -1,0 +1,18 @@
+"""Every 15 minutes: remind families and coaches of sessions starting within the reminder
+window (24 h), once per booking even when the schedule fires twice."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.observability import logger, metrics
+from reussite.tutoring.service import send_reminders
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    reminded = send_reminders()
+    metrics.add_metric(name="TutoringReminders", unit=MetricUnit.Count, value=reminded)
+    logger.info("tutoring reminders sent", extra={"bookings": reminded})
+    return {"reminded": reminded}

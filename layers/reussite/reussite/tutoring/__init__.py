@@ -1,0 +1,1 @@
+"""Live tutoring: coaches, service types, bookings paid in credits, cancellations, reminders."""

@@ -1,0 +1,493 @@
+"""Booking live tutoring with a coach: credits spent and the session created in one
+transaction, no double booking of a coach, cancellation with the refund rule, reminders once.
+
+Every booking of a coach takes the coach's row lock before looking for overlapping sessions,
+so concurrent bookings of a slot are serialised and only the first gets it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from reussite import db, outbox
+from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
+from reussite.identity.roles import STAFF_ROLES, Role
+from reussite.ledger import service as ledger
+from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
+
+
+class CoachNotFound(NotFound):
+    code = "COACH_NOT_FOUND"
+    title = "No such coach"
+
+
+class ServiceNotFound(NotFound):
+    code = "SERVICE_NOT_FOUND"
+    title = "No such tutoring service"
+
+
+class BookingNotFound(NotFound):
+    code = "BOOKING_NOT_FOUND"
+    title = "No such tutoring session"
+
+
+class SlotUnavailable(Conflict):
+    code = "SLOT_UNAVAILABLE"
+    title = "The coach does not offer this slot"
+
+
+class SlotTaken(Conflict):
+    code = "SLOT_TAKEN"
+    title = "The coach already has a session at that time"
+
+
+class AlreadyCancelled(Conflict):
+    code = "ALREADY_CANCELLED"
+    title = "This session is already cancelled"
+
+
+class TooLate(Conflict):
+    code = "SESSION_NOT_OPEN"
+    title = "This is not possible at this point of the session"
+
+
+class InvalidSlot(DomainError):
+    code = "INVALID_SLOT"
+    status = 422
+    title = "The slot must start in the future"
+
+
+_BOOKING = """
+    SELECT b.id, b.session_id, b.student_id, b.status, b.credits, b.booked_by,
+           b.cancelled_at, b.refund_entry_id IS NOT NULL AS refunded, b.created_at,
+           s.coach_id, c.display_name AS coach_name, s.service_code, s.subject, s.starts_at,
+           s.ends_at, s.status AS session_status, s.room_url, st.display_name AS student_name
+      FROM tutoring_bookings b
+      JOIN tutoring_sessions s ON s.id = b.session_id
+      JOIN coaches c ON c.user_id = s.coach_id
+      JOIN students st ON st.id = b.student_id
+"""
+
+
+# -- coaches and services ----------------------------------------------------------------------
+
+
+def services() -> list[dict[str, Any]]:
+    rows = db.connection().execute("SELECT * FROM tutoring_services ORDER BY code").fetchall()
+    return [dict(r) for r in rows]
+
+
+def coaches(subject: str | None = None) -> list[dict[str, Any]]:
+    rows = (
+        db.connection()
+        .execute(
+            """SELECT c.user_id AS id, c.display_name, c.subjects,
+                      coalesce(jsonb_agg(jsonb_build_object('weekday', a.weekday,
+                               'starts', a.starts, 'ends', a.ends)
+                               ORDER BY a.weekday, a.starts)
+                               FILTER (WHERE a.coach_id IS NOT NULL), '[]') AS availability
+                 FROM coaches c LEFT JOIN coach_availability a ON a.coach_id = c.user_id
+                WHERE %(subject)s::text IS NULL OR %(subject)s = ANY(c.subjects)
+                GROUP BY c.user_id ORDER BY c.display_name""",
+            {"subject": subject},
+        )
+        .fetchall()
+    )
+    return [dict(r) | {"timezone": get_settings().school_timezone} for r in rows]
+
+
+def save_coach(
+    staff: User, user_id: UUID, subjects: list[str], availability: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Staff describe a coach: the subjects taught and the weekly availability (replaced)."""
+    if staff.role not in STAFF_ROLES:
+        raise Forbidden("Staff manage coaches")
+    with db.transaction() as conn:
+        person = conn.execute(
+            "SELECT id, name, role FROM users WHERE id = %s", (user_id,)
+        ).fetchone()
+        if person is None or person["role"] != Role.COACH:
+            raise CoachNotFound("No user with the COACH role has this id")
+        conn.execute(
+            """INSERT INTO coaches (user_id, display_name, subjects) VALUES (%s, %s, %s)
+               ON CONFLICT (user_id) DO UPDATE SET subjects = EXCLUDED.subjects""",
+            (user_id, person["name"] or "Coach", subjects),
+        )
+        conn.execute("DELETE FROM coach_availability WHERE coach_id = %s", (user_id,))
+        for slot in availability:
+            conn.execute(
+                """INSERT INTO coach_availability (coach_id, weekday, starts, ends)
+                   VALUES (%s, %s, %s, %s)""",
+                (user_id, slot["weekday"], slot["starts"], slot["ends"]),
+            )
+    return next(c for c in coaches() if c["id"] == user_id)
+
+
+# -- booking -----------------------------------------------------------------------------------
+
+
+def book(
+    user: User,
+    coach_id: UUID,
+    service_code: str,
+    subject: str,
+    starts_at: datetime,
+    student_id: UUID | None,
+    key: str,
+) -> dict[str, Any]:
+    """Book a slot: the credits are spent and the session created (or, for a group workshop,
+    joined) in one transaction; a slot overlapping another session of the coach is refused."""
+    student = _student_for(user, student_id)
+    if starts_at <= datetime.now(UTC):
+        raise InvalidSlot()
+    with db.transaction() as conn:
+        replay = conn.execute(
+            "SELECT id, session_id, student_id FROM tutoring_bookings"
+            " WHERE booked_by = %s AND idempotency_key = %s",
+            (user.id, key),
+        ).fetchone()
+        if replay is not None:
+            if replay["student_id"] != student:
+                raise IdempotencyKeyReused()
+            return _booking(conn, replay["id"])
+        service = conn.execute(
+            "SELECT * FROM tutoring_services WHERE code = %s", (service_code,)
+        ).fetchone()
+        if service is None:
+            raise ServiceNotFound()
+        ends_at = starts_at + timedelta(minutes=service["duration_minutes"])
+        coach = conn.execute(  # the coach's lock: bookings of this coach go one at a time
+            "SELECT user_id, subjects FROM coaches WHERE user_id = %s FOR UPDATE", (coach_id,)
+        ).fetchone()
+        if coach is None:
+            raise CoachNotFound()
+        if subject not in coach["subjects"]:
+            raise SlotUnavailable(f"This coach teaches: {', '.join(coach['subjects'])}")
+        _within_availability(conn, coach_id, starts_at, ends_at)
+        session = _session_for(conn, coach_id, service, subject, starts_at, ends_at)
+        booking = conn.execute(
+            """INSERT INTO tutoring_bookings (session_id, student_id, status, credits,
+                       idempotency_key, booked_by)
+               VALUES (%s, %s, 'BOOKED', %s, %s, %s)
+               ON CONFLICT DO NOTHING RETURNING id""",
+            (session["id"], student, service["credits"], key, user.id),
+        ).fetchone()
+        if booking is None:
+            raise SlotTaken("This student already has this session")
+        spent = ledger.spend(
+            ledger.wallet_of(student),
+            service["credits"],
+            key=f"tutoring:{booking['id']}",
+            purpose=f"tutoring {service_code} {starts_at:%Y-%m-%d %H:%M}",
+            actor_id=user.id,
+            conn=conn,
+        )
+        conn.execute(
+            "UPDATE tutoring_bookings SET spend_entry_id = %s WHERE id = %s",
+            (spent.entry_id, booking["id"]),
+        )
+        found = _booking(conn, booking["id"])
+        _owe_emails(conn, found, "booked")
+    outbox.flush(keys=_email_keys(found["id"], "booked"))
+    return found
+
+
+def _student_for(user: User, student_id: UUID | None) -> UUID:
+    from reussite.identity import service as identity
+
+    if student_id is None:
+        if user.role is Role.ELEVE and user.student_id is not None:
+            return user.student_id
+        raise Forbidden("Name the student: student_id")
+    if user.role not in (Role.ELEVE, Role.PARENT, *STAFF_ROLES):
+        raise Forbidden("Families (or staff for them) book tutoring")
+    return identity.accessible_student(user, student_id)
+
+
+def _within_availability(
+    conn: db.Connection, coach_id: UUID, starts_at: datetime, ends_at: datetime
+) -> None:
+    zone = ZoneInfo(get_settings().school_timezone)
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    if start.date() != end.date():
+        raise SlotUnavailable("A session starts and ends on the same day")
+    ok = conn.execute(
+        """SELECT 1 FROM coach_availability
+            WHERE coach_id = %s AND weekday = %s AND starts <= %s AND ends >= %s""",
+        (coach_id, start.isoweekday(), start.time(), end.time()),
+    ).fetchone()
+    if ok is None:
+        raise SlotUnavailable()
+
+
+def _session_for(
+    conn: db.Connection,
+    coach_id: UUID,
+    service: dict[str, Any],
+    subject: str,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> dict[str, Any]:
+    """The session to book: a group workshop at that very slot with a seat left, else a new
+    session, provided nothing else of the coach's overlaps it."""
+    if service["capacity"] > 1:
+        joined = conn.execute(
+            """SELECT s.id FROM tutoring_sessions s
+                WHERE s.coach_id = %s AND s.service_code = %s AND s.subject = %s
+                  AND s.starts_at = %s AND s.status = 'SCHEDULED'
+                  AND (SELECT count(*) FROM tutoring_bookings b
+                        WHERE b.session_id = s.id AND b.status <> 'CANCELLED') < %s""",
+            (coach_id, service["code"], subject, starts_at, service["capacity"]),
+        ).fetchone()
+        if joined is not None:
+            return dict(joined)
+    clash = conn.execute(
+        """SELECT 1 FROM tutoring_sessions
+            WHERE coach_id = %s AND status <> 'CANCELLED'
+              AND tstzrange(starts_at, ends_at) && tstzrange(%s, %s)""",
+        (coach_id, starts_at, ends_at),
+    ).fetchone()
+    if clash is not None:
+        raise SlotTaken()
+    room = f"{get_settings().video_base_url.rstrip('/')}/reussite-{secrets.token_urlsafe(18)}"
+    created = conn.execute(
+        """INSERT INTO tutoring_sessions (coach_id, service_code, subject, starts_at, ends_at,
+                   status, room_url)
+           VALUES (%s, %s, %s, %s, %s, 'SCHEDULED', %s) RETURNING id""",
+        (coach_id, service["code"], subject, starts_at, ends_at, room),
+    ).fetchone()
+    assert created is not None
+    return dict(created)
+
+
+def _booking(conn: db.Connection, booking_id: UUID) -> dict[str, Any]:
+    row = conn.execute(f"{_BOOKING} WHERE b.id = %s", (booking_id,)).fetchone()
+    if row is None:
+        raise BookingNotFound()
+    return dict(row)
+
+
+def my_sessions(user: User) -> list[dict[str, Any]]:
+    rows = (
+        db.connection()
+        .execute(
+            f"""{_BOOKING}
+                WHERE b.student_id = %(me)s OR b.student_id IN (
+                      SELECT student_id FROM parent_students WHERE parent_id = %(user)s)
+                ORDER BY s.starts_at, b.id""",
+            {"me": user.student_id, "user": user.id},
+        )
+        .fetchall()
+    )
+    return [dict(r) for r in rows]
+
+
+# -- cancelling --------------------------------------------------------------------------------
+
+
+def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> dict[str, Any]:
+    """Cancel a booked session. The family gets its credits back (to the lots they came from)
+    when it cancels at least the configured hours ahead; the coach or staff cancelling always
+    refunds. The coach's slot is freed when nobody is left booked on it."""
+    with db.transaction() as conn:
+        booking = conn.execute(
+            f"{_BOOKING} WHERE b.id = %s FOR UPDATE OF b", (booking_id,)
+        ).fetchone()
+        if booking is None or not _may_cancel(conn, user, booking):
+            raise BookingNotFound()
+        if booking["status"] == "CANCELLED":
+            raise AlreadyCancelled()
+        if booking["status"] != "BOOKED":
+            raise TooLate("Only a booked session is cancelled")
+        now = at or conn.execute("SELECT now() AS t").fetchone()["t"]  # type: ignore[index]
+        notice = timedelta(hours=get_settings().cancellation_refund_hours)
+        by_provider = user.role in STAFF_ROLES or user.id == booking["coach_id"]
+        refund = by_provider or booking["starts_at"] - now >= notice
+        refund_entry = None
+        if refund:
+            refunded = ledger.refund(
+                ledger.wallet_of(booking["student_id"]),
+                f"tutoring:{booking_id}",
+                f"tutoring cancelled {booking_id}",
+                actor_id=user.id,
+                conn=conn,
+            )
+            refund_entry = refunded.entry_id
+        conn.execute(
+            """UPDATE tutoring_bookings SET status = 'CANCELLED', cancelled_by = %s,
+                      cancelled_at = %s, refund_entry_id = %s
+                WHERE id = %s""",
+            (user.id, now, refund_entry, booking_id),
+        )
+        conn.execute(
+            """UPDATE tutoring_sessions SET status = 'CANCELLED'
+                WHERE id = %s AND NOT EXISTS (
+                      SELECT 1 FROM tutoring_bookings
+                       WHERE session_id = %s AND status <> 'CANCELLED')""",
+            (booking["session_id"], booking["session_id"]),
+        )
+        found = _booking(conn, booking_id)
+        _owe_emails(conn, found, "cancelled")
+    outbox.flush(keys=_email_keys(booking_id, "cancelled"))
+    return found
+
+
+def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> bool:
+    if user.role in STAFF_ROLES or user.id == booking["coach_id"]:
+        return True
+    if user.role is Role.ELEVE:
+        return user.student_id == booking["student_id"]
+    if user.role is Role.PARENT:
+        return (
+            conn.execute(
+                "SELECT 1 FROM parent_students WHERE parent_id = %s AND student_id = %s",
+                (user.id, booking["student_id"]),
+            ).fetchone()
+            is not None
+        )
+    return False
+
+
+# -- coaches' side and staff -------------------------------------------------------------------
+
+
+def agenda(user: User) -> list[dict[str, Any]]:
+    """The coach's sessions from a week ago on, with who booked them."""
+    if user.role is not Role.COACH:
+        raise Forbidden("The agenda is a coach's")
+    rows = (
+        db.connection()
+        .execute(
+            """SELECT s.id, s.service_code, s.subject, s.starts_at, s.ends_at, s.status,
+                      s.room_url, s.report,
+                      coalesce(jsonb_agg(jsonb_build_object('booking_id', b.id,
+                               'student', st.display_name, 'status', b.status))
+                               FILTER (WHERE b.id IS NOT NULL), '[]') AS bookings
+                 FROM tutoring_sessions s
+                 LEFT JOIN tutoring_bookings b ON b.session_id = s.id
+                 LEFT JOIN students st ON st.id = b.student_id
+                WHERE s.coach_id = %s AND s.ends_at > now() - interval '7 days'
+                GROUP BY s.id ORDER BY s.starts_at""",
+            (user.id,),
+        )
+        .fetchall()
+    )
+    return [dict(r) for r in rows]
+
+
+def file_report(user: User, session_id: UUID, report: str) -> dict[str, Any]:
+    """The coach's report after a session: the session is COMPLETED, its bookings ATTENDED
+    (unless marked no-show)."""
+    with db.transaction() as conn:
+        session = conn.execute(
+            "SELECT * FROM tutoring_sessions WHERE id = %s FOR UPDATE", (session_id,)
+        ).fetchone()
+        if session is None or session["coach_id"] != user.id:
+            raise NotFound("No such session in your agenda")
+        if session["status"] == "CANCELLED" or session["starts_at"] > datetime.now(UTC):
+            raise TooLate("A report is filed once the session has taken place")
+        conn.execute(
+            """UPDATE tutoring_sessions SET status = 'COMPLETED', report = %s,
+                      reported_at = now() WHERE id = %s""",
+            (report, session_id),
+        )
+        conn.execute(
+            """UPDATE tutoring_bookings SET status = 'ATTENDED'
+                WHERE session_id = %s AND status = 'BOOKED'""",
+            (session_id,),
+        )
+        row = conn.execute("SELECT * FROM tutoring_sessions WHERE id = %s", (session_id,))
+        return dict(row.fetchone() or {})
+
+
+def mark_no_show(staff: User, booking_id: UUID) -> dict[str, Any]:
+    """Staff record that the student did not come: no refund, audited."""
+    if staff.role not in STAFF_ROLES:
+        raise Forbidden("Staff mark no-shows")
+    with db.transaction() as conn:
+        booking = _booking(conn, booking_id)
+        if booking["status"] not in ("BOOKED", "ATTENDED"):
+            raise TooLate("Only a booked session can be a no-show")
+        if booking["starts_at"] > datetime.now(UTC):
+            raise TooLate("A no-show is recorded once the session has started")
+        conn.execute("UPDATE tutoring_bookings SET status = 'NO_SHOW' WHERE id = %s", (booking_id,))
+        conn.execute(
+            """INSERT INTO audit_log (actor_id, action, subject, details)
+               VALUES (%s, 'tutoring.no_show', %s, '{}')""",
+            (staff.id, f"tutoring-booking:{booking_id}"),
+        )
+        return _booking(conn, booking_id)
+
+
+# -- reminders and emails ----------------------------------------------------------------------
+
+
+def send_reminders() -> int:
+    """Remind the family and the coach of each session starting within the reminder window.
+    Each booking is claimed once (its row updated with the email owed, in one transaction), so
+    a schedule firing twice, or two runs at once, remind once."""
+    hours = get_settings().reminder_hours
+    with db.transaction() as conn:
+        claimed = conn.execute(
+            """UPDATE tutoring_bookings b SET reminder_sent_at = now()
+                 FROM tutoring_sessions s
+                WHERE s.id = b.session_id AND b.status = 'BOOKED'
+                  AND b.reminder_sent_at IS NULL AND s.status = 'SCHEDULED'
+                  AND s.starts_at > now() AND s.starts_at <= now() + make_interval(hours => %s)
+            RETURNING b.id""",
+            (hours,),
+        ).fetchall()
+        keys = []
+        for row in claimed:
+            found = _booking(conn, row["id"])
+            _owe_emails(conn, found, "reminder")
+            keys += _email_keys(row["id"], "reminder")
+    if keys:
+        outbox.flush(keys=keys)
+    return len(claimed)
+
+
+def _email_keys(booking_id: UUID, event: str) -> list[str]:
+    return [f"tutoring-{event}:{booking_id}:{who}" for who in ("family", "coach")]
+
+
+def _owe_emails(conn: db.Connection, booking: dict[str, Any], event: str) -> None:
+    family = [
+        r["email"]
+        for r in conn.execute(
+            """SELECT u.email FROM users u WHERE u.email IS NOT NULL AND (
+                      u.id = (SELECT user_id FROM students WHERE id = %(s)s)
+                   OR u.id IN (SELECT parent_id FROM parent_students WHERE student_id = %(s)s)
+                   OR u.id = %(booker)s)""",
+            {"s": booking["student_id"], "booker": booking["booked_by"]},
+        ).fetchall()
+    ]
+    coach = conn.execute("SELECT email FROM users WHERE id = %s", (booking["coach_id"],)).fetchone()
+    when = f"{booking['starts_at']:%d/%m/%Y %H:%M} UTC"
+    what = f"{booking['subject']} avec {booking['coach_name']} pour {booking['student_name']}"
+    subject, body = {
+        "booked": (
+            f"Séance réservée : {when}",
+            f"Séance de {what}, le {when}.\nSalle vidéo : {booking['room_url']}\n",
+        ),
+        "cancelled": (
+            f"Séance annulée : {when}",
+            f"La séance de {what} du {when} est annulée."
+            + (" Les crédits ont été rendus.\n" if booking["refunded"] else "\n"),
+        ),
+        "reminder": (
+            f"Rappel : séance le {when}",
+            f"Rappel : séance de {what}, le {when}.\nSalle vidéo : {booking['room_url']}\n",
+        ),
+    }[event]
+    family_key, coach_key = _email_keys(booking["id"], event)
+    outbox.write(conn, family_key, sorted(set(family)), subject, body)
+    if coach and coach["email"]:
+        outbox.write(conn, coach_key, [coach["email"]], subject, body)
