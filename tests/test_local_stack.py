@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +15,8 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
-from reussite_local.aws import free_port
 from reussite_local.tokens import make_token
+from tests.stack import running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
@@ -36,42 +34,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state_dir = tmp_path_factory.mktemp("stack")
-    port = free_port()
-    # As a developer's shell would be: no database, and the stack's own fake Konnect gateway.
-    env = {
-        k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("KONNECT_")
-    }
-    env["PORT"] = str(port)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reussite_local", "--state-dir", str(state_dir), "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError(
-                f"stack did not start:\n{proc.stdout.read() if proc.stdout else ''}"
-            )
-        yield {"base": base, "proc": proc, "state_dir": state_dir}
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 def test_health_me_and_openapi_over_http(stack: dict[str, Any]) -> None:
