@@ -347,12 +347,17 @@ def test_a_pass_is_graded_on_the_server_and_queues_the_certificate(
     assert (result["status"], result["score"], result["passed"]) == ("GRADED", 100, True)
     assert result["component_scores"][0]["passed"] and result["certificate_requested"]
     queue = get_settings().certificate_queue_url
-    messages = (
-        local_aws.client("sqs")
-        .receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        .get("Messages", [])
-    )
-    assert attempt["id"] in {json.loads(m["Body"])["attempt_id"] for m in messages}
+    requested = set()  # the queue is shared with other tests' certificate requests: read it all
+    for _ in range(20):
+        batch = (
+            local_aws.client("sqs")
+            .receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=5)
+            .get("Messages", [])
+        )
+        requested |= {json.loads(m["Body"]).get("attempt_id") for m in batch}
+        if not batch or attempt["id"] in requested:
+            break
+    assert attempt["id"] in requested
 
 
 def test_every_component_must_pass(student: Any) -> None:
