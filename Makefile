@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -31,6 +31,10 @@ browser:
 ## test: the test suite against real PostgreSQL and moto
 test: $(VENV)/.installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## demo: walk one family through everything, against the running stack (`make run` first)
+demo: $(VENV)/.installed
+	$(PY) -m reussite_local demo
 
 ## invoke FN=name [EVENT=file]: fire a function of the running stack with its sample event
 invoke: $(VENV)/.installed

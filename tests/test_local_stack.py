@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,6 +219,21 @@ def test_a_paid_family_gets_its_orientation_report_over_http(stack: dict[str, An
     )
     assert page.headers["content-type"].startswith("text/html")
     assert "<h2>Orientation" in page.text
+
+
+def test_make_demo_walks_a_family_through_everything(stack: dict[str, Any]) -> None:
+    demo = subprocess.run(
+        [sys.executable, "-m", "reussite_local", "--state-dir", str(stack["state_dir"]), "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    for seen in ("is PAID", "passed: True", "email to", ": valid", "credit_expiry", "complete"):
+        assert seen in demo.stdout, demo.stdout
+    assert "wallet_mismatches': []" in demo.stdout
 
 
 def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> None:

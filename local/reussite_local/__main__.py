@@ -57,6 +57,12 @@ def invoke(args: argparse.Namespace) -> None:
         print(json.dumps(json.loads(response.read()), indent=2))
 
 
+def demo(args: argparse.Namespace) -> None:
+    from reussite_local.demo import main as run_demo
+
+    raise SystemExit(run_demo(Path(args.state_dir)))
+
+
 def signing_key(args: argparse.Namespace) -> None:
     """Print a new credential signing key as the CertificateSigningKey secret's value."""
     from reussite_local.aws import rsa_signing_key
@@ -76,8 +82,9 @@ def main() -> None:
     p_invoke.add_argument("name", help="the function's folder name under functions/")
     p_invoke.add_argument("--event", help="event file (default: events/<name>.json)")
     sub.add_parser("signing-key", help="print a new signing key (the secret's value)")
+    sub.add_parser("demo", help="walk a family through everything on the running stack")
     args = parser.parse_args()
-    {"run": run, "invoke": invoke, "signing-key": signing_key}[args.command](args)
+    {"run": run, "invoke": invoke, "signing-key": signing_key, "demo": demo}[args.command](args)
 
 
 if __name__ == "__main__":
