@@ -139,8 +139,8 @@ class LocalAws:
             queues.items(), key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})
         ):
             self._queue(res, logical_id, spec.get("Properties", {}))
-        for logical_id in template.of_type("AWS::S3::Bucket"):
-            self._bucket(res, logical_id)
+        for logical_id, spec in template.of_type("AWS::S3::Bucket").items():
+            self._bucket(res, logical_id, spec.get("Properties", {}))
         for logical_id, spec in template.of_type("AWS::SecretsManager::Secret").items():
             local_value = spec.get("Metadata", {}).get("LocalValue")
             if local_value == "rsa-signing-key":
@@ -193,10 +193,14 @@ class LocalAws:
         res.attrs[(logical_id, "QueueName")] = logical_id
         res.attrs[(logical_id, "QueueUrl")] = url
 
-    def _bucket(self, res: Resources, logical_id: str) -> None:
+    def _bucket(self, res: Resources, logical_id: str, props: dict[str, Any]) -> None:
         name = f"reussite-local-{logical_id.lower()}"
-        self.client("s3").create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        versioning = props.get("VersioningConfiguration")
+        if versioning:
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+            )
         res.refs[logical_id] = name
         res.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
