@@ -36,6 +36,10 @@ test: $(VENV)/.installed browser
 demo: $(VENV)/.installed
 	$(PY) -m reussite_local demo
 
+## load: a bounded load test over loopback against a local stack it starts (bench/load.py)
+load: $(VENV)/.installed
+	$(PY) bench/load.py
+
 ## invoke FN=name [EVENT=file]: fire a function of the running stack with its sample event
 invoke: $(VENV)/.installed
 	$(PY) -m reussite_local invoke $(FN) $(if $(EVENT),--event $(EVENT))

@@ -16,8 +16,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
-from tests.stack import running_stack
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
+from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
-from tests.stack import running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"

@@ -1,4 +1,4 @@
-"""`make run`'s stack as a subprocess on a free port, for the tests that talk to it over HTTP
+"""`make run`'s stack as a subprocess on a free port, for what talks to it over HTTP
 (end to end, fuzzing, load). Its output goes to a log file (a pipe nobody reads would fill up
 and stall it)."""
 
@@ -19,7 +19,7 @@ import httpx
 
 from reussite_local.aws import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
