@@ -33,3 +33,31 @@ def call(
     )
     result = functions.invoke(FUNCTIONS[function], event)
     return result["statusCode"], json.loads(result["body"])
+
+
+def emails(aws: Any, containing: str = "") -> list[dict[str, Any]]:
+    """The emails moto's SES accepted for sending whose body contains `containing`."""
+    import httpx
+
+    data = httpx.get(f"{aws.endpoint}/moto-api/data.json").json()
+    return [m for m in data.get("ses", {}).get("Message", []) if containing in m["body"]]
+
+
+def mailed_to(aws: Any, containing: str) -> list[list[str]]:
+    """The recipients of each email whose body contains `containing`."""
+    return [m["destinations"]["ToAddresses"] for m in emails(aws, containing)]
+
+
+def drain(delivery: Any, rounds: int = 30, quiet_rounds: int = 3) -> None:
+    """Deliver a queue to its function until it stays empty, as the local stack does (failed
+    messages come back after a second)."""
+    import time
+
+    quiet = 0
+    while quiet < quiet_rounds and rounds:
+        rounds -= 1
+        if delivery.deliver_once():
+            quiet = 0
+        else:
+            quiet += 1
+            time.sleep(0.4)

@@ -5,13 +5,11 @@ retries, failure to the DLQ, duplicates, ownership and a page that keeps model o
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 
 from reussite import db
@@ -92,17 +90,7 @@ def deliver(local_aws: LocalAws) -> Any:
     """Deliver the bilan queue to the worker until it stays empty, as the local stack does."""
     delivery = QueueDelivery(local_aws, WORKER, WORKER.queues[0], get_settings().bilan_queue_url)
 
-    def run(rounds: int = 30) -> None:
-        idle = 0
-        while idle < 4 and rounds:
-            rounds -= 1
-            if delivery.deliver_once():
-                idle = 0
-            else:
-                idle += 1
-                time.sleep(0.4)  # failed messages come back after 1 s
-
-    return run
+    return lambda rounds=30: helpers.drain(delivery, rounds, quiet_rounds=4)
 
 
 @pytest.fixture(scope="module")
@@ -140,12 +128,6 @@ def dlq_messages(local_aws: LocalAws) -> list[dict[str, Any]]:
     for m in messages:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return [json.loads(m["Body"]) for m in messages]
-
-
-def sent_mail(local_aws: LocalAws, text: str) -> list[list[str]]:
-    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
-    messages = data.get("ses", {}).get("Message", [])
-    return [m["destinations"]["ToAddresses"] for m in messages if text in m["body"]]
 
 
 # -- asking ------------------------------------------------------------------------------------
@@ -226,7 +208,7 @@ def test_the_offline_writer_completes_a_useful_report_and_emails_the_owner(
     assert "13.5/20" in text and "Mathématiques" in text  # the average, the subject to work on
     assert "1. **Santé**" in text  # health interests + SVT/physics: health comes first
     assert "Kinésithérapeute ou infirmière" in text and "Sfax" in text
-    assert sent_mail(local_aws, accepted["id"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, accepted["id"]) == [[parent.email]]
     assert dlq_messages(local_aws) == []
 
 
@@ -282,7 +264,7 @@ def test_a_writer_failing_twice_then_succeeding_makes_one_report(
     report = read(parent, accepted["id"])[1]
     assert report["status"] == "COMPLETED" and report["failure_reason"] is None
     assert len(fake.requests) == 2 + 3
-    assert sent_mail(local_aws, accepted["id"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, accepted["id"]) == [[parent.email]]
     assert dlq_messages(local_aws) == []
 
 
@@ -316,7 +298,7 @@ def test_a_writer_always_failing_ends_failed_with_the_message_in_the_dlq(
     assert report["report_markdown"] is None  # nothing half-written
     assert dlq_messages(local_aws) == [{"bilan_id": accepted["id"]}]
     assert len(fake.requests) == 3 * 2  # three deliveries, two attempts each
-    assert sent_mail(local_aws, accepted["id"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, accepted["id"]) == [[parent.email]]
     page = read_page(parent, accepted["id"])
     assert 'data-status="FAILED"' in page["body"] and "support" in page["body"]
 
@@ -342,7 +324,7 @@ def test_a_duplicated_message_generates_once(
 
     assert read(parent, accepted["id"])[1]["status"] == "COMPLETED"
     assert len(fake.requests) == 3  # one generation: three passes
-    assert sent_mail(local_aws, accepted["id"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, accepted["id"]) == [[parent.email]]
 
 
 # -- reading -----------------------------------------------------------------------------------

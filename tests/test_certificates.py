@@ -7,7 +7,6 @@ import io
 import json
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +28,7 @@ from reussite_local import functions
 from reussite_local.aws import LocalAws, rsa_signing_key
 from reussite_local.events import http_api_event
 from reussite_local.sqs import QueueDelivery
+from tests import helpers
 from tests.helpers import FUNCTIONS, call
 
 ISSUER = FUNCTIONS["certificate_issue"]
@@ -41,17 +41,7 @@ def deliver(local_aws: LocalAws) -> Any:
         local_aws, ISSUER, ISSUER.queues[0], get_settings().certificate_queue_url
     )
 
-    def run(rounds: int = 20) -> None:
-        idle = 0
-        while idle < 3 and rounds:
-            rounds -= 1
-            if delivery.deliver_once():
-                idle = 0
-            else:
-                idle += 1
-                time.sleep(0.4)  # failed messages come back after 1 s
-
-    return run
+    return lambda rounds=20: helpers.drain(delivery, rounds)
 
 
 @pytest.fixture
@@ -92,12 +82,6 @@ def certificates_of(attempt_id: str) -> list[dict[str, Any]]:
     )
 
 
-def sent_mail(local_aws: LocalAws) -> list[dict[str, Any]]:
-    """The emails moto's SES accepted for sending."""
-    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
-    return list(data.get("ses", {}).get("Message", []))
-
-
 def test_a_pass_is_issued_once_with_pdf_credential_and_email(
     passed: Any, deliver: Any, local_aws: LocalAws
 ) -> None:
@@ -117,9 +101,7 @@ def test_a_pass_is_issued_once_with_pdf_credential_and_email(
     assert "Hélène Château" in page.extract_text() and cert["code"] in page.extract_text()
     (qr,) = zxingcpp.read_barcodes(page.images[0].image)
     assert qr.text == f"{get_settings().public_base_url}/v1/certificates/{cert['code']}"
-    assert [
-        m["destinations"]["ToAddresses"] for m in sent_mail(local_aws) if cert["code"] in m["body"]
-    ] == [[who.email]]
+    assert helpers.mailed_to(local_aws, cert["code"]) == [[who.email]]
 
 
 def test_an_arabic_name_is_in_the_pdf(passed: Any, deliver: Any, local_aws: LocalAws) -> None:

@@ -4,7 +4,6 @@ certificate pipeline at the end of it."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -119,16 +118,7 @@ def deliver_certificates(local_aws: LocalAws) -> Any:
         local_aws, issuer, issuer.queues[0], get_settings().certificate_queue_url
     )
 
-    def run() -> None:
-        idle = 0
-        while idle < 3:
-            if delivery.deliver_once():
-                idle = 0
-            else:
-                idle += 1
-                time.sleep(0.3)
-
-    return run
+    return lambda: helpers.drain(delivery)
 
 
 # -- qualifications, templates, sessions -------------------------------------------------------

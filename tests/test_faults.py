@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from reussite import db
@@ -58,6 +57,20 @@ def debits(student_id: Any) -> int:
     )
     assert row is not None
     return int(row["n"])
+
+
+def paid_plan(principal: Any, konnect: FakeKonnect, plan: str) -> tuple[Any, Any]:
+    """A parent whose new child's plan was just paid through Konnect: (parent, child id)."""
+    parent = principal(Role.PARENT)
+    child = identity.create_child(identity.resolve_user(parent), "Enfant").student_id
+    body = {"product_code": plan, "student_id": str(child)}
+    _, order = helpers.call(
+        "payments_api", "POST", "/v1/payments/checkout", parent, body, str(uuid.uuid4())
+    )
+    konnect.complete(order["payment_ref"])
+    paid = f"payment_ref={order['payment_ref']}"
+    assert helpers.call("payment_webhook", "GET", "/v1/webhooks/konnect", query=paid)[0] == 200
+    return parent, child
 
 
 @pytest.fixture
@@ -121,23 +134,7 @@ def test_a_connection_dropped_mid_fulfilment_grants_nothing_until_the_retry(
 def test_sqs_down_when_a_report_is_asked_then_the_retry_queues_it_once(
     database_url: str, principal: Any, konnect: FakeKonnect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parent = principal(Role.PARENT)
-    child = identity.create_child(identity.resolve_user(parent), "Enfant").student_id
-    _, order = helpers.call(
-        "payments_api",
-        "POST",
-        "/v1/payments/checkout",
-        parent,
-        {"product_code": "HYBRIDE", "student_id": str(child)},
-        str(uuid.uuid4()),
-    )
-    konnect.complete(order["payment_ref"])
-    helpers.call(
-        "payment_webhook",
-        "GET",
-        "/v1/webhooks/konnect",
-        query=f"payment_ref={order['payment_ref']}",
-    )
+    parent, child = paid_plan(principal, konnect, "HYBRIDE")
     questionnaire = {
         "age": 14,
         "school_level": "9e",
@@ -173,23 +170,7 @@ def test_sqs_down_when_a_report_is_asked_then_the_retry_queues_it_once(
 def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(
     database_url: str, principal: Any, konnect: FakeKonnect, local_aws: LocalAws
 ) -> None:
-    parent = principal(Role.PARENT)
-    child = identity.create_child(identity.resolve_user(parent), "Enfant").student_id
-    _, order = helpers.call(
-        "payments_api",
-        "POST",
-        "/v1/payments/checkout",
-        parent,
-        {"product_code": "IMMERSION", "student_id": str(child)},
-        str(uuid.uuid4()),
-    )
-    konnect.complete(order["payment_ref"])
-    helpers.call(
-        "payment_webhook",
-        "GET",
-        "/v1/webhooks/konnect",
-        query=f"payment_ref={order['payment_ref']}",
-    )
+    parent, child = paid_plan(principal, konnect, "IMMERSION")
     questionnaire = {
         "age": 17,
         "school_level": "bac",
@@ -283,9 +264,6 @@ def test_a_certificate_worker_killed_after_storing_the_pdf_finishes_once(
         Bucket=get_settings().certificates_bucket, Prefix=certs[0]["pdf_key"]
     )
     assert len(versions.get("Versions", [])) == 2  # stored twice, under one key: one PDF
-    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
     codes = db.read_one("SELECT code FROM certificates WHERE attempt_id = %s", (attempt["id"],))
-    assert codes is not None
-    emails = [m for m in data["ses"]["Message"] if codes["code"] in m["body"]]
-    assert len(emails) == 1
+    assert codes is not None and len(helpers.mailed_to(local_aws, codes["code"])) == 1
     assert jobs.check_invariants().clean

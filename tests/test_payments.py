@@ -8,7 +8,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 
 from reussite import db
@@ -85,12 +84,6 @@ def events_of(order_id: str) -> list[tuple[str, str]]:
     return [(r["provider"], r["kind"]) for r in rows]
 
 
-def sent_mail(local_aws: LocalAws, text: str) -> list[list[str]]:
-    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
-    messages = data.get("ses", {}).get("Message", [])
-    return [m["destinations"]["ToAddresses"] for m in messages if text in m["body"]]
-
-
 # -- catalogue and checkout --------------------------------------------------------------------
 
 
@@ -131,7 +124,7 @@ def test_konnect_happy_path_grants_the_pack_once_and_emails_the_buyer(
     assert status == 200 and settled["status"] == "PAID"
     assert lots(child) == [("PURCHASE", 10)]
     assert events_of(order["id"]) == [("KONNECT", "COMPLETED")]
-    assert sent_mail(local_aws, order["reference"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, order["reference"]) == [[parent.email]]
     assert api("GET", f"/v1/payments/orders/{order['id']}", parent)[1]["status"] == "PAID"
     assert webhook(order["payment_ref"], "POST") == (200, settled)  # again: nothing changes
     assert lots(child) == [("PURCHASE", 10)]
@@ -332,7 +325,7 @@ def test_wise_transfer_confirmed_once_by_staff_only(
     )
     assert audit and audit["details"]["transfer_id"] == transfer_id
     assert audit["actor_id"] == identity.resolve_user(assistante).id
-    assert sent_mail(local_aws, order["reference"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, order["reference"]) == [[parent.email]]
 
 
 def test_concurrent_confirmations_fulfil_once(family: Any, principal: Any) -> None:
@@ -360,10 +353,10 @@ def test_a_failed_email_is_sent_later_and_the_payment_stands(
     try:
         assert webhook(order["payment_ref"])[1]["status"] == "PAID"
         assert lots(child) == [("PURCHASE", 5)]
-        assert sent_mail(local_aws, order["reference"]) == []
+        assert helpers.mailed_to(local_aws, order["reference"]) == []
     finally:
         ses.verify_email_identity(EmailAddress=get_settings().email_sender)
 
     reconcile()
 
-    assert sent_mail(local_aws, order["reference"]) == [[parent.email]]
+    assert helpers.mailed_to(local_aws, order["reference"]) == [[parent.email]]

@@ -9,7 +9,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from reussite import db
@@ -96,14 +95,6 @@ def balance(student_id: uuid.UUID) -> int:
     return int(row["balance"])
 
 
-def sent_mail(local_aws: LocalAws, text: str) -> list[tuple[str, list[str]]]:
-    data = httpx.get(f"{local_aws.endpoint}/moto-api/data.json").json()
-    messages = data.get("ses", {}).get("Message", [])
-    return sorted(
-        (m["subject"], m["destinations"]["ToAddresses"]) for m in messages if text in m["body"]
-    )
-
-
 def test_a_booking_spends_credits_and_gets_an_unguessable_room(
     coach: Any, student: Any, local_aws: LocalAws
 ) -> None:
@@ -122,8 +113,9 @@ def test_a_booking_spends_credits_and_gets_an_unguessable_room(
     assert other["room_url"] != booked["room_url"]
     assert book(who, karim, slot(), "COURS_PRESENTIEL", key=key) == (201, booked)  # replay
     assert balance(student_id) == 2
-    mails = sent_mail(local_aws, booked["room_url"])
-    assert [to for _, to in mails] == sorted([[who.email], [karim.email]])
+    assert sorted(helpers.mailed_to(local_aws, booked["room_url"])) == sorted(
+        [[who.email], [karim.email]]
+    )
 
 
 def test_concurrent_bookings_of_one_coach_slot_let_exactly_one_through(
@@ -212,8 +204,8 @@ def test_coach_and_staff_cancellations_always_refund(
     assert api("POST", f"/v1/tutoring-sessions/{by_family['id']}/cancel", who)[1]["code"] == (
         "ALREADY_CANCELLED"
     )
-    subjects = [s for s, _ in sent_mail(local_aws, "est annulée") if "annulée" in s]
-    assert len(subjects) >= 6  # family and coach, three times
+    cancelled = [m for m in helpers.emails(local_aws, "est annulée") if "annulée" in m["subject"]]
+    assert len(cancelled) >= 6  # family and coach, three times
     # a freed slot can be booked again
     assert book(student()[0], karim, slot(days=3))[0] == 201
 
@@ -249,8 +241,12 @@ def test_a_reminder_is_sent_once_even_when_the_schedule_fires_twice(
         again = list(pool.map(lambda _: functions.invoke(reminders, event), range(3)))
 
     assert first["reminded"] >= 1 and all(r["reminded"] == 0 for r in again)
-    mails = [m for m in sent_mail(local_aws, booked["room_url"]) if m[0].startswith("Rappel")]
-    assert sorted(to for _, to in mails) == sorted([[who.email], [karim.email]])
+    reminders_sent = [
+        m["destinations"]["ToAddresses"]
+        for m in helpers.emails(local_aws, booked["room_url"])
+        if m["subject"].startswith("Rappel")
+    ]
+    assert sorted(reminders_sent) == sorted([[who.email], [karim.email]])
 
 
 def test_the_coach_side_agenda_report_and_staff_no_shows(

@@ -19,7 +19,6 @@ from reussite.bilans.writers import PASSES, WriterFailed, writer
 from reussite.errors import (
     Conflict,
     DependencyUnavailable,
-    Forbidden,
     IdempotencyKeyReused,
     NotEligible,
     NotFound,
@@ -61,7 +60,11 @@ def request(
 ) -> dict[str, Any]:
     """Store the questionnaire and a PENDING report, then queue it; a replay of the key returns
     the same report (and queues it again if still pending: the worker is idempotent)."""
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(
+        user, student_id, (Role.ELEVE, Role.PARENT), "Orientation reports are asked for by a family"
+    )
     with db.transaction() as conn:
         row = conn.execute(
             f"SELECT {_COLUMNS} FROM bilans WHERE owner_id = %s AND idempotency_key = %s",
@@ -92,20 +95,6 @@ def request(
     if row["status"] == "PENDING":
         _enqueue(row["id"])
     return {"id": str(row["id"]), "status": row["status"]}
-
-
-def _student_for(user: User, student_id: UUID | None) -> UUID:
-    from reussite.identity import service as identity
-
-    if user.role is Role.ELEVE and user.student_id is not None:
-        if student_id is None or student_id == user.student_id:
-            return user.student_id
-        return identity.accessible_student(user, student_id)  # raises: not theirs
-    if user.role is Role.PARENT:
-        if student_id is None:
-            raise Forbidden("A parent asks for a report for a child: give its student_id")
-        return identity.accessible_student(user, student_id)
-    raise Forbidden("Orientation reports are asked for by a family")
 
 
 def _enqueue(bilan_id: UUID) -> None:

@@ -21,7 +21,6 @@ from reussite.errors import (
     DeadlinePassed,
     ExamNotFound,
     FeatureDisabled,
-    Forbidden,
     IdempotencyKeyReused,
     PremiumRequired,
     StudentNotFound,
@@ -134,7 +133,14 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
 
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
         raise FeatureDisabled("Exams are not open to your account yet")
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(
+        user,
+        student_id,
+        (Role.ELEVE, Role.PARENT),
+        "Only a student, or a parent for their child, starts an exam",
+    )
     exam = definition(code)
     paying = db.read_one(_WALLET_AND_OFFER, (student,))
     if paying is None:
@@ -189,21 +195,6 @@ def _replay(conn: db.Connection, first: dict[str, Any], purpose: str) -> Attempt
     ).fetchone()
     assert row is not None, "every exam debit has its attempt"
     return _view(row, with_token=True, balance=first["balance_after"])
-
-
-def _student_for(user: User, student_id: UUID | None) -> UUID:
-    """Whose exam: the student's own, or a parent's child named in the request."""
-    from reussite.identity import service as identity
-
-    if user.role is Role.ELEVE and user.student_id is not None:
-        if student_id is not None and student_id != user.student_id:
-            return identity.accessible_student(user, student_id)  # raises: not theirs
-        return user.student_id
-    if user.role is Role.PARENT:
-        if student_id is None:
-            raise Forbidden("A parent starts an exam for a child: give its student_id")
-        return identity.accessible_student(user, student_id)
-    raise Forbidden("Only a student, or a parent for their child, starts an exam")
 
 
 # -- submit ------------------------------------------------------------------------------------

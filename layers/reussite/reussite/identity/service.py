@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -198,6 +199,19 @@ def accessible_student(user: User, student_id: UUID) -> UUID:
     else:
         return _require(None)
     return _require(student_id if found.fetchone() else None)
+
+
+def acting_for(user: User, student_id: UUID | None, roles: Iterable[Role], refusal: str) -> UUID:
+    """The student a request acts for: the caller's own profile when none is named (a
+    student), else a student the caller may act for (404 otherwise, like a stranger's). Callers
+    whose role is not in `roles` are refused with `refusal` (403)."""
+    if user.role not in roles:
+        raise Forbidden(refusal)
+    if student_id is None:
+        if user.role is Role.ELEVE and user.student_id is not None:
+            return user.student_id
+        raise Forbidden("Name the student this is for: student_id")
+    return accessible_student(user, student_id)
 
 
 def _require(student_id: UUID | None) -> UUID:

@@ -20,7 +20,6 @@ from reussite import db, outbox
 from reussite.errors import (
     Conflict,
     DomainError,
-    Forbidden,
     IdempotencyKeyReused,
     NotFound,
 )
@@ -93,6 +92,7 @@ class TransferAmountMismatch(DomainError):
 
 
 FINAL = (OrderStatus.PAID, OrderStatus.MISMATCH)
+_BUYERS = (Role.ELEVE, Role.PARENT, Role.ASSISTANTE, Role.ADMIN)
 # A Konnect order is payable once Konnect has answered; a bank transfer's at once.
 _FIRST_STATUS = {Provider.KONNECT: OrderStatus.CREATED, Provider.WISE: OrderStatus.PENDING}
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: easy to copy to a bank
@@ -127,7 +127,11 @@ def checkout(
 ) -> Order:
     """Create the order (once per Idempotency-Key), then open the payment with the provider.
     A replay returns the same order; a checkout whose provider call failed is retried."""
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(
+        user, student_id, _BUYERS, "Only a family (or staff for a family) buys credits"
+    )
     row = db.read_one(f"{_PRODUCT} WHERE code = %s AND active", (product_code,))
     if row is None:
         raise UnknownProduct()
@@ -138,20 +142,6 @@ def checkout(
     if order["provider"] == Provider.KONNECT and order["status"] == OrderStatus.CREATED:
         order = _open_konnect_payment(order, product, user.email)
     return _order(order)
-
-
-def _student_for(user: User, student_id: UUID | None) -> UUID:
-    """Who the purchase is for: a student's own wallet, a parent's child, or (staff taking an
-    order by phone) any student named."""
-    from reussite.identity import service as identity
-
-    if user.role is Role.ELEVE and user.student_id is not None and student_id is None:
-        return user.student_id
-    if user.role in (Role.ELEVE, Role.PARENT, Role.ASSISTANTE, Role.ADMIN):
-        if student_id is None:
-            raise Forbidden("Name the student the purchase is for: student_id")
-        return identity.accessible_student(user, student_id)
-    raise Forbidden("Only a family (or staff for a family) buys credits")
 
 
 def _create_order(

@@ -304,19 +304,11 @@ _REG_COLUMNS = """r.id, r.session_id, r.student_id, r.components, r.status, r.fe
     r.created_at, s.qualification_code, s.type, s.starts_at"""
 
 
-def _student_for(user: User, student_id: UUID | None) -> UUID:
-    from reussite.identity import service as identity
-
-    if student_id is None:
-        if user.role is Role.ELEVE and user.student_id is not None:
-            return user.student_id
-        raise Forbidden("Name the student: student_id")
-    return identity.accessible_student(user, student_id)
-
-
 def register(user: User, session_id: UUID, student_id: UUID | None, key: str) -> dict[str, Any]:
     """Register a student for a session, under the session type's rules, paying its fee."""
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(user, student_id, tuple(Role), "")
     with db.transaction() as conn:
         replay = _replay(conn, user, key)
         if replay is not None:
@@ -335,7 +327,9 @@ def register_makeup(
     user: User, qualification_code: str, student_id: UUID | None, key: str
 ) -> dict[str, Any]:
     """A student who missed a bundled exam goes to the next makeup session with a seat."""
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(user, student_id, tuple(Role), "")
     with db.transaction() as conn:
         replay = _replay(conn, user, key)
         if replay is not None:
@@ -664,7 +658,9 @@ def request_enquiry(
         ).fetchone()
         if reg is None:
             raise RegistrationNotFound()
-        _student_for(user, reg["student_id"])  # the student's family only (404 otherwise)
+        from reussite.identity import service as identity
+
+        identity.acting_for(user, reg["student_id"], tuple(Role), "")  # the family only (404 otherwise)
         q = qualification(reg["qualification_code"], conn)
         outcome = conn.execute(
             """SELECT created_at FROM qualification_outcomes

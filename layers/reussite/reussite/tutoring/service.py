@@ -64,6 +64,7 @@ class InvalidSlot(DomainError):
     title = "The slot must start in the future"
 
 
+_BOOKERS = (Role.ELEVE, Role.PARENT, *STAFF_ROLES)
 _BOOKING = """
     SELECT b.id, b.session_id, b.student_id, b.status, b.credits, b.booked_by,
            b.cancelled_at, b.refund_entry_id IS NOT NULL AS refunded, b.created_at,
@@ -144,7 +145,11 @@ def book(
 ) -> dict[str, Any]:
     """Book a slot: the credits are spent and the session created (or, for a group workshop,
     joined) in one transaction; a slot overlapping another session of the coach is refused."""
-    student = _student_for(user, student_id)
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(
+        user, student_id, _BOOKERS, "Families (or staff for them) book tutoring"
+    )
     if starts_at <= datetime.now(UTC):
         raise InvalidSlot()
     with db.transaction() as conn:
@@ -197,18 +202,6 @@ def book(
         _owe_emails(conn, found, "booked")
     outbox.flush(keys=_email_keys(found["id"], "booked"))
     return found
-
-
-def _student_for(user: User, student_id: UUID | None) -> UUID:
-    from reussite.identity import service as identity
-
-    if student_id is None:
-        if user.role is Role.ELEVE and user.student_id is not None:
-            return user.student_id
-        raise Forbidden("Name the student: student_id")
-    if user.role not in (Role.ELEVE, Role.PARENT, *STAFF_ROLES):
-        raise Forbidden("Families (or staff for them) book tutoring")
-    return identity.accessible_student(user, student_id)
 
 
 def _within_availability(
