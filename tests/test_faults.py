@@ -165,6 +165,7 @@ def test_sqs_down_when_a_report_is_asked_then_the_retry_queues_it_once(
         .fetchall()
     )
     assert [str(r["id"]) for r in rows] == [accepted["id"]]  # one report, queued now
+    assert jobs.check_invariants().clean
 
 
 def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(
@@ -216,6 +217,7 @@ def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(
             break
 
     assert done == {"status": "COMPLETED", "passes_done": 3}
+    assert jobs.check_invariants().clean
 
 
 def test_a_certificate_worker_killed_after_storing_the_pdf_finishes_once(
