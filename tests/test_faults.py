@@ -59,6 +59,18 @@ def debits(student_id: Any) -> int:
     return int(row["n"])
 
 
+QUESTIONNAIRE = {
+    "age": 14,
+    "school_level": "9e",
+    "favourite_subjects": ["arts"],
+    "interests": ["arts"],
+    "learning_style": "visuel",
+    "weekly_study_hours": 5,
+    "motivation": 3,
+    "stress": 2,
+}
+
+
 def paid_plan(principal: Any, konnect: FakeKonnect, plan: str) -> tuple[Any, Any]:
     """A parent whose new child's plan was just paid through Konnect: (parent, child id)."""
     parent = principal(Role.PARENT)
@@ -166,6 +178,39 @@ def test_sqs_down_when_a_report_is_asked_then_the_retry_queues_it_once(
     )
     assert [str(r["id"]) for r in rows] == [accepted["id"]]  # one report, queued now
     assert jobs.check_invariants().clean
+
+
+def test_a_report_whose_message_was_never_sent_is_queued_again_by_the_sweeper(
+    database_url: str,
+    principal: Any,
+    konnect: FakeKonnect,
+    local_aws: LocalAws,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parent, child = paid_plan(principal, konnect, "ACCES_PLATEFORME")
+    body = {"student_id": str(child), "questionnaire": QUESTIONNAIRE}
+    real_queue = get_settings().bilan_queue_url
+    assert real_queue
+    monkeypatch.setenv("BILAN_QUEUE_URL", real_queue.rsplit("/", 1)[0] + "/NoSuchQueue")
+    get_settings.cache_clear()
+    status, _ = helpers.call("bilans_api", "POST", "/v1/bilans", parent, body, "once")
+    monkeypatch.setenv("BILAN_QUEUE_URL", real_queue)
+    get_settings.cache_clear()
+    assert status == 503  # and the family never retries
+    db.connection().execute(
+        "UPDATE bilans SET created_at = now() - interval '20 minutes' WHERE student_id = %s",
+        (child,),
+    )
+    sweeper = helpers.FUNCTIONS["bilan_sweeper"]
+
+    swept = helpers.functions.invoke(sweeper, helpers.functions.sample_event(sweeper))
+
+    assert swept["requeued"] >= 1
+    worker = helpers.FUNCTIONS["bilan_worker"]
+    helpers.drain(QueueDelivery(local_aws, worker, worker.queues[0], real_queue))
+    assert db.read_one("SELECT status FROM bilans WHERE student_id = %s", (child,)) == {
+        "status": "COMPLETED"
+    }
 
 
 def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(

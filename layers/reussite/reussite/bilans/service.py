@@ -124,6 +124,27 @@ def get(user: User, bilan_id: UUID) -> dict[str, Any]:
     return row
 
 
+def requeue_stale(older_than_minutes: int = 15, limit: int = 200) -> int:
+    """Queue again the reports still PENDING and held by no worker a while after they were
+    asked for: their message was never sent (SQS down after the commit, and the family did not
+    retry) or was lost. The worker is idempotent, so a report queued twice is written once."""
+    rows = (
+        db.connection()
+        .execute(
+            """SELECT id FROM bilans
+                WHERE status = 'PENDING'
+                  AND created_at < now() - make_interval(mins => %s)
+                  AND (claimed_until IS NULL OR claimed_until < now())
+                ORDER BY created_at LIMIT %s""",
+            (older_than_minutes, limit),
+        )
+        .fetchall()
+    )
+    for row in rows:
+        _enqueue(row["id"])
+    return len(rows)
+
+
 # -- the worker --------------------------------------------------------------------------------
 
 

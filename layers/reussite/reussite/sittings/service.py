@@ -660,7 +660,9 @@ def request_enquiry(
             raise RegistrationNotFound()
         from reussite.identity import service as identity
 
-        identity.acting_for(user, reg["student_id"], tuple(Role), "")  # the family only (404 otherwise)
+        identity.acting_for(
+            user, reg["student_id"], tuple(Role), ""
+        )  # the family only (404 otherwise)
         q = qualification(reg["qualification_code"], conn)
         outcome = conn.execute(
             """SELECT created_at FROM qualification_outcomes

@@ -1,0 +1,18 @@
+"""Every 15 minutes: queue again the orientation reports left PENDING without a worker (their
+message never sent or lost), so no family's report waits forever."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from reussite.bilans.service import requeue_stale
+from reussite.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    requeued = requeue_stale()
+    metrics.add_metric(name="BilansRequeued", unit=MetricUnit.Count, value=requeued)
+    logger.info("stale reports queued again", extra={"requeued": requeued})
+    return {"requeued": requeued}
