@@ -660,9 +660,8 @@ def request_enquiry(
             raise RegistrationNotFound()
         from reussite.identity import service as identity
 
-        identity.acting_for(
-            user, reg["student_id"], tuple(Role), ""
-        )  # the family only (404 otherwise)
+        # the student's family only (staff too): anyone else gets a 404
+        identity.acting_for(user, reg["student_id"], tuple(Role), "")
         q = qualification(reg["qualification_code"], conn)
         outcome = conn.execute(
             """SELECT created_at FROM qualification_outcomes
