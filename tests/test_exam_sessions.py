@@ -348,6 +348,12 @@ def test_results_are_entered_once_per_sitting_and_audited(staff: Principal, stud
     assert bad[0] == 422 and bad[1]["code"] == "INVALID_SCORES"
     assert good[0] == 200 and good[1]["outcome"]["grade"] == "PASS"
     assert again[1]["code"] == "RESULTS_ALREADY_ENTERED"
+    key = str(uuid.uuid4())
+    sitting_two = register(student()[0], sitting["id"])[1]
+    path = f"/v1/admin/registrations/{sitting_two['id']}/results"
+    body = {"scores": {"THEORY": 70, "TASTING": 70}}
+    first = api("POST", path, staff, body, key)
+    assert first[0] == 200 and api("POST", path, staff, body, key) == first  # a double click
     actions = [
         r["action"]
         for r in db.connection()

@@ -174,10 +174,16 @@ class Results(BaseModel):
     absent: bool = False
 
 
+enter_results_once = _staff_once(service.enter_results, Results)
+
+
 @app.post("/v1/admin/registrations/{registration_id}/results")
-def enter_results(registration_id: UUID, body: Results, user: CurrentUser) -> dict[str, Any]:
-    scores = {str(k): v for k, v in body.scores.items()} if body.scores else None
-    return dict(jsonable(service.enter_results(user, registration_id, scores, body.absent)))
+def enter_results(
+    registration_id: UUID, body: Results, user: CurrentUser, key: IdempotencyKey, http: Request
+) -> dict[str, Any]:
+    """A repeat with the same Idempotency-Key replays the first answer; results entered again
+    under another key are a 409 (changes go through an enquiry)."""
+    return _front_door(enter_results_once, user, key, http, body, registration_id=registration_id)
 
 
 @app.post("/v1/admin/enquiries/{enquiry_id}/review")
@@ -191,12 +197,14 @@ class Decision(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
+decide_enquiry_once = _staff_once(service.decide_enquiry, Decision)
+
+
 @app.post("/v1/admin/enquiries/{enquiry_id}/decision")
-def decide_enquiry(enquiry_id: UUID, body: Decision, user: CurrentUser) -> dict[str, Any]:
-    scores = {str(k): v for k, v in body.scores.items()} if body.scores else None
-    return dict(
-        jsonable(service.decide_enquiry(user, enquiry_id, body.decision, scores, body.note))
-    )
+def decide_enquiry(
+    enquiry_id: UUID, body: Decision, user: CurrentUser, key: IdempotencyKey, http: Request
+) -> dict[str, Any]:
+    return _front_door(decide_enquiry_once, user, key, http, body, enquiry_id=enquiry_id)
 
 
 handler = lambda_handler(app)
