@@ -45,19 +45,155 @@ def _front_door(
     return door(request=request, user=user, lambda_context=http.scope.get("aws.context"))
 
 
+# -- what the API answers ----------------------------------------------------------------------
+
+SessionType = Literal["BUNDLED", "MAKEUP", "RESIT", "REMOTE", "STANDALONE"]
+
+
+class ComponentRule(BaseModel):
+    code: str
+    name: str
+    pass_mark: int
+    weight: int
+
+
+class Qualification(BaseModel):
+    code: str
+    name: str
+    level: str
+    merit_mark: int | None
+    distinction_mark: int | None
+    carry_forward: bool
+    resit_grade_cap: str | None
+    exam_day: str
+    enquiry_weeks: int
+    remote_window_days: int
+    remote_lead_days: int
+    fee_standalone: int
+    fee_makeup: int
+    fee_resit: int
+    fee_remote: int
+    fee_enquiry_component: int
+    fee_enquiry_all: int
+    components: list[ComponentRule]
+
+
+class ExamSession(BaseModel):
+    id: UUID
+    qualification_code: str
+    type: SessionType
+    components: list[str]
+    starts_at: datetime
+    location: str | None
+    remote: bool
+    proctor_id: UUID | None
+    capacity: int
+    registered: int
+    registration_deadline: datetime
+    course_session_id: UUID | None
+
+
+class Registration(BaseModel):
+    id: UUID
+    session_id: UUID
+    student_id: UUID
+    components: list[str]
+    status: Literal["REGISTERED", "ABSENT", "SAT"]
+    fee_credits: int
+    created_at: datetime
+    qualification_code: str
+    type: SessionType
+    starts_at: datetime
+
+
+class ComponentResult(BaseModel):
+    score: int
+    passed: bool
+    carried: bool
+
+
+class Outcome(BaseModel):
+    id: UUID
+    registration_id: UUID
+    components: dict[str, ComponentResult]
+    passed: bool
+    grade: Literal["FAIL", "PASS", "MERIT", "DISTINCTION"]
+    percent: int
+    created_at: datetime
+
+
+class MyExam(Registration):
+    scores: dict[str, int] | None
+    outcome_id: UUID | None
+    passed: bool | None
+    grade: str | None
+    percent: int | None
+    certificate: str | None  # the verification code, once issued
+
+
+class Sitting(BaseModel):
+    registration_id: UUID
+    status: Literal["ABSENT", "SAT"]
+    outcome: Outcome | None
+
+
+class Enquiry(BaseModel):
+    id: UUID
+    registration_id: UUID
+    components: list[str]
+    status: Literal["SUBMITTED", "UNDER_REVIEW", "UPHELD", "REJECTED", "PARTIAL"]
+    fee_credits: int
+    decision_note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    outcome: Outcome | None = None  # the regrade, when a decision changed the scores
+
+
+class Template(BaseModel):
+    id: UUID
+    components: list[str]
+    exam_day: str
+
+
+class Offering(BaseModel):
+    id: UUID
+    qualification_code: str
+    name: str
+    created_at: datetime
+    templates: list[Template]
+
+
+class Course(BaseModel):
+    id: UUID
+    offering_id: UUID
+    starts_on: date
+    ends_on: date
+    location: str | None
+    remote: bool
+    capacity: int
+    exam_sessions: list[ExamSession]
+
+
+class Enrolment(BaseModel):
+    student_id: UUID
+    qualification_code: str
+    online: bool
+    enrolled_at: datetime
+
+
 # -- catalogue and families --------------------------------------------------------------------
 
 
-@app.get("/v1/qualifications")
-def list_qualifications(user: CurrentUser) -> list[dict[str, Any]]:
+@app.get("/v1/qualifications", response_model=list[Qualification])
+def list_qualifications(user: CurrentUser) -> Any:
     return [jsonable(q) for q in service.qualifications()]
 
 
-@app.get("/v1/exam-sessions")
+@app.get("/v1/exam-sessions", response_model=list[ExamSession])
 def open_sessions(
     user: CurrentUser,
     qualification: Annotated[str | None, Query(pattern=r"^[A-Z0-9-]{1,32}$")] = None,
-) -> list[dict[str, Any]]:
+) -> Any:
     return [jsonable(s) for s in service.available_sessions(qualification)]
 
 
@@ -65,27 +201,35 @@ class ForStudent(BaseModel):
     student_id: UUID | None = None  # a parent's child; a student registers themself
 
 
-@app.post("/v1/exam-sessions/{session_id}/registrations", status_code=status.HTTP_201_CREATED)
+@app.post(
+    "/v1/exam-sessions/{session_id}/registrations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Registration,
+)
 def register(
     session_id: UUID, user: CurrentUser, key: IdempotencyKey, body: ForStudent | None = None
-) -> dict[str, Any]:
+) -> Any:
     student = body.student_id if body else None
     return dict(jsonable(service.register(user, session_id, student, key)))
 
 
-@app.post("/v1/qualifications/{code}/makeup", status_code=status.HTTP_201_CREATED)
+@app.post(
+    "/v1/qualifications/{code}/makeup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Registration,
+)
 def register_makeup(
     code: Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")],
     user: CurrentUser,
     key: IdempotencyKey,
     body: ForStudent | None = None,
-) -> dict[str, Any]:
+) -> Any:
     student = body.student_id if body else None
     return dict(jsonable(service.register_makeup(user, code[:32], student, key)))
 
 
-@app.get("/v1/me/exams")
-def my_exams(user: CurrentUser) -> list[dict[str, Any]]:
+@app.get("/v1/me/exams", response_model=list[MyExam])
+def my_exams(user: CurrentUser) -> Any:
     return [jsonable(r) for r in service.my_exams(user)]
 
 
@@ -93,10 +237,14 @@ class EnquiryRequest(BaseModel):
     components: list[Component] = Field(min_length=1, max_length=3)
 
 
-@app.post("/v1/registrations/{registration_id}/enquiries", status_code=status.HTTP_201_CREATED)
+@app.post(
+    "/v1/registrations/{registration_id}/enquiries",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Enquiry,
+)
 def ask_enquiry(
     registration_id: UUID, body: EnquiryRequest, user: CurrentUser, key: IdempotencyKey
-) -> dict[str, Any]:
+) -> Any:
     return dict(jsonable(service.request_enquiry(user, registration_id, body.components, key)))
 
 
@@ -111,10 +259,12 @@ class NewOffering(BaseModel):
 create_offering_once = _staff_once(service.create_offering, NewOffering)
 
 
-@app.post("/v1/admin/course-offerings", status_code=status.HTTP_201_CREATED)
+@app.post(
+    "/v1/admin/course-offerings", status_code=status.HTTP_201_CREATED, response_model=Offering
+)
 def create_offering(
     body: NewOffering, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
+) -> Any:
     return _front_door(create_offering_once, user, key, http, body)
 
 
@@ -131,10 +281,14 @@ class NewCourse(BaseModel):
 schedule_course_once = _staff_once(service.schedule_course, NewCourse)
 
 
-@app.post("/v1/admin/course-offerings/{offering_id}/sessions", status_code=status.HTTP_201_CREATED)
+@app.post(
+    "/v1/admin/course-offerings/{offering_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Course,
+)
 def schedule_course(
     offering_id: UUID, body: NewCourse, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
+) -> Any:
     return _front_door(schedule_course_once, user, key, http, body, offering_id=offering_id)
 
 
@@ -152,10 +306,10 @@ class NewSession(BaseModel):
 create_session_once = _staff_once(service.create_session, NewSession, type="kind")
 
 
-@app.post("/v1/admin/exam-sessions", status_code=status.HTTP_201_CREATED)
-def create_session(
-    body: NewSession, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
+@app.post(
+    "/v1/admin/exam-sessions", status_code=status.HTTP_201_CREATED, response_model=ExamSession
+)
+def create_session(body: NewSession, user: CurrentUser, key: IdempotencyKey, http: Request) -> Any:
     return _front_door(create_session_once, user, key, http, body)
 
 
@@ -164,8 +318,8 @@ class OnlineEnrolment(BaseModel):
     qualification_code: Code
 
 
-@app.post("/v1/admin/enrolments", status_code=status.HTTP_201_CREATED)
-def enrol_online(body: OnlineEnrolment, user: CurrentUser) -> dict[str, Any]:
+@app.post("/v1/admin/enrolments", status_code=status.HTTP_201_CREATED, response_model=Enrolment)
+def enrol_online(body: OnlineEnrolment, user: CurrentUser) -> Any:
     return dict(jsonable(service.enrol_online(user, body.student_id, body.qualification_code)))
 
 
@@ -177,17 +331,17 @@ class Results(BaseModel):
 enter_results_once = _staff_once(service.enter_results, Results)
 
 
-@app.post("/v1/admin/registrations/{registration_id}/results")
+@app.post("/v1/admin/registrations/{registration_id}/results", response_model=Sitting)
 def enter_results(
     registration_id: UUID, body: Results, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
+) -> Any:
     """A repeat with the same Idempotency-Key replays the first answer; results entered again
     under another key are a 409 (changes go through an enquiry)."""
     return _front_door(enter_results_once, user, key, http, body, registration_id=registration_id)
 
 
-@app.post("/v1/admin/enquiries/{enquiry_id}/review")
-def review_enquiry(enquiry_id: UUID, user: CurrentUser) -> dict[str, Any]:
+@app.post("/v1/admin/enquiries/{enquiry_id}/review", response_model=Enquiry)
+def review_enquiry(enquiry_id: UUID, user: CurrentUser) -> Any:
     return dict(jsonable(service.review_enquiry(user, enquiry_id)))
 
 
@@ -200,10 +354,10 @@ class Decision(BaseModel):
 decide_enquiry_once = _staff_once(service.decide_enquiry, Decision)
 
 
-@app.post("/v1/admin/enquiries/{enquiry_id}/decision")
+@app.post("/v1/admin/enquiries/{enquiry_id}/decision", response_model=Enquiry)
 def decide_enquiry(
     enquiry_id: UUID, body: Decision, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
+) -> Any:
     return _front_door(decide_enquiry_once, user, key, http, body, enquiry_id=enquiry_id)
 
 

@@ -1,8 +1,8 @@
 """Live tutoring: coaches and services, booking paid in credits, cancellation with the refund
 rule, the coach's agenda and reports, no-shows recorded by staff."""
 
-from datetime import time
-from typing import Annotated, Any
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Query, status
@@ -10,23 +10,85 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
-from reussite.jsonable import jsonable
 from reussite.tutoring import service
 
 app = create_app("reussite tutoring")
 Subject = Annotated[str, Field(min_length=1, max_length=60)]
 
 
-@app.get("/v1/tutoring/services")
-def list_services(user: CurrentUser) -> list[dict[str, Any]]:
-    return [jsonable(s) for s in service.services()]
+class Service(BaseModel):
+    code: str
+    name: str
+    mode: Literal["ONLINE", "IN_PERSON", "GROUP"]
+    credits: int
+    duration_minutes: int
+    capacity: int
 
 
-@app.get("/v1/coaches")
+class WeeklySlot(BaseModel):
+    weekday: int
+    starts: time
+    ends: time
+
+
+class Coach(BaseModel):
+    id: UUID
+    display_name: str
+    subjects: list[str]
+    availability: list[WeeklySlot]
+    timezone: str
+
+
+class TutoringBooking(BaseModel):
+    """A student's place in a session with a coach."""
+
+    id: UUID
+    session_id: UUID
+    student_id: UUID
+    student_name: str
+    status: Literal["BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"]
+    credits: int
+    refunded: bool
+    coach_id: UUID
+    coach_name: str
+    service_code: str
+    subject: str
+    starts_at: datetime
+    ends_at: datetime
+    session_status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
+    room_url: str
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+class AgendaBooking(BaseModel):
+    booking_id: UUID
+    student: str
+    status: str
+
+
+class AgendaSession(BaseModel):
+    id: UUID
+    service_code: str
+    subject: str
+    starts_at: datetime
+    ends_at: datetime
+    status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
+    room_url: str
+    report: str | None
+    bookings: list[AgendaBooking] = []
+
+
+@app.get("/v1/tutoring/services", response_model=list[Service])
+def list_services(user: CurrentUser) -> Any:
+    return service.services()
+
+
+@app.get("/v1/coaches", response_model=list[Coach])
 def list_coaches(
     user: CurrentUser, subject: Annotated[str | None, Query(max_length=60)] = None
-) -> list[dict[str, Any]]:
-    return [jsonable(c) for c in service.coaches(subject)]
+) -> Any:
+    return service.coaches(subject)
 
 
 class Slot(BaseModel):
@@ -40,10 +102,10 @@ class CoachProfile(BaseModel):
     availability: list[Slot] = Field(max_length=50)
 
 
-@app.post("/v1/admin/coaches/{user_id}")
-def save_coach(user_id: UUID, body: CoachProfile, user: CurrentUser) -> dict[str, Any]:
+@app.post("/v1/admin/coaches/{user_id}", response_model=Coach)
+def save_coach(user_id: UUID, body: CoachProfile, user: CurrentUser) -> Any:
     slots = [s.model_dump() for s in body.availability]
-    return dict(jsonable(service.save_coach(user, user_id, body.subjects, slots)))
+    return service.save_coach(user, user_id, body.subjects, slots)
 
 
 class Booking(BaseModel):
@@ -54,41 +116,42 @@ class Booking(BaseModel):
     student_id: UUID | None = None  # a parent's child; a student books for themself
 
 
-@app.post("/v1/tutoring-sessions", status_code=status.HTTP_201_CREATED)
-def book(body: Booking, user: CurrentUser, key: IdempotencyKey) -> dict[str, Any]:
-    booked = service.book(
+@app.post(
+    "/v1/tutoring-sessions", status_code=status.HTTP_201_CREATED, response_model=TutoringBooking
+)
+def book(body: Booking, user: CurrentUser, key: IdempotencyKey) -> Any:
+    return service.book(
         user, body.coach_id, body.service_code, body.subject, body.starts_at, body.student_id, key
     )
-    return dict(jsonable(booked))
 
 
-@app.get("/v1/me/tutoring-sessions")
-def my_sessions(user: CurrentUser) -> list[dict[str, Any]]:
-    return [jsonable(b) for b in service.my_sessions(user)]
+@app.get("/v1/me/tutoring-sessions", response_model=list[TutoringBooking])
+def my_sessions(user: CurrentUser) -> Any:
+    return service.my_sessions(user)
 
 
-@app.post("/v1/tutoring-sessions/{booking_id}/cancel")
-def cancel(booking_id: UUID, user: CurrentUser) -> dict[str, Any]:
-    return dict(jsonable(service.cancel(user, booking_id)))
+@app.post("/v1/tutoring-sessions/{booking_id}/cancel", response_model=TutoringBooking)
+def cancel(booking_id: UUID, user: CurrentUser) -> Any:
+    return service.cancel(user, booking_id)
 
 
-@app.get("/v1/coach/agenda")
-def agenda(user: CurrentUser) -> list[dict[str, Any]]:
-    return [jsonable(s) for s in service.agenda(user)]
+@app.get("/v1/coach/agenda", response_model=list[AgendaSession])
+def agenda(user: CurrentUser) -> Any:
+    return service.agenda(user)
 
 
 class Report(BaseModel):
     report: str = Field(min_length=1, max_length=5000)
 
 
-@app.post("/v1/coach/sessions/{session_id}/report")
-def file_report(session_id: UUID, body: Report, user: CurrentUser) -> dict[str, Any]:
-    return dict(jsonable(service.file_report(user, session_id, body.report)))
+@app.post("/v1/coach/sessions/{session_id}/report", response_model=AgendaSession)
+def file_report(session_id: UUID, body: Report, user: CurrentUser) -> Any:
+    return service.file_report(user, session_id, body.report)
 
 
-@app.post("/v1/admin/tutoring-bookings/{booking_id}/no-show")
-def mark_no_show(booking_id: UUID, user: CurrentUser) -> dict[str, Any]:
-    return dict(jsonable(service.mark_no_show(user, booking_id)))
+@app.post("/v1/admin/tutoring-bookings/{booking_id}/no-show", response_model=TutoringBooking)
+def mark_no_show(booking_id: UUID, user: CurrentUser) -> Any:
+    return service.mark_no_show(user, booking_id)
 
 
 handler = lambda_handler(app)
