@@ -16,6 +16,7 @@ from reussite_local.aws import LocalAws, Resources
 from reussite_local.gateway import Gateway
 from reussite_local.konnect import FakeKonnect
 from reussite_local.postgres import LocalPostgres
+from reussite_local.scheduler import Scheduler
 from reussite_local.sqs import QueueDelivery
 
 STATE_DIR = template.ROOT / ".local"
@@ -113,8 +114,10 @@ class LocalStack:
                 self.deliveries.append(QueueDelivery(self.aws, fn, source, url))
 
     def start_delivery(self) -> None:
-        for delivery in self.deliveries:
-            thread = threading.Thread(target=delivery.run, args=(self._stop,), daemon=True)
+        """Start what runs in the background: queue deliveries and the template's schedules."""
+        scheduler = Scheduler(self.functions, functions.invoke)
+        for target in [*(d.run for d in self.deliveries), scheduler.run]:
+            thread = threading.Thread(target=target, args=(self._stop,), daemon=True)
             thread.start()
             self._threads.append(thread)
 
