@@ -147,17 +147,7 @@ def test_sqs_down_when_a_report_is_asked_then_the_retry_queues_it_once(
     database_url: str, principal: Any, konnect: FakeKonnect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parent, child = paid_plan(principal, konnect, "HYBRIDE")
-    questionnaire = {
-        "age": 14,
-        "school_level": "9e",
-        "favourite_subjects": ["arts"],
-        "interests": ["arts"],
-        "learning_style": "visuel",
-        "weekly_study_hours": 5,
-        "motivation": 3,
-        "stress": 2,
-    }
-    body = {"student_id": str(child), "questionnaire": questionnaire}
+    body = {"student_id": str(child), "questionnaire": QUESTIONNAIRE}
     key = str(uuid.uuid4())
     real_queue = get_settings().bilan_queue_url
     assert real_queue
@@ -217,22 +207,12 @@ def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(
     database_url: str, principal: Any, konnect: FakeKonnect, local_aws: LocalAws
 ) -> None:
     parent, child = paid_plan(principal, konnect, "IMMERSION")
-    questionnaire = {
-        "age": 17,
-        "school_level": "bac",
-        "favourite_subjects": ["economie"],
-        "interests": ["commerce"],
-        "learning_style": "auditif",
-        "weekly_study_hours": 12,
-        "motivation": 5,
-        "stress": 4,
-    }
     _, accepted = helpers.call(
         "bilans_api",
         "POST",
         "/v1/bilans",
         parent,
-        {"student_id": str(child), "questionnaire": questionnaire},
+        {"student_id": str(child), "questionnaire": QUESTIONNAIRE},
         str(uuid.uuid4()),
     )
     # A worker timed out half-way: it still holds the report (its claim), one pass written.

@@ -13,7 +13,7 @@ from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.idempotency import once
 from reussite.identity.models import User
 from reussite.jsonable import jsonable
-from reussite.sittings import service
+from reussite.sittings import rules, service
 
 app = create_app("reussite exam sessions")
 Component = Literal["THEORY", "TASTING", "COMBINED"]
@@ -48,34 +48,6 @@ def _front_door(
 # -- what the API answers ----------------------------------------------------------------------
 
 SessionType = Literal["BUNDLED", "MAKEUP", "RESIT", "REMOTE", "STANDALONE"]
-
-
-class ComponentRule(BaseModel):
-    code: str
-    name: str
-    pass_mark: int
-    weight: int
-
-
-class Qualification(BaseModel):
-    code: str
-    name: str
-    level: str
-    merit_mark: int | None
-    distinction_mark: int | None
-    carry_forward: bool
-    resit_grade_cap: str | None
-    exam_day: str
-    enquiry_weeks: int
-    remote_window_days: int
-    remote_lead_days: int
-    fee_standalone: int
-    fee_makeup: int
-    fee_resit: int
-    fee_remote: int
-    fee_enquiry_component: int
-    fee_enquiry_all: int
-    components: list[ComponentRule]
 
 
 class ExamSession(BaseModel):
@@ -184,9 +156,9 @@ class Enrolment(BaseModel):
 # -- catalogue and families --------------------------------------------------------------------
 
 
-@app.get("/v1/qualifications", response_model=list[Qualification])
+@app.get("/v1/qualifications", response_model=list[rules.Qualification])
 def list_qualifications(user: CurrentUser) -> Any:
-    return [jsonable(q) for q in service.qualifications()]
+    return service.qualifications()
 
 
 @app.get("/v1/exam-sessions", response_model=list[ExamSession])

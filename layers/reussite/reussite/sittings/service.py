@@ -429,18 +429,16 @@ def _register(
     ).fetchone()
     assert row is not None
     if fee:
-        wallet = ledger.wallet_of(student)
-        spent = ledger.spend(
-            wallet,
+        entry = _charge(
+            conn,
+            student,
             fee,
-            key=f"exam-registration:{row['id']}",
-            purpose=f"{kind.lower()} exam fee {q.code}",
-            actor_id=user.id,
-            conn=conn,
+            f"exam-registration:{row['id']}",
+            user,
+            f"{kind.lower()} exam fee {q.code}",
         )
         conn.execute(
-            "UPDATE exam_registrations SET fee_entry_id = %s WHERE id = %s",
-            (spent.entry_id, row["id"]),
+            "UPDATE exam_registrations SET fee_entry_id = %s WHERE id = %s", (entry, row["id"])
         )
     _audit(
         conn,
@@ -451,6 +449,17 @@ def _register(
     )
     registration = _registration(conn, row["id"])
     return registration
+
+
+def _charge(
+    conn: db.Connection, student: UUID, fee: int, key: str, user: User, purpose: str
+) -> int:
+    """Spend a fee in the caller's transaction (a refused spend rolls everything back);
+    return the ledger entry, so an upheld enquiry can refund it by its key."""
+    spent = ledger.spend(
+        ledger.wallet_of(student), fee, key=key, purpose=purpose, actor_id=user.id, conn=conn
+    )
+    return spent.entry_id
 
 
 def _enrol(conn: db.Connection, student: UUID, qualification_code: str, online: bool) -> None:
@@ -651,13 +660,7 @@ def request_enquiry(
         ).fetchone()
         if replay is not None:
             return dict(replay)
-        reg = conn.execute(
-            f"""SELECT {_REG_COLUMNS} FROM exam_registrations r
-                  JOIN exam_sessions s ON s.id = r.session_id WHERE r.id = %s""",
-            (registration_id,),
-        ).fetchone()
-        if reg is None:
-            raise RegistrationNotFound()
+        reg = _registration(conn, registration_id)
         from reussite.identity import service as identity
 
         # the student's family only (staff too): anyone else gets a 404
@@ -690,17 +693,16 @@ def request_enquiry(
         ).fetchone()
         assert row is not None
         if fee:
-            spent = ledger.spend(
-                ledger.wallet_of(reg["student_id"]),
+            entry = _charge(
+                conn,
+                reg["student_id"],
                 fee,
-                key=f"enquiry:{row['id']}",
-                purpose=f"result enquiry {q.code}",
-                actor_id=user.id,
-                conn=conn,
+                f"enquiry:{row['id']}",
+                user,
+                f"result enquiry {q.code}",
             )
             conn.execute(
-                "UPDATE result_enquiries SET fee_entry_id = %s WHERE id = %s",
-                (spent.entry_id, row["id"]),
+                "UPDATE result_enquiries SET fee_entry_id = %s WHERE id = %s", (entry, row["id"])
             )
         _audit(conn, user.id, "enquiry.submit", f"enquiry:{row['id']}", {"fee": fee})
         found = conn.execute("SELECT * FROM result_enquiries WHERE id = %s", (row["id"],))
@@ -739,12 +741,7 @@ def decide_enquiry(
                 raise InvalidScores("A rejected enquiry changes no score")
         elif not scores or not set(scores) <= set(enquiry["components"]):
             raise InvalidScores(f"New scores for: {', '.join(enquiry['components'])}")
-        reg = conn.execute(
-            f"""SELECT {_REG_COLUMNS} FROM exam_registrations r
-                  JOIN exam_sessions s ON s.id = r.session_id WHERE r.id = %s""",
-            (enquiry["registration_id"],),
-        ).fetchone()
-        assert reg is not None
+        reg = _registration(conn, enquiry["registration_id"])
         subject = f"enquiry:{enquiry_id}"
         if scores and decision != "REJECTED":
             for component, score in scores.items():
