@@ -7,10 +7,12 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from reussite import db
 from reussite.identity.models import Role
@@ -27,17 +29,117 @@ def test_one_connection_is_reused_across_calls(conn: db.Connection) -> None:
     assert db.connection().execute("SELECT pg_backend_pid() AS pid").fetchone() == {"pid": pid}
 
 
-def test_a_connection_outlives_the_worker_thread_that_used_it(conn: db.Connection) -> None:
-    def backend_pid() -> int:
-        return int(db.connection().info.backend_pid)
-
-    pids = []
-    for _ in range(3):  # threads that come and go, like FastAPI's worker threads
-        thread = threading.Thread(target=lambda: pids.append(backend_pid()))
+def _on_new_threads(work: Any, times: int) -> list[Any]:
+    """Run `work` once on each of `times` threads that come and go, one after the other, like
+    FastAPI's worker threads or the local stack's."""
+    results = []
+    for _ in range(times):
+        thread = threading.Thread(target=lambda: results.append(work()))
         thread.start()
         thread.join()
+    return results
+
+
+def _backend_pid() -> int:
+    with db.work():
+        return int(db.connection().info.backend_pid)
+
+
+def test_units_of_work_on_threads_that_come_and_go_share_one_connection(
+    database_url: str,
+) -> None:
+    db.close()
+    opened = db.connections_opened()
+
+    pids = _on_new_threads(_backend_pid, 5)
 
     assert len(set(pids)) == 1
+    assert db.connections_opened() - opened == 1
+
+
+def test_requests_and_jobs_on_threads_that_come_and_go_share_one_connection(
+    database_url: str, principal: Any
+) -> None:
+    me = http_api_event("GET", "/v1/me", claims=principal_claims(principal(Role.ELEVE)))
+    invariants = next(f for f in template.load().functions() if f.name == "ledger_invariants")
+    db.close()
+    opened = db.connections_opened()
+
+    statuses = _on_new_threads(lambda: functions.invoke(FN, me)["statusCode"], 4)
+    reports = _on_new_threads(lambda: functions.invoke(invariants, {}), 2)
+
+    assert statuses == [200] * 4 and all(not r["wallet_mismatches"] for r in reports)
+    assert db.connections_opened() - opened == 1
+
+
+def test_concurrent_units_open_only_as_many_connections_as_were_busy_at_once(
+    database_url: str,
+) -> None:
+    busy = 3
+    together = threading.Barrier(busy)
+
+    def hold_while_the_others_do() -> int:
+        with db.work():
+            pid = int(db.connection().execute("SELECT pg_backend_pid() AS p").fetchone()["p"])
+            together.wait(timeout=10)  # all `busy` units hold a connection at this point
+            return pid
+
+    db.close()
+    opened = db.connections_opened()
+    rounds = []
+    for _ in range(2):
+        with ThreadPoolExecutor(max_workers=busy) as pool:
+            rounds.append(set(pool.map(lambda _: hold_while_the_others_do(), range(busy))))
+
+    assert len(rounds[0]) == busy
+    assert rounds[1] == rounds[0]  # the second round took the first round's connections back
+    assert db.connections_opened() - opened == busy
+
+
+def test_a_connection_left_in_a_transaction_or_broken_is_never_handed_back(
+    database_url: str,
+) -> None:
+    db.close()
+    with db.work():
+        left_open = db.connection()
+        left_open.execute("BEGIN")
+        left_open.execute("SELECT 1")
+    with db.work():
+        broken = db.connection()
+        _terminate(database_url, broken.info.backend_pid)
+        with pytest.raises(psycopg.OperationalError):
+            broken.execute("SELECT 1")
+    with db.work():
+        fresh = db.connection()
+        row = fresh.execute("SELECT 1 AS one").fetchone()
+
+    assert left_open.closed and broken.closed
+    assert fresh is not left_open and fresh is not broken and row == {"one": 1}
+    assert fresh.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_unit_of_work_hands_its_connection_back_when_it_fails(database_url: str) -> None:
+    db.close()
+    with pytest.raises(RuntimeError), db.work():
+        failed = db.connection()
+        with db.transaction() as tx:
+            tx.execute("SELECT 1")
+            raise RuntimeError("the request failed")
+    with db.work():
+        again = db.connection()
+
+    assert again is failed and not failed.closed
+
+
+def _terminate(database_url: str, pid: int) -> None:
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin.execute(  # wait until the server has really ended it
+            """DO $$ BEGIN
+                 WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s) LOOP
+                   PERFORM pg_sleep(0.01);
+                 END LOOP; END $$""".replace("%s", str(int(pid)))
+        )
 
 
 FN = next(f for f in template.load().functions() if f.name == "identity_api")

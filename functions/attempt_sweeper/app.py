@@ -6,11 +6,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from reussite.exams import service
+from reussite.handlers import job
 from reussite.observability import logger, metrics
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = service.sweep()
     report["debit_gap"] = service.debit_gap()

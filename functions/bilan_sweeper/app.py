@@ -6,11 +6,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from reussite.bilans.service import requeue_stale
+from reussite.handlers import job
 from reussite.observability import logger, metrics
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     requeued = requeue_stale()
     metrics.add_metric(name="BilansRequeued", unit=MetricUnit.Count, value=requeued)

@@ -9,13 +9,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
-    process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite.bilans import service
+from reussite.handlers import queue_batch
 from reussite.http.idempotency import once_per
-from reussite.observability import logger
 
 # Every message that failed is reported in batchItemFailures, even when all did: SQS retries
 # them; the invocation itself succeeds (a failing writer is not a broken function).
@@ -35,6 +34,4 @@ def record_handler(record: SQSRecord) -> None:
     write_once(request={"bilan_id": bilan_id, "receive_count": receives})
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, processor, context)
+handler = queue_batch(record_handler, processor)

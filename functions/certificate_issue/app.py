@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
-    process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite.certificates import service
 from reussite.errors import NotEligible
+from reussite.handlers import queue_batch
 from reussite.http.idempotency import once_per
 from reussite.jsonable import jsonable
 from reussite.observability import logger
@@ -46,6 +46,4 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("no certificate for this result", extra=body)
 
 
-@logger.inject_lambda_context
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, processor, context)
+handler = queue_batch(record_handler, processor)

@@ -4,9 +4,9 @@ from typing import Any
 
 from reussite import db
 from reussite.db.migrate import migrate
-from reussite.observability import logger
+from reussite.handlers import job
 
 
-@logger.inject_lambda_context
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"applied": migrate(db.connection())}

@@ -4,13 +4,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.ledger.jobs import check_invariants
 from reussite.observability import logger, metrics
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = check_invariants()
     mismatches = report.problems

@@ -6,13 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
 from reussite.offers.service import allocate_month
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     when = event.get("time")
     day = datetime.fromisoformat(when).date() if when else datetime.now(UTC).date()

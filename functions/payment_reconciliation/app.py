@@ -5,13 +5,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
 from reussite.payments.service import reconcile
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = reconcile()
     metrics.add_metric(name="PaymentsReconciled", unit=MetricUnit.Count, value=report.paid)

@@ -5,12 +5,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite.handlers import job
 from reussite.observability import logger, metrics
 from reussite.tutoring.service import send_reminders
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(raise_on_empty_metrics=False)
+@job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     reminded = send_reminders()
     metrics.add_metric(name="TutoringReminders", unit=MetricUnit.Count, value=reminded)

@@ -12,8 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+NAMESPACE = "Reussite"
 logger = Logger()
-metrics = Metrics(namespace="Reussite")
+metrics = Metrics(namespace=NAMESPACE)
 
 
 @cache

@@ -1,13 +1,20 @@
 """PostgreSQL access: one connection per Lambda container, reused across invocations.
 
-Lambda runs one request at a time per container, but FastAPI runs sync code on worker threads
-that come and go, and the local stack serves requests concurrently. So each thread leases a
-connection; when the thread ends its lease returns the connection to an idle list that the next
-thread takes from. In a container that means one connection for its whole life; locally, one
-per concurrently busy thread.
+A connection is leased by a unit of work and handed back to an idle list when that work ends:
+`work()` is opened by the shared entry points around each HTTP request (a middleware of every
+app) and each job or queue record, so the next unit takes the same connection. FastAPI runs
+sync code on worker threads that come and go; they see their request's unit through the
+context they inherit, so a request uses one connection whatever thread runs it. A connection
+left inside a transaction, or broken, is closed rather than handed back. In a container that
+means one connection for its whole life; locally, one per concurrently busy request.
+
+Code outside any unit (tests, a job's own worker threads) leases per thread; a thread hands its
+connection back with `release()`, or, as a safety net only, when its lease is collected.
 
 Nothing connects at import time, so the code is safe under SnapStart: the first query after a
-restore opens a connection, and a broken one is replaced on the next call.
+restore opens a connection, and a broken one is replaced on the next call. Each opening is
+logged with the container's running count (`connections_opened`), and counted as the
+`DbConnectionsOpened` metric, so a regression shows.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import psycopg
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
+from reussite.observability import NAMESPACE, logger
 from reussite.settings import get_settings
 
 Connection = psycopg.Connection[dict]
@@ -30,6 +40,7 @@ _local = threading.local()
 _idle: list[Connection] = []
 _idle_lock = threading.Lock()
 _generation = 0  # bumped by close(): leases from before are dropped on their next use
+_opened = 0  # connections this process (container) opened
 
 
 def _dsn() -> str:
@@ -55,15 +66,26 @@ def _usable(conn: Connection) -> bool:
 
 
 class _Lease:
-    """A thread's hold on a connection; handed back to the idle list when the thread ends."""
+    """A hold on a connection, by a unit of work or by a thread outside any unit."""
 
     __slots__ = ("conn", "generation")
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn: Connection | None = conn
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
         self.generation = _generation
 
+    def acquire(self) -> Connection:
+        """The held connection if it is still good, else an idle one, else a new one."""
+        conn = self.conn
+        if conn is not None:
+            if _usable(conn) and self.generation == _generation:
+                return conn
+            conn.close()
+        self.conn, self.generation = _take_idle() or _open(), _generation
+        return self.conn
+
     def release(self) -> None:
+        """Hand the connection back; one inside a transaction, broken or stale is closed."""
         conn, self.conn = self.conn, None
         if conn is None:
             return
@@ -74,26 +96,66 @@ class _Lease:
         else:
             conn.close()
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # safety net: a thread that ended without release()
         self.release()
 
 
-def connection() -> Connection:
-    """This thread's connection: kept, else an idle one, else a new one."""
-    lease: _Lease | None = getattr(_local, "lease", None)
-    if lease is not None and lease.conn is not None:
-        if _usable(lease.conn) and lease.generation == _generation:
-            return lease.conn
-        lease.conn.close()
-    conn = None
+_unit: ContextVar[_Lease | None] = ContextVar("reussite_db_unit", default=None)
+
+
+def _take_idle() -> Connection | None:
     with _idle_lock:
-        while _idle and conn is None:
+        while _idle:
             candidate = _idle.pop()
-            conn = candidate if _usable(candidate) else None
-    if conn is None:
-        conn = psycopg.connect(_dsn(), autocommit=True, row_factory=dict_row)
-    _local.lease = _Lease(conn)
+            if _usable(candidate):
+                return candidate
+            candidate.close()
+    return None
+
+
+def _open() -> Connection:
+    global _opened
+    conn = psycopg.connect(_dsn(), autocommit=True, row_factory=dict_row)
+    with _idle_lock:
+        _opened += 1
+        opened = _opened
+    logger.info("database connection opened", extra={"connections_opened": opened})
+    with single_metric(
+        name="DbConnectionsOpened", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ):
+        pass  # emitted now: HTTP functions flush no metrics of their own
     return conn
+
+
+def connections_opened() -> int:
+    """How many connections this process has opened."""
+    return _opened
+
+
+def connection() -> Connection:
+    """The connection of the current unit of work, else this thread's."""
+    lease = _unit.get()
+    if lease is None:
+        lease = getattr(_local, "lease", None)
+        if lease is None:
+            lease = _local.lease = _Lease()
+    return lease.acquire()
+
+
+@contextmanager
+def work() -> Iterator[None]:
+    """One unit of work (a request, a job, a queue record): what it leases is handed back when it
+    ends, however it ends. Inside another unit, it is part of that one."""
+    if _unit.get() is not None:
+        yield
+        return
+    lease = _Lease()
+    token = _unit.set(lease)
+    try:
+        yield
+    finally:
+        _unit.reset(token)
+        lease.release()
 
 
 def read_one(query: str, params: tuple[object, ...] = ()) -> dict | None:
@@ -118,7 +180,8 @@ def transaction() -> Iterator[Connection]:
 
 
 def release() -> None:
-    """Hand this thread's connection back for other threads (end of a worker thread's task)."""
+    """Hand this thread's connection back for other threads (end of a worker thread's task,
+    outside any unit of work)."""
     lease: _Lease | None = getattr(_local, "lease", None)
     if lease is not None:
         lease.release()
@@ -130,10 +193,10 @@ def close() -> None:
     on their next use (tests, settings changes, shutdown)."""
     global _generation
     _generation += 1
-    lease: _Lease | None = getattr(_local, "lease", None)
-    if lease is not None and lease.conn is not None:
-        lease.conn.close()
-        lease.conn = None
+    for lease in (_unit.get(), getattr(_local, "lease", None)):
+        if lease is not None and lease.conn is not None:
+            lease.conn.close()
+            lease.conn = None
     _drop_idle()
 
 

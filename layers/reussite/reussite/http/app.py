@@ -9,8 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import reussite
+from reussite import db
 from reussite.http import problems
 from reussite.observability import logger
 
@@ -23,7 +25,22 @@ def create_app(title: str) -> FastAPI:
         title=title, version=reussite.__version__, docs_url=None, redoc_url=None, openapi_url=None
     )
     problems.install(app)
+    app.add_middleware(OneUnitOfWork)
     return app
+
+
+class OneUnitOfWork:
+    """Each HTTP request is one unit of database work: the connection it leased, on whatever
+    worker threads ran it, is handed back when its answer has been sent (Lambda and local)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with db.work():
+            await self.app(scope, receive, send)
 
 
 def lambda_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
