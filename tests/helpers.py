@@ -61,3 +61,27 @@ def drain(delivery: Any, rounds: int = 30, quiet_rounds: int = 3) -> None:
         else:
             quiet += 1
             time.sleep(0.4)
+
+
+def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:
+    """`buyer` pays `plan` for the student by a bank transfer that staff confirm, as a family
+    does: the real checkout and fulfilment; `today` is the day the period counts from."""
+    import uuid
+
+    from reussite.identity import service as identity
+    from reussite.identity.models import Role
+    from reussite.payments import service as payments
+    from reussite.payments.models import Provider
+
+    staff = identity.resolve_user(
+        Principal(
+            sub=f"assistante-{uuid.uuid4()}",
+            email="staff@example.test",
+            name="Staff",
+            role=Role.ASSISTANTE,
+        )
+    )
+    order = payments.checkout(buyer, plan, student_id, Provider.WISE, str(uuid.uuid4()))
+    return payments.confirm_transfer(
+        staff, order.id, f"tr-{uuid.uuid4()}", order.amount_minor, order.currency, today=today
+    )

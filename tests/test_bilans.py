@@ -15,7 +15,6 @@ import pytest
 from reussite import db
 from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
-from reussite.offers import service as offers
 from reussite.settings import get_settings
 from reussite_local import functions
 from reussite_local.aws import LocalAws
@@ -141,8 +140,13 @@ def test_only_paid_families_get_one_report_a_year(
     unpaid_child = identity.create_child(identity.resolve_user(unpaid_parent), "Sans Abonnement")
     staff_given = principal(Role.PARENT)
     given_child = identity.create_child(identity.resolve_user(staff_given), "Offert").student_id
-    with db.transaction() as conn:  # a plan activated by staff, never paid
-        offers.activate(conn, given_child, "HYBRIDE", offers.period_of(time_today()), None)
+    db.connection().execute(  # a plan switched on by hand (as before periods), never paid
+        """INSERT INTO subscriptions (student_id, plan_code, status, started_at, anchor_on,
+                                      period_index, period_start, period_end)
+           VALUES (%s, 'HYBRIDE', 'ACTIVE', now(), current_date, 0, current_date,
+                   current_date + 30)""",
+        (given_child,),
+    )
 
     assert ask(unpaid_parent, unpaid_child.student_id)[1]["code"] == "NOT_ELIGIBLE"
     status, problem = ask(staff_given, given_child)

@@ -8,7 +8,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
-from reussite.offers import service as offers
 from reussite.settings import get_settings
 from reussite_local.aws import LocalAws
-from tests.helpers import call
+from tests.helpers import call, pay_plan
 
 
 @pytest.fixture
@@ -38,8 +36,7 @@ def student(database_url: str, principal: Any) -> Any:
             wallet = ledger.wallet_of(student_id)
             ledger.grant(wallet, credits, LotKind.PURCHASE, key="pack", purpose="credit pack")
         if plan:
-            with db.transaction() as conn:
-                offers.activate(conn, student_id, plan, date.today(), actor_id=None)
+            pay_plan(identity.resolve_user(who), student_id, plan)
         return who, student_id
 
     return make

@@ -72,6 +72,25 @@ def lots(student_id: uuid.UUID) -> list[tuple[str, int]]:
     return [(r["kind"], r["amount"]) for r in rows]
 
 
+def subscriptions_of(student_id: uuid.UUID) -> list[dict[str, Any]]:
+    return (
+        db.connection()
+        .execute(
+            "SELECT * FROM subscriptions WHERE student_id = %s ORDER BY created_at", (student_id,)
+        )
+        .fetchall()
+    )
+
+
+def paid_periods(subscription: dict[str, Any]) -> list[tuple[Any, Any]]:
+    rows = db.connection().execute(
+        """SELECT starts_on, ends_on FROM subscription_periods
+            WHERE subscription_id = %s ORDER BY starts_on""",
+        (subscription["id"],),
+    )
+    return [(r["starts_on"], r["ends_on"]) for r in rows]
+
+
 def events_of(order_id: str) -> list[tuple[str, str]]:
     rows = (
         db.connection()
@@ -142,9 +161,27 @@ def test_a_subscription_is_activated_with_its_first_month(
 
     assert status == 200 and settled["status"] == "PAID"
     assert offers.offer_of(child) == "pro"
-    assert lots(child) == [("MONTHLY_ALLOCATION", 10)]
+    assert lots(child) == [("MONTHLY_ALLOCATION", 4)]  # seed 1, scenario 1: HYBRIDE adds 4
+
+
+def test_a_plan_paid_again_buys_the_next_period_and_no_further(
+    family: Any, konnect: FakeKonnect
+) -> None:
+    parent, child = family
+    for _ in range(2):
+        _, order = checkout(parent, child, "HYBRIDE")
+        konnect.complete(order["payment_ref"])
+        webhook(order["payment_ref"])
+
+    (sub,) = subscriptions_of(child)
     status, problem = checkout(parent, child, "HYBRIDE")
+
     assert status == 409 and problem["code"] == "SUBSCRIPTION_ACTIVE"
+    assert lots(child) == [("MONTHLY_ALLOCATION", 4)]  # the next period's credits come with it
+    assert paid_periods(sub) == [
+        (sub["period_start"], sub["period_end"]),
+        (sub["period_end"], offers.add_months(sub["period_start"], 2)),
+    ]
 
 
 def test_the_same_webhook_twenty_times_at_once_fulfils_once(

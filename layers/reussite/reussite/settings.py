@@ -24,6 +24,7 @@ class Settings:
     bilan_queue_url: str | None = None
     link_code_ttl_hours: int = 7 * 24
     credit_validity_months: int = 12
+    subscription_grace_days: int = 7  # PAST_DUE this long after an unpaid period end
     attempt_token_secret: str | None = None  # locally; in AWS the secret below
     attempt_token_secret_arn: str | None = None
     submit_grace_seconds: int = 30  # network slack after an exam's deadline

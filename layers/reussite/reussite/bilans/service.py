@@ -50,7 +50,7 @@ _COLUMNS = """id, student_id, owner_id, status, passes_done, report_markdown, fa
 _PAID_ACTIVE_SUBSCRIPTION = """
     SELECT 1 FROM subscriptions s
       JOIN orders o ON o.subscription_id = s.id AND o.status = 'PAID'
-     WHERE s.student_id = %s AND s.status = 'ACTIVE'
+     WHERE s.student_id = %s AND s.status IN ('ACTIVE', 'PAST_DUE')
 """
 _CLAIM_MINUTES = 11  # a little over the worker's 10-minute timeout
 

@@ -75,11 +75,12 @@ def catalogue(
     return [ExamSummary(**row) for row in rows]
 
 
-# The student's wallet and offer (that of an active subscription's plan, else free) in one read.
+# The student's wallet and offer (that of a live subscription's plan, else free) in one read.
 _WALLET_AND_OFFER = """
     SELECT w.id AS wallet_id,
            coalesce((SELECT p.offer FROM subscriptions s JOIN plans p ON p.code = s.plan_code
-                      WHERE s.student_id = w.student_id AND s.status = 'ACTIVE'), 'free') AS offer
+                      WHERE s.student_id = w.student_id
+                        AND s.status IN ('ACTIVE', 'PAST_DUE')), 'free') AS offer
       FROM wallets w WHERE w.student_id = %s
 """
 DEFINITION_TTL_SECONDS = 60

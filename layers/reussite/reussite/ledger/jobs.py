@@ -109,6 +109,8 @@ class InvariantReport:
     lot_mismatches: list[int] = field(default_factory=list)  # lots whose remaining ≠ entries
     expiry_mismatches: list[int] = field(default_factory=list)  # EXPIRE entries ≠ their lots
     stranded_lots: list[int] = field(default_factory=list)  # due lots the expiry job cannot see
+    # plan credits granted for a period no order paid for ("subscription_id period" pairs)
+    unpaid_allocations: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -117,6 +119,7 @@ class InvariantReport:
             or self.lot_mismatches
             or self.expiry_mismatches
             or self.stranded_lots
+            or self.unpaid_allocations
         )
 
     @property
@@ -126,6 +129,7 @@ class InvariantReport:
             + len(self.lot_mismatches)
             + len(self.expiry_mismatches)
             + len(self.stranded_lots)
+            + len(self.unpaid_allocations)
         )
 
 
@@ -181,6 +185,15 @@ def check_invariants(limit: int = 100) -> InvariantReport:
                 ORDER BY l.id LIMIT %s""",
             (EXPIRY_JOB, RESCAN_MARGIN, limit),
         ).fetchall()
+        unpaid = conn.execute(
+            """SELECT a.subscription_id || ' ' || a.period AS pair
+                 FROM subscription_allocations a
+                WHERE NOT EXISTS (SELECT 1 FROM subscription_periods p
+                                   WHERE p.subscription_id = a.subscription_id
+                                     AND p.starts_on = a.period AND p.order_id IS NOT NULL)
+                ORDER BY a.created_at LIMIT %s""",
+            (limit,),
+        ).fetchall()
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM wallets) AS w, (SELECT count(*) FROM credit_lots) AS l"
         ).fetchone()
@@ -192,4 +205,5 @@ def check_invariants(limit: int = 100) -> InvariantReport:
         lot_mismatches=[r["id"] for r in lots],
         expiry_mismatches=[r["id"] for r in expiries],
         stranded_lots=[r["id"] for r in stranded],
+        unpaid_allocations=[r["pair"] for r in unpaid],
     )

@@ -23,6 +23,17 @@ class Plan:
     offer: Offer
 
 
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "ACTIVE"  # paid for now
+    PAST_DUE = "PAST_DUE"  # the period ended, its renewal unpaid, inside the grace period
+    CANCELLED = "CANCELLED"  # ended at the end of a paid period, as the payer asked
+    EXPIRED = "EXPIRED"  # lapsed unpaid
+
+
+# The statuses in which a plan's offer, entitlements and bilan eligibility hold.
+LIVE = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: UUID
@@ -30,11 +41,24 @@ class Subscription:
     plan_code: str
     status: str
     started_at: datetime | None
+    period_start: date | None = None
+    period_end: date | None = None  # exclusive: the first day not paid for
+    cancel_at_period_end: bool = False
+    next_plan_code: str | None = None
+
+
+@dataclass(frozen=True)
+class LifecycleReport:
+    today: date
+    renewed: int  # periods paid in advance that began
+    cancelled: int
+    past_due: int
+    expired: int
 
 
 @dataclass(frozen=True)
 class AllocationReport:
-    period: date
+    period: date  # the day the job ran for: every paid period begun by then is granted
     granted: int
     already_granted: int
     credits: int

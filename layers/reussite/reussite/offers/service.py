@@ -1,20 +1,43 @@
-"""Subscriptions and their monthly credits: granted once per subscription and period."""
+"""Subscriptions sold per month: one paid order buys one period of one calendar month, and a
+plan's credits are granted once per paid period.
+
+A subscription's periods are whole months from its anchor day (31 January → 28/29 February →
+31 March), so a month-end start never drifts. Paying opens the first period, or extends the
+current one by exactly one period; the daily lifecycle job moves a subscription into a period
+paid in advance when it begins, to PAST_DUE when its period ends unpaid, and to EXPIRED at the
+end of the grace period (or to CANCELLED when the payer asked to stop at period end). Every
+function that changes one takes the day (`today`) as an argument: the clock is the caller's.
+"""
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
+from typing import Any
 from uuid import UUID
 
-from reussite import db
+from reussite import db, outbox
 from reussite.errors import NotFound
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
-from reussite.offers.models import AllocationReport, Offer, Plan, Subscription
+from reussite.offers.models import (
+    LIVE,
+    AllocationReport,
+    LifecycleReport,
+    Offer,
+    Plan,
+    Subscription,
+)
+from reussite.settings import get_settings
 
 
 class PlanNotFound(NotFound):
     code = "PLAN_NOT_FOUND"
     title = "No such plan"
+
+
+_SUBSCRIPTION = """id, student_id, plan_code, status, started_at, period_start, period_end,
+    cancel_at_period_end, next_plan_code"""
 
 
 def plans() -> list[Plan]:
@@ -30,89 +53,250 @@ def plans() -> list[Plan]:
 
 
 def offer_of(student_id: UUID) -> Offer:
-    """The student's offer: that of their active subscription's plan, else free."""
+    """The student's offer: that of their live (ACTIVE or PAST_DUE) subscription's plan, else
+    free."""
     row = db.read_one(
         """SELECT p.offer FROM subscriptions s JOIN plans p ON p.code = s.plan_code
-            WHERE s.student_id = %s AND s.status = 'ACTIVE'""",
-        (student_id,),
+            WHERE s.student_id = %s AND s.status = ANY(%s)""",
+        (student_id, list(LIVE)),
     )
     return Offer(row["offer"]) if row else Offer.FREE
 
 
-def period_of(day: date) -> date:
-    return day.replace(day=1)
+def add_months(anchor: date, months: int) -> date:
+    """`anchor` plus whole months, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    year, month = divmod(anchor.month - 1 + months, 12)
+    year, month = anchor.year + year, month + 1
+    return date(year, month, min(anchor.day, calendar.monthrange(year, month)[1]))
 
 
-def activate(
-    conn: db.Connection, student_id: UUID, plan_code: str, period: date, actor_id: UUID | None
+def pay_period(
+    conn: db.Connection,
+    student_id: UUID,
+    plan_code: str,
+    order: dict[str, Any],
+    today: date,
 ) -> Subscription:
-    """Start a subscription inside the caller's transaction and grant its first month."""
-    plan = conn.execute("SELECT code FROM plans WHERE code = %s AND active", (plan_code,))
-    if plan.fetchone() is None:
+    """Inside the caller's (the payment's) transaction: the paid order buys exactly one period.
+    The student's live subscription is extended by one period after its paid ones (a plan paid
+    for another plan than the current one takes effect then); without one — or for a renewal of a
+    subscription that has lapsed — a new period starts today. A period begun is granted at once."""
+    if (
+        conn.execute("SELECT 1 FROM plans WHERE code = %s AND active", (plan_code,)).fetchone()
+        is None
+    ):
         raise PlanNotFound()
+    sub = conn.execute(
+        f"""SELECT {_SUBSCRIPTION}, anchor_on, period_index FROM subscriptions
+             WHERE student_id = %s AND status = ANY(%s) FOR UPDATE""",
+        (student_id, list(LIVE)),
+    ).fetchone()
+    if sub is None:
+        sub = conn.execute(
+            f"""INSERT INTO subscriptions (student_id, plan_code, status, started_at, created_by,
+                                          anchor_on, period_index, period_start, period_end,
+                                          provider)
+                VALUES (%(student)s, %(plan)s, 'ACTIVE', now(), %(buyer)s, %(today)s, 0,
+                        %(today)s, %(end)s, %(provider)s)
+                RETURNING {_SUBSCRIPTION}""",
+            {
+                "student": student_id,
+                "plan": plan_code,
+                "buyer": order["buyer_id"],
+                "today": today,
+                "end": add_months(today, 1),
+                "provider": order["provider"],
+            },
+        ).fetchone()
+        assert sub is not None
+        sub |= {"anchor_on": today}
+        starts_on = today
+    else:
+        last = conn.execute(
+            "SELECT max(ends_on) AS ends_on FROM subscription_periods WHERE subscription_id = %s",
+            (sub["id"],),
+        ).fetchone()
+        starts_on = max(sub["period_end"], (last or {}).get("ends_on") or sub["period_end"])
+        conn.execute(
+            """UPDATE subscriptions SET provider = %s,
+                      next_plan_code = CASE WHEN %s <> plan_code THEN %s ELSE next_plan_code END
+                WHERE id = %s""",
+            (order["provider"], plan_code, plan_code, sub["id"]),
+        )
+    conn.execute(
+        """INSERT INTO subscription_periods (subscription_id, starts_on, ends_on, plan_code,
+                                             order_id)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (sub["id"], starts_on, _period_end(sub, starts_on), plan_code, order["id"]),
+    )
+    if starts_on <= today:
+        advance_subscription(conn, sub["id"], today)
+        allocate(conn, sub["id"], starts_on)
+    return subscription(conn, sub["id"])
+
+
+def _period_end(sub: dict[str, Any], starts_on: date) -> date:
+    """The end of the period that starts on `starts_on`, counted in months from the anchor."""
+    anchor = sub.get("anchor_on") or starts_on
+    index = (starts_on.year - anchor.year) * 12 + starts_on.month - anchor.month
+    while add_months(anchor, index) < starts_on:
+        index += 1
+    return add_months(anchor, index + 1)
+
+
+def subscription(conn: db.Connection, subscription_id: UUID) -> Subscription:
     row = conn.execute(
-        """INSERT INTO subscriptions (student_id, plan_code, status, started_at, created_by)
-           VALUES (%s, %s, 'ACTIVE', now(), %s)
-           RETURNING id, student_id, plan_code, status, started_at""",
-        (student_id, plan_code, actor_id),
+        f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = %s", (subscription_id,)
     ).fetchone()
     assert row is not None
-    allocate(conn, row["id"], period)
     return Subscription(**row)
 
 
-def allocate(conn: db.Connection, subscription_id: UUID, period: date) -> int:
-    """Grant the subscription's credits for the month of `period` unless already granted;
-    return the credits granted."""
-    period = period_of(period)
+def advance_subscription(conn: db.Connection, subscription_id: UUID, today: date) -> None:
+    """Move one locked subscription into its paid period that covers `today`, if any."""
+    conn.execute(_ENTER_PAID_PERIOD + " AND s.id = %(id)s", {"today": today, "id": subscription_id})
+
+
+# A live subscription whose current period has ended enters the paid period that follows it
+# (periods are contiguous: each starts where the one before ends).
+_ENTER_PAID_PERIOD = """
+    UPDATE subscriptions s
+       SET period_start = p.starts_on, period_end = p.ends_on, plan_code = p.plan_code,
+           period_index = s.period_index + 1, status = 'ACTIVE',
+           next_plan_code = CASE WHEN s.next_plan_code = p.plan_code THEN NULL
+                                 ELSE s.next_plan_code END
+      FROM subscription_periods p
+     WHERE p.subscription_id = s.id AND p.starts_on = s.period_end AND p.starts_on <= %(today)s
+       AND s.status IN ('ACTIVE', 'PAST_DUE')
+"""
+
+
+def allocate(conn: db.Connection, subscription_id: UUID, starts_on: date) -> int:
+    """Grant the plan's credits for the paid period that starts on `starts_on`, unless already
+    granted; return the credits granted. A period nobody paid for grants nothing."""
     # Lock first, then look: a lookup in the locking statement would read a snapshot taken
     # before the lock and miss an allocation a concurrent run just committed.
     sub = conn.execute(
-        """SELECT s.id, s.status, w.id AS wallet_id, p.credits_per_month
-             FROM subscriptions s
-             JOIN plans p ON p.code = s.plan_code
+        """SELECT s.id, w.id AS wallet_id FROM subscriptions s
              JOIN wallets w ON w.student_id = s.student_id
-            WHERE s.id = %s
-              FOR UPDATE OF s""",
+            WHERE s.id = %s FOR UPDATE OF s""",
         (subscription_id,),
     ).fetchone()
-    if sub is None or sub["status"] != "ACTIVE" or sub["credits_per_month"] == 0:
+    paid = conn.execute(
+        """SELECT p.order_id, pl.credits_per_month FROM subscription_periods p
+             JOIN plans pl ON pl.code = p.plan_code
+            WHERE p.subscription_id = %s AND p.starts_on = %s""",
+        (subscription_id, starts_on),
+    ).fetchone()
+    if sub is None or paid is None or paid["credits_per_month"] == 0:
         return 0
     done = conn.execute(
         "SELECT 1 FROM subscription_allocations WHERE subscription_id = %s AND period = %s",
-        (subscription_id, period),
+        (subscription_id, starts_on),
     ).fetchone()
     if done is not None:
         return 0
     granted = ledger.grant(
         sub["wallet_id"],
-        sub["credits_per_month"],
+        paid["credits_per_month"],
         LotKind.MONTHLY_ALLOCATION,
-        key=f"allocation:{subscription_id}:{period:%Y-%m}",
-        purpose=f"monthly allocation {period:%Y-%m}",
+        key=f"allocation:{subscription_id}:{starts_on:%Y-%m-%d}",
+        purpose=f"monthly allocation {starts_on:%Y-%m-%d}",
         conn=conn,
     )
     conn.execute(
         """INSERT INTO subscription_allocations (subscription_id, period, lot_id)
            VALUES (%s, %s, %s)""",
-        (subscription_id, period, granted.lot_id),
+        (subscription_id, starts_on, granted.lot_id),
     )
     return granted.credits
 
 
-def allocate_month(period: date) -> AllocationReport:
-    """Grant every active subscription its credits for `period`, once; safe to run again."""
-    period = period_of(period)
-    active = (
+def allocate_due(today: date) -> AllocationReport:
+    """Grant every paid period begun by `today` its plan's credits, once; safe to run again and
+    concurrently (the allocation's primary key and the subscription's row lock)."""
+    due = (
         db.connection()
-        .execute("SELECT id FROM subscriptions WHERE status = 'ACTIVE' ORDER BY id")
+        .execute(
+            """SELECT p.subscription_id, p.starts_on FROM subscription_periods p
+                WHERE p.starts_on <= %s
+                  AND NOT EXISTS (SELECT 1 FROM subscription_allocations a
+                                   WHERE a.subscription_id = p.subscription_id
+                                     AND a.period = p.starts_on)
+                ORDER BY p.subscription_id, p.starts_on""",
+            (today,),
+        )
         .fetchall()
     )
     granted = credits = 0
-    for row in active:
-        with db.transaction() as conn:  # one subscription per short transaction
-            added = allocate(conn, row["id"], period)
+    for row in due:
+        with db.transaction() as conn:  # one period per short transaction
+            added = allocate(conn, row["subscription_id"], row["starts_on"])
         granted, credits = granted + (added > 0), credits + added
     return AllocationReport(
-        period=period, granted=granted, already_granted=len(active) - granted, credits=credits
+        period=today, granted=granted, already_granted=len(due) - granted, credits=credits
     )
+
+
+def run_lifecycle(today: date) -> LifecycleReport:
+    """The daily pass: subscriptions enter the periods paid in advance that begin today; those
+    whose period ended unpaid become CANCELLED (if the payer asked) or PAST_DUE; PAST_DUE ones
+    past the grace period become EXPIRED. Set-based, and running it again changes nothing."""
+    grace = get_settings().subscription_grace_days
+    params = {"today": today, "grace": grace}
+    with db.transaction() as conn:
+        renewed = 0
+        while True:  # a job that missed days catches up one period at a time
+            step = conn.execute(_ENTER_PAID_PERIOD, params).rowcount
+            if not step:
+                break
+            renewed += step
+        cancelled = conn.execute(
+            """UPDATE subscriptions SET status = 'CANCELLED', ended_at = now()
+                WHERE status IN ('ACTIVE', 'PAST_DUE') AND cancel_at_period_end
+                  AND period_end <= %(today)s""",
+            params,
+        ).rowcount
+        past_due = conn.execute(
+            """UPDATE subscriptions SET status = 'PAST_DUE'
+                WHERE status = 'ACTIVE' AND period_end <= %(today)s""",
+            params,
+        ).rowcount
+        expired = _one(conn.execute(_EXPIRE_AND_TELL, params))["n"]
+    if expired:
+        outbox.flush()
+    return LifecycleReport(
+        today=today, renewed=renewed, cancelled=cancelled, past_due=past_due, expired=expired
+    )
+
+
+# PAST_DUE past the grace period: EXPIRED, and the payer is told (through the outbox).
+_EXPIRE_AND_TELL = """
+    WITH lapsed AS (
+        UPDATE subscriptions SET status = 'EXPIRED', ended_at = now()
+         WHERE status = 'PAST_DUE' AND period_end + %(grace)s <= %(today)s
+        RETURNING id, student_id, plan_code, created_by, period_end
+    ), told AS (
+        INSERT INTO outbox_emails (key, recipients, subject, body)
+        SELECT 'subscription-expired:' || l.id || ':' || l.period_end, ARRAY[u.email],
+               'Subscription ended - ' || p.name,
+               format(E'Hello,\\n\\nThe %%s plan for %%s was not renewed: it ended on %%s. '
+                      'Credits already granted stay valid until their own expiry date.\\n\\n'
+                      'Subscribe again at any time from your account.\\n',
+                      p.name, st.display_name, to_char(l.period_end, 'DD/MM/YYYY'))
+          FROM lapsed l
+          JOIN plans p ON p.code = l.plan_code
+          JOIN students st ON st.id = l.student_id
+          JOIN users u ON u.id = l.created_by
+         WHERE coalesce(u.email, '') <> ''
+        ON CONFLICT (key) DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM lapsed)::int AS n, (SELECT count(*) FROM told)::int AS told
+"""
+
+
+def _one(cursor: Any) -> dict[str, Any]:
+    row = cursor.fetchone()
+    assert row is not None
+    return dict(row)

@@ -9,7 +9,7 @@ transaction as the credits or the subscription it pays for and the confirmation 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -62,7 +62,7 @@ class PaymentNotFound(NotFound):
 
 class SubscriptionActive(Conflict):
     code = "SUBSCRIPTION_ACTIVE"
-    title = "This student already has this plan"
+    title = "This student's plan is already paid for its next period"
 
 
 class CheckoutInProgress(Conflict):
@@ -154,10 +154,13 @@ def _create_order(
         ).fetchone()
         if existing is None:
             if product.kind is ProductKind.SUBSCRIPTION:
+                # A plan order while subscribed pays the next period (a plan change takes
+                # effect then); one period ahead is the most a family can pay.
                 active = conn.execute(
-                    """SELECT 1 FROM subscriptions
-                        WHERE student_id = %s AND status = 'ACTIVE' AND plan_code = %s""",
-                    (student, product.plan_code),
+                    """SELECT 1 FROM subscriptions s JOIN subscription_periods p
+                           ON p.subscription_id = s.id AND p.starts_on >= s.period_end
+                        WHERE s.student_id = %s AND s.status IN ('ACTIVE', 'PAST_DUE')""",
+                    (student,),
                 ).fetchone()
                 if active:
                     raise SubscriptionActive()
@@ -448,10 +451,17 @@ def _expire(order_id: UUID) -> int:
 
 
 def confirm_transfer(
-    staff: User, order_id: UUID, transfer_id: str, amount_minor: int, currency: str
+    staff: User,
+    order_id: UUID,
+    transfer_id: str,
+    amount_minor: int,
+    currency: str,
+    *,
+    today: date | None = None,
 ) -> Order:
     """Staff saw the transfer arrive: fulfil the order once, audit-logged. The transfer id can
-    pay one order only; a second confirmation is a conflict."""
+    pay one order only; a second confirmation is a conflict. `today` (default: the UTC date) is
+    the day a plan's period is counted from."""
     with db.transaction() as conn:
         order = conn.execute(
             f"SELECT {_COLUMNS} FROM orders WHERE id = %s FOR UPDATE", (order_id,)
@@ -470,7 +480,7 @@ def confirm_transfer(
         if not _record(conn, order, Provider.WISE, transfer_id, "CONFIRMED", details):
             raise TransferAlreadyUsed()
         conn.execute("UPDATE orders SET transfer_id = %s WHERE id = %s", (transfer_id, order_id))
-        _fulfil(conn, order)
+        _fulfil(conn, order, today)
         conn.execute(
             """INSERT INTO audit_log (actor_id, action, subject, details)
                VALUES (%s, 'payment.confirm_transfer', %s, %s)""",
@@ -508,9 +518,9 @@ def _record(
     return inserted is not None
 
 
-def _fulfil(conn: db.Connection, order: dict[str, Any]) -> None:
+def _fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None) -> None:
     """Give what was paid for, in the caller's transaction: a pack's credits as a purchase lot,
-    or a plan's activation (replacing another active plan) with its first month's credits."""
+    or one period of a plan (the first, with its credits at once, or the next one)."""
     from reussite.offers import service as offers
 
     product = _product(
@@ -534,17 +544,8 @@ def _fulfil(conn: db.Connection, order: dict[str, Any]) -> None:
         lot_id = granted.lot_id
     else:
         assert product.plan_code is not None
-        conn.execute(
-            """UPDATE subscriptions SET status = 'CANCELLED', ended_at = now()
-                WHERE student_id = %s AND status = 'ACTIVE'""",
-            (order["student_id"],),
-        )
-        subscription = offers.activate(
-            conn,
-            order["student_id"],
-            product.plan_code,
-            datetime.now(UTC).date(),
-            order["buyer_id"],
+        subscription = offers.pay_period(
+            conn, order["student_id"], product.plan_code, order, today or datetime.now(UTC).date()
         )
         subscription_id = subscription.id
     conn.execute(
