@@ -191,3 +191,72 @@ def test_entitlements_end_when_the_plan_lapses(user: Any, principal: Any) -> Non
     status, problem = ask(parent, child)
     assert (status, problem["code"]) == (403, "NOT_ELIGIBLE")
     assert offers.offer_of(child) is Offer.FREE
+
+
+def subscription_call(who: Any, sub_id: Any, action: str, body: Any = None) -> tuple[int, Any]:
+    return call("payments_api", "POST", f"/v1/subscriptions/{sub_id}/{action}", who, body)
+
+
+def test_a_cancelled_plan_ends_at_its_period_end_and_can_be_resumed_before(
+    user: Any, principal: Any
+) -> None:
+    parent, parent_user, child = family(user, principal)
+    pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
+    status, (mine,) = call("payments_api", "GET", "/v1/me/subscriptions", parent)
+    assert status == 200 and mine["next_renewal"] == "2027-02-10"
+
+    first = subscription_call(parent, mine["id"], "cancel")
+    again = subscription_call(parent, mine["id"], "cancel")
+    stranger = subscription_call(principal(Role.PARENT), mine["id"], "cancel")
+
+    assert first == again and first[0] == 200
+    assert first[1]["cancel_at_period_end"] is True and first[1]["next_renewal"] is None
+    assert (stranger[0], stranger[1]["code"]) == (404, "SUBSCRIPTION_NOT_FOUND")
+    resumed = subscription_call(parent, mine["id"], "resume")
+    assert resumed[1]["cancel_at_period_end"] is False
+    subscription_call(parent, mine["id"], "cancel")
+
+    daily_job(date(2027, 2, 10))
+
+    assert state(child) == ("CANCELLED", date(2027, 1, 10), date(2027, 2, 10))
+    assert offers.offer_of(child) is Offer.FREE and balance(child) == 4
+    status, problem = subscription_call(parent, mine["id"], "resume")
+    assert (status, problem["code"]) == (409, "SUBSCRIPTION_ENDED")
+
+
+def test_a_plan_change_takes_effect_at_the_next_period(user: Any, principal: Any) -> None:
+    parent, parent_user, child = family(user, principal)
+    pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
+    (mine,) = offers.subscriptions_of(parent_user, child)
+
+    status, changed = subscription_call(parent, mine.id, "plan", {"plan_code": "IMMERSION"})
+    assert status == 200 and changed["next_plan_code"] == "IMMERSION"
+    assert changed["plan_code"] == "HYBRIDE"  # the current period is unchanged
+    pay_plan(parent_user, child, "IMMERSION", today=date(2027, 2, 5))
+    daily_job(date(2027, 2, 10))
+
+    (after,) = offers.subscriptions_of(parent_user, child)
+    assert (after.plan_code, after.next_plan_code, after.status) == ("IMMERSION", None, "ACTIVE")
+    assert balance(child) == 4 + 8
+    status, problem = subscription_call(parent, mine.id, "plan", {"plan_code": "NOPE"})
+    assert (status, problem["code"]) == (404, "PLAN_NOT_FOUND")
+
+
+def test_staff_end_a_subscription_at_once_audited(user: Any, principal: Any) -> None:
+    parent, parent_user, child = family(user, principal)
+    pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
+    (mine,) = offers.subscriptions_of(parent_user, child)
+    staff = principal(Role.ASSISTANTE)
+    path = f"/v1/admin/subscriptions/{mine.id}/end"
+
+    refused = call("payments_api", "POST", path, parent, {"reason": "refund"})
+    ended = call("payments_api", "POST", path, staff, {"reason": "refund"})
+    again = call("payments_api", "POST", path, staff, {"reason": "refund"})
+
+    assert refused[0] == 403 and ended[0] == 200 and ended[1]["status"] == "CANCELLED"
+    assert again == ended
+    assert offers.offer_of(child) is Offer.FREE and balance(child) == 4  # credits kept
+    audited = db.read_one(
+        "SELECT count(*) AS n FROM audit_log WHERE subject = %s", (f"subscription:{mine.id}",)
+    )
+    assert audited == {"n": 1}

@@ -23,6 +23,7 @@ from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role, User
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
+from reussite.offers import service as offers
 from reussite.payments import service as payments
 from reussite.payments.models import Provider
 from reussite.sittings import service as sittings
@@ -87,6 +88,7 @@ class World:
             self.users["parent"], "HYBRIDE", self.student_id, Provider.WISE, str(uuid.uuid4())
         )
         payments.confirm_transfer(staff, plan.id, f"t-{plan.id}", plan.amount_minor, "TND")
+        self.subscription = offers.subscriptions_of(self.users["parent"], self.student_id)[0].id
         self.bilan = bilans.request(
             self.users["parent"], self.student_id, QUESTIONNAIRE, str(uuid.uuid4())
         )["id"]
@@ -136,6 +138,8 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
     strangers = {"other_student": 404, "other_parent": 404}
     staff_only = {"assistante": ALLOW, "admin": ALLOW, "default": 403}
     signed_in = {"default": ALLOW}
+    staff = {"assistante": ALLOW, "admin": ALLOW, "coach": 404}
+    payer = {"parent": ALLOW, "default": 404}  # a parent paid family A's plan
     booking = {
         "coach_id": str(w.users["coach"].id),
         "service_code": "COURS_EN_LIGNE",
@@ -319,6 +323,24 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             f"/v1/attempts/{w.attempt}/submit",
             {"answers": {}, "attempt_token": w.attempt_token},
             family_a | {"default": 404},
+        ),
+        # last: staff end family A's subscription, which operations above rely on
+        (
+            "GET",
+            "/v1/me/subscriptions",
+            None,
+            {"coach": 403, "assistante": 403, "admin": 403, "default": ALLOW},
+        ),
+        ("GET", f"/v1/me/subscriptions?student_id={s}", None, family_a | strangers | staff),
+        ("POST", f"/v1/subscriptions/{w.subscription}/cancel", None, payer),
+        ("POST", f"/v1/subscriptions/{w.subscription}/resume", None, payer),
+        ("POST", f"/v1/subscriptions/{w.subscription}/plan", {"plan_code": "IMMERSION"}, payer),
+        ("GET", f"/v1/admin/students/{s}/subscriptions", None, staff_only),
+        (
+            "POST",
+            f"/v1/admin/subscriptions/{w.subscription}/end",
+            {"reason": "matrix"},
+            staff_only,
         ),
     ]
 

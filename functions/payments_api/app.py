@@ -1,5 +1,6 @@
-"""Payments API: the products on sale, checkout (Konnect or Wise), reading an order, and staff
-confirmation of a bank transfer."""
+"""Payments API: the products on sale, checkout (Konnect or Wise), reading an order, staff
+confirmation of a bank transfer, and the family's subscriptions (read, cancel, resume, change
+plan; staff end one)."""
 
 from typing import Any, Literal
 from uuid import UUID
@@ -11,6 +12,8 @@ from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey, require_role
 from reussite.http.idempotency import once
 from reussite.identity.models import Role, User
+from reussite.offers import service as offers
+from reussite.offers.models import SubscriptionView
 from reussite.payments import service
 from reussite.payments.models import Order, Product, Provider
 
@@ -74,6 +77,51 @@ def confirm_transfer(order_id: UUID, body: TransferConfirmation, user: CurrentUs
     return service.confirm_transfer(
         user, order_id, body.transfer_id, body.amount_minor, body.currency
     )
+
+
+@app.get("/v1/me/subscriptions")
+def my_subscriptions(user: CurrentUser, student_id: UUID | None = None) -> list[SubscriptionView]:
+    """A student's own subscriptions, a parent's children's (or one child's), newest first."""
+    return offers.subscriptions_of(user, student_id)
+
+
+@app.post("/v1/subscriptions/{subscription_id}/cancel")
+def cancel_subscription(subscription_id: UUID, user: CurrentUser) -> SubscriptionView:
+    """Stop at the end of the paid period (asking twice gives the same answer)."""
+    return offers.cancel(user, subscription_id)
+
+
+@app.post("/v1/subscriptions/{subscription_id}/resume")
+def resume_subscription(subscription_id: UUID, user: CurrentUser) -> SubscriptionView:
+    return offers.resume(user, subscription_id)
+
+
+class PlanChange(BaseModel):
+    plan_code: str = Field(pattern=r"^[A-Z0-9_]{1,40}$")
+
+
+@app.post("/v1/subscriptions/{subscription_id}/plan")
+def change_plan(subscription_id: UUID, body: PlanChange, user: CurrentUser) -> SubscriptionView:
+    """Upgrade or downgrade from the next period."""
+    return offers.change_plan(user, subscription_id, body.plan_code)
+
+
+class SubscriptionEnd(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@app.get("/v1/admin/students/{student_id}/subscriptions")
+def student_subscriptions(student_id: UUID, user: CurrentUser) -> list[SubscriptionView]:
+    require_role(user, Role.ASSISTANTE, Role.ADMIN)
+    return offers.subscriptions_of(user, student_id)
+
+
+@app.post("/v1/admin/subscriptions/{subscription_id}/end")
+def end_subscription(
+    subscription_id: UUID, body: SubscriptionEnd, user: CurrentUser
+) -> SubscriptionView:
+    require_role(user, Role.ASSISTANTE, Role.ADMIN)
+    return offers.end_now(user, subscription_id, body.reason)
 
 
 handler = lambda_handler(app)

@@ -62,3 +62,20 @@ class AllocationReport:
     granted: int
     already_granted: int
     credits: int
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """A subscription as its family (or staff) sees it."""
+
+    id: UUID
+    student_id: UUID
+    plan_code: str
+    status: str
+    period_start: date | None
+    period_end: date | None  # exclusive: the first day not paid for
+    paid_through: date | None  # the end of the last paid period (a period paid ahead counts)
+    next_renewal: date | None  # when the next period is due, unless it ends or is paid ahead
+    cancel_at_period_end: bool
+    next_plan_code: str | None  # a plan change that takes effect at the next period
+    ended_at: datetime | None

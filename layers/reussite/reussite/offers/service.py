@@ -16,8 +16,11 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
+
 from reussite import db, outbox
-from reussite.errors import NotFound
+from reussite.errors import Conflict, NotFound
+from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.offers.models import (
@@ -27,6 +30,7 @@ from reussite.offers.models import (
     Offer,
     Plan,
     Subscription,
+    SubscriptionView,
 )
 from reussite.settings import get_settings
 
@@ -34,6 +38,16 @@ from reussite.settings import get_settings
 class PlanNotFound(NotFound):
     code = "PLAN_NOT_FOUND"
     title = "No such plan"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "SUBSCRIPTION_NOT_FOUND"
+    title = "No such subscription"
+
+
+class SubscriptionEnded(Conflict):
+    code = "SUBSCRIPTION_ENDED"
+    title = "This subscription has ended: subscribe again instead"
 
 
 _SUBSCRIPTION = """id, student_id, plan_code, status, started_at, period_start, period_end,
@@ -300,3 +314,142 @@ def _one(cursor: Any) -> dict[str, Any]:
     row = cursor.fetchone()
     assert row is not None
     return dict(row)
+
+
+# -- what families and staff see and do ----------------------------------------------------------
+
+_VIEW = """
+    SELECT s.id, s.student_id, s.plan_code, s.status, s.period_start, s.period_end,
+           s.cancel_at_period_end, s.next_plan_code, s.ended_at, s.created_by,
+           (SELECT max(p.ends_on) FROM subscription_periods p
+             WHERE p.subscription_id = s.id) AS paid_through
+      FROM subscriptions s
+"""
+
+
+def _view(row: dict[str, Any]) -> SubscriptionView:
+    live = row["status"] in LIVE and not row["cancel_at_period_end"]
+    paid_through = row["paid_through"] or row["period_end"]
+    return SubscriptionView(
+        id=row["id"],
+        student_id=row["student_id"],
+        plan_code=row["plan_code"],
+        status=row["status"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        paid_through=paid_through,
+        next_renewal=paid_through if live else None,
+        cancel_at_period_end=row["cancel_at_period_end"],
+        next_plan_code=row["next_plan_code"],
+        ended_at=row["ended_at"],
+    )
+
+
+def subscriptions_of(user: User, student_id: UUID | None) -> list[SubscriptionView]:
+    """The subscriptions of the caller (a student), of one of a parent's children or all of
+    them, or of any student for staff; newest first."""
+    from reussite.identity import service as identity
+
+    if student_id is not None:
+        students = [identity.accessible_student(user, student_id)]
+    elif user.role is Role.PARENT:
+        rows = db.connection().execute(
+            "SELECT student_id FROM parent_students WHERE parent_id = %s", (user.id,)
+        )
+        students = [r["student_id"] for r in rows]
+    else:
+        students = [identity.acting_for(user, None, (Role.ELEVE,), "Name the student")]
+    rows = db.connection().execute(
+        _VIEW + " WHERE s.student_id = ANY(%s) ORDER BY s.created_at DESC LIMIT 100",
+        (students,),
+    )
+    return [_view(r) for r in rows]
+
+
+def _own(conn: db.Connection, user: User, subscription_id: UUID) -> dict[str, Any]:
+    """The subscription, locked, if the caller pays for it: its payer, or a parent of its
+    student. Anybody else's (staff included: they end one instead) is 404."""
+    row = conn.execute(_VIEW + " WHERE s.id = %s FOR UPDATE OF s", (subscription_id,)).fetchone()
+    if row is None:
+        raise SubscriptionNotFound()
+    parent = conn.execute(
+        "SELECT 1 FROM parent_students WHERE parent_id = %s AND student_id = %s",
+        (user.id, row["student_id"]),
+    ).fetchone()
+    if row["created_by"] != user.id and parent is None:
+        raise SubscriptionNotFound()
+    return dict(row)
+
+
+def _change(
+    user: User, subscription_id: UUID, sql: str, params: dict[str, Any]
+) -> SubscriptionView:
+    with db.transaction() as conn:
+        row = _own(conn, user, subscription_id)
+        if row["status"] not in LIVE:
+            raise SubscriptionEnded()
+        conn.execute(sql, params | {"id": subscription_id})
+        changed = conn.execute(_VIEW + " WHERE s.id = %s", (subscription_id,)).fetchone()
+    assert changed is not None
+    return _view(changed)
+
+
+def cancel(user: User, subscription_id: UUID) -> SubscriptionView:
+    """Stop at the end of the paid periods; asked twice, the same answer."""
+    return _change(
+        user,
+        subscription_id,
+        "UPDATE subscriptions SET cancel_at_period_end = true WHERE id = %(id)s",
+        {},
+    )
+
+
+def resume(user: User, subscription_id: UUID) -> SubscriptionView:
+    """Take back a cancellation before the period ends."""
+    return _change(
+        user,
+        subscription_id,
+        "UPDATE subscriptions SET cancel_at_period_end = false WHERE id = %(id)s",
+        {},
+    )
+
+
+def change_plan(user: User, subscription_id: UUID, plan_code: str) -> SubscriptionView:
+    """Upgrade or downgrade from the next period: the next period is paid at the new plan's
+    price and brings its credits; the current one is unchanged."""
+    found = db.read_one("SELECT code FROM plans WHERE code = %s AND active", (plan_code,))
+    if found is None:
+        raise PlanNotFound()
+    return _change(
+        user,
+        subscription_id,
+        """UPDATE subscriptions
+              SET next_plan_code = CASE WHEN plan_code = %(plan)s THEN NULL ELSE %(plan)s END
+            WHERE id = %(id)s""",
+        {"plan": plan_code},
+    )
+
+
+def end_now(staff: User, subscription_id: UUID, reason: str) -> SubscriptionView:
+    """Staff end a subscription at once (a refund, a dispute), audited; ending it again changes
+    nothing. Credits already granted keep their own expiry."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            _VIEW + " WHERE s.id = %s FOR UPDATE OF s", (subscription_id,)
+        ).fetchone()
+        if row is None:
+            raise SubscriptionNotFound()
+        if row["status"] in LIVE:
+            conn.execute(
+                """UPDATE subscriptions SET status = 'CANCELLED', ended_at = now()
+                    WHERE id = %s""",
+                (subscription_id,),
+            )
+            conn.execute(
+                """INSERT INTO audit_log (actor_id, action, subject, details)
+                   VALUES (%s, 'subscription.end', %s, %s)""",
+                (staff.id, f"subscription:{subscription_id}", Jsonb({"reason": reason})),
+            )
+        ended = conn.execute(_VIEW + " WHERE s.id = %s", (subscription_id,)).fetchone()
+    assert ended is not None
+    return _view(ended)
