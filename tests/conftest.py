@@ -30,6 +30,7 @@ from reussite_local.aws import LocalAws  # noqa: E402
 from reussite_local.konnect import FakeKonnect  # noqa: E402
 from reussite_local.postgres import migrated_database  # noqa: E402
 from reussite_local.stack import create_local_resources, function_environment  # noqa: E402
+from tests.helpers import postgres_home  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 
@@ -71,8 +72,8 @@ def konnect(local_aws: LocalAws) -> Iterator[FakeKonnect]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with migrated_database(tmp_path_factory.mktemp("postgres") / "data") as url:
+def database_url() -> Iterator[str]:
+    with postgres_home("postgres") as home, migrated_database(home / "data") as url:
         yield url
 
 

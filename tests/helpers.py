@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from reussite.identity.models import Principal
@@ -11,6 +16,19 @@ from reussite_local.events import http_api_event
 from reussite_local.tokens import principal_claims
 
 FUNCTIONS = {fn.name: fn for fn in template.load().functions()}
+
+
+@contextmanager
+def postgres_home(name: str) -> Iterator[Path]:
+    """A directory for an embedded PostgreSQL's data, outside pytest's temporary root. Run as
+    root, pgserver runs the server as its own user and opens the path's parents to it; a pytest
+    session starting meanwhile (a second run, CI beside a developer's) closes
+    /tmp/pytest-of-<user> again (pytest resets it to 0700), and the next server could not start."""
+    home = Path(tempfile.mkdtemp(prefix=f"reussite-{name}-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def call(

@@ -18,13 +18,14 @@ from hypothesis import HealthCheck, settings
 
 from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
+from tests.helpers import postgres_home
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("fuzz-stack")) as running:
+def fuzz_stack() -> Iterator[dict[str, Any]]:
+    with postgres_home("fuzz-stack") as home, running_stack(home) as running:
         yield running
 
 

@@ -19,6 +19,7 @@ from playwright.sync_api import sync_playwright
 
 from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
+from tests.helpers import postgres_home
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
@@ -35,8 +36,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+def stack() -> Iterator[dict[str, Any]]:
+    with postgres_home("stack") as home, running_stack(home) as running:
         yield running
 
 

@@ -25,6 +25,7 @@ class Settings:
     link_code_ttl_hours: int = 7 * 24
     credit_validity_months: int = 12
     subscription_grace_days: int = 7  # PAST_DUE this long after an unpaid period end
+    renewal_lead_days: int = 3  # the next period's order is opened and emailed this early
     attempt_token_secret: str | None = None  # locally; in AWS the secret below
     attempt_token_secret_arn: str | None = None
     submit_grace_seconds: int = 30  # network slack after an exam's deadline

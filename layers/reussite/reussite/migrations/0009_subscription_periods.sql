@@ -63,3 +63,21 @@ UPDATE subscription_allocations a
    AND a.period = (SELECT min(period) FROM subscription_allocations x
                     WHERE x.subscription_id = a.subscription_id);
 CREATE INDEX subscription_periods_due_idx ON subscription_periods (starts_on);
+
+-- A renewal order is the next period's bill: one per subscription and period, however often
+-- (or however many at once) the renewal job runs.
+ALTER TABLE orders
+    ADD COLUMN renews_subscription_id  uuid REFERENCES subscriptions (id),
+    ADD COLUMN renews_from             date,
+    ADD CONSTRAINT orders_renewal_check CHECK ((renews_subscription_id IS NULL) = (renews_from IS NULL));
+CREATE UNIQUE INDEX orders_one_renewal ON orders (renews_subscription_id, renews_from)
+    WHERE renews_subscription_id IS NOT NULL;
+
+-- An order reference drawn in SQL, for orders a job opens in bulk (same alphabet and shape as
+-- the application's: Crockford base32, easy to copy to a bank transfer).
+CREATE FUNCTION new_order_reference() RETURNS text LANGUAGE sql VOLATILE AS $$
+    SELECT 'RSS-' || substr(c, 1, 4) || '-' || substr(c, 5, 4)
+      FROM (SELECT string_agg(substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+                                     1 + floor(random() * 32)::int, 1), '') AS c
+              FROM generate_series(1, 8)) r
+$$;
