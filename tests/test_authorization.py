@@ -88,6 +88,7 @@ class World:
             self.users["parent"], "HYBRIDE", self.student_id, Provider.WISE, str(uuid.uuid4())
         )
         payments.confirm_transfer(staff, plan.id, f"t-{plan.id}", plan.amount_minor, "TND")
+        self.paid_order = plan.id
         self.subscription = offers.subscriptions_of(self.users["parent"], self.student_id)[0].id
         self.bilan = bilans.request(
             self.users["parent"], self.student_id, QUESTIONNAIRE, str(uuid.uuid4())
@@ -196,6 +197,12 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         (
             "GET",
             f"/v1/payments/orders/{w.order}",
+            None,
+            {"parent": ALLOW, "assistante": ALLOW, "admin": ALLOW, "default": 404},
+        ),
+        (
+            "GET",
+            f"/v1/payments/orders/{w.paid_order}/receipt",
             None,
             {"parent": ALLOW, "assistante": ALLOW, "admin": ALLOW, "default": 404},
         ),

@@ -3,9 +3,14 @@ the family used last, emailed to the payer, and paid through the same exactly-on
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
+
+import httpx
+import pytest
+from pypdf import PdfReader
 
 from reussite import db
 from reussite.identity import service as identity
@@ -13,6 +18,7 @@ from reussite.identity.models import Role
 from reussite.ledger.jobs import check_invariants
 from reussite.offers import service as offers
 from reussite.payments import service as payments
+from reussite.payments.models import Provider
 from reussite_local.aws import LocalAws
 from reussite_local.konnect import FakeKonnect
 from tests import helpers
@@ -127,3 +133,36 @@ def test_a_cancelled_subscription_is_not_billed_again(user: Any, principal: Any)
 
     payments.open_renewals(date(2027, 2, 8))
     assert renewal_orders(child) == []
+
+
+def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_payments(
+    principal: Any, local_aws: LocalAws
+) -> None:
+    staff = identity.resolve_user(principal(Role.ASSISTANTE))
+    parent = identity.resolve_user(principal(Role.PARENT, "Leïla Ben Salah"))
+    children = [identity.create_child(parent, f"Enfant {n}").student_id for n in range(20)]
+    orders = [
+        payments.checkout(parent, "PACK_5", child, Provider.WISE, f"receipt-{child}")
+        for child in children
+    ]
+    before = db.read_one("SELECT coalesce(max(last), 0) AS n FROM receipt_counters")
+
+    def confirm(order: Any) -> str:
+        payments.confirm_transfer(staff, order.id, f"tr-{order.id}", 50_000, "TND")
+        return payments.receipt(parent, order.id).number
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        numbers = list(pool.map(confirm, orders))
+
+    year = date.today().year
+    assert before is not None
+    first = before["n"] + 1
+    assert sorted(numbers) == [f"R-{year}-{n:06d}" for n in range(first, first + 20)]
+    receipt = payments.receipt(parent, orders[0].id)
+    pdf = httpx.get(receipt.url.replace("https://", "http://"), timeout=10)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert receipt.number in text and "50.000 TND" in text and "Leïla Ben Salah" in text
+    assert receipt.number in helpers.emails(local_aws, orders[0].reference)[0]["body"]
+    stranger = identity.resolve_user(principal(Role.PARENT))
+    with pytest.raises(payments.OrderNotFound):
+        payments.receipt(stranger, orders[0].id)

@@ -16,6 +16,7 @@ from reussite.offers import service as offers
 from reussite.offers.models import SubscriptionView
 from reussite.payments import service
 from reussite.payments.models import Order, Product, Provider
+from reussite.payments.receipts import Receipt
 
 app = create_app("reussite payments")
 AS_JSON = TypeAdapter(Order)
@@ -63,6 +64,12 @@ def checkout(
 @app.get("/v1/payments/orders/{order_id}")
 def read_order(order_id: UUID, user: CurrentUser) -> Order:
     return service.get_order(user, order_id)
+
+
+@app.get("/v1/payments/orders/{order_id}/receipt")
+def read_receipt(order_id: UUID, user: CurrentUser) -> Receipt:
+    """The paid order's receipt: its number and a short-lived link to the PDF."""
+    return service.receipt(user, order_id)
 
 
 class TransferConfirmation(BaseModel):

@@ -31,6 +31,7 @@ class Settings:
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
     signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
     issuer_name: str = "reussite"
+    school_address: str = ""  # printed on receipts under the school's name (issuer_name)
     email_sender: str = "certificats@reussite.example"
     feature_flags_file: str | None = None  # locally; in AWS the AppConfig profile below
     appconfig_application: str | None = None

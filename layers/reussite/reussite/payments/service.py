@@ -28,7 +28,7 @@ from reussite.identity.roles import Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.observability import logger
-from reussite.payments import konnect
+from reussite.payments import konnect, receipts
 from reussite.payments.models import (
     BankTransfer,
     Order,
@@ -554,10 +554,13 @@ def _fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = Non
             WHERE id = %s""",
         (lot_id, subscription_id, order["id"]),
     )
-    _owe_confirmation(conn, order, product)
+    receipt = receipts.take_number(conn, order["id"])
+    _owe_confirmation(conn, order, product, receipt)
 
 
-def _owe_confirmation(conn: db.Connection, order: dict[str, Any], product: Product) -> None:
+def _owe_confirmation(
+    conn: db.Connection, order: dict[str, Any], product: Product, receipt: str
+) -> None:
     people = conn.execute(
         """SELECT u.email, s.display_name FROM users u, students s
             WHERE u.id = %s AND s.id = %s""",
@@ -568,17 +571,28 @@ def _owe_confirmation(conn: db.Connection, order: dict[str, Any], product: Produ
     what = (
         f"{product.credits} credits were added to {people['display_name']}'s account."
         if product.kind is ProductKind.CREDIT_PACK
-        else f"The {product.name} plan is active for {people['display_name']}: "
-        f"{product.credits} credits now and every month."
+        else f"The {product.name} plan is paid for {people['display_name']} for one month, "
+        f"with {product.credits} credits."
     )
     amount = format_amount(order["amount_minor"], order["currency"])
     body = (
         f"Hello,\n\nWe received your payment of {amount}"
-        f" for {product.name} (order {order['reference']}).\n{what}\n\n"
+        f" for {product.name} (order {order['reference']}).\n{what}\n"
+        f"Your receipt {receipt}: {_receipt_url(order['id'])}\n\n"
         f"Thank you,\n{get_settings().issuer_name}\n"
     )
     subject = f"Payment received - {product.name} ({order['reference']})"
     outbox.write(conn, _email_key(order["id"]), [people["email"]], subject, body)
+
+
+def _receipt_url(order_id: UUID) -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/v1/payments/orders/{order_id}/receipt"
+
+
+def receipt(user: User, order_id: UUID) -> receipts.Receipt:
+    """The receipt of the buyer's paid order (any, for staff), with a short-lived PDF link."""
+    order = get_order(user, order_id)
+    return receipts.link({"id": order.id})
 
 
 def _email_key(order_id: UUID) -> str:
