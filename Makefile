@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -83,7 +83,11 @@ bench-exam-start: $(VENV)/.installed
 bench-certificate-pdf: $(VENV)/.installed
 	$(PY) bench/certificate_pdf.py
 
-bench: bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf
+## bench-subscriptions: the daily lifecycle + allocation over 100,000 subscriptions vs a per-row loop
+bench-subscriptions: $(VENV)/.installed
+	$(PY) bench/subscriptions.py
+
+bench: bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam

@@ -14,6 +14,8 @@ from reussite.ledger.jobs import check_invariants
 from reussite.offers import service as offers
 from reussite.offers.models import Offer
 from reussite_local import functions, template
+from reussite_local.aws import LocalAws
+from tests import helpers
 from tests.helpers import call, pay_plan
 from tests.test_bilans import ask
 from tests.test_ledger import in_threads
@@ -70,7 +72,9 @@ def test_months_are_anchored_on_the_start_and_month_end_safe() -> None:
     assert offers.add_months(date(2027, 12, 15), 1) == date(2028, 1, 15)
 
 
-def test_a_plan_paid_once_buys_one_month_and_lapses(user: Any, principal: Any) -> None:
+def test_a_plan_paid_once_buys_one_month_and_lapses(
+    user: Any, principal: Any, local_aws: LocalAws
+) -> None:
     """The reported bug: one payment, then the job fired for months on end."""
     _, parent_user, child = family(user, principal)
     pay_plan(parent_user, child, "ACCES_PLATEFORME", today=date(2027, 1, 5))
@@ -91,6 +95,9 @@ def test_a_plan_paid_once_buys_one_month_and_lapses(user: Any, principal: Any) -
         (date(2027, 3, 1), 2, Offer.FREE, "EXPIRED"),  # 7 days of grace are over
         (date(2027, 6, 1), 2, Offer.FREE, "EXPIRED"),
         (date(2027, 12, 1), 2, Offer.FREE, "EXPIRED"),
+    ]
+    assert helpers.mailed_to(local_aws, "Inès was not renewed: it ended on 05/02/2027") == [
+        [parent_user.email]
     ]
     assert check_invariants().clean
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from reussite import outbox
 from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
@@ -19,6 +20,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     day = datetime.fromisoformat(when).date() if when else datetime.now(UTC).date()
     lifecycle = run_lifecycle(day)
     report = allocate_due(day)
+    outbox.flush()  # the lapse emails the lifecycle owed
     metrics.add_metric(name="SubscriptionsPastDue", unit=MetricUnit.Count, value=lifecycle.past_due)
     metrics.add_metric(name="SubscriptionsExpired", unit=MetricUnit.Count, value=lifecycle.expired)
     metrics.add_metric(name="SubscriptionsAllocated", unit=MetricUnit.Count, value=report.granted)

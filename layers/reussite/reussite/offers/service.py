@@ -18,7 +18,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from reussite import db, outbox
+from reussite import db
 from reussite.errors import Conflict, NotFound
 from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
@@ -226,36 +226,104 @@ def allocate(conn: db.Connection, subscription_id: UUID, starts_on: date) -> int
     return granted.credits
 
 
-def allocate_due(today: date) -> AllocationReport:
-    """Grant every paid period begun by `today` its plan's credits, once; safe to run again and
-    concurrently (the allocation's primary key and the subscription's row lock)."""
-    due = (
-        db.connection()
-        .execute(
-            """SELECT p.subscription_id, p.starts_on FROM subscription_periods p
-                WHERE p.starts_on <= %s
-                  AND NOT EXISTS (SELECT 1 FROM subscription_allocations a
-                                   WHERE a.subscription_id = p.subscription_id
-                                     AND a.period = p.starts_on)
-                ORDER BY p.subscription_id, p.starts_on""",
-            (today,),
-        )
-        .fetchall()
-    )
+def allocate_due(today: date, wallets_per_batch: int = 5000) -> AllocationReport:
+    """Grant every paid period begun by `today` its plan's credits, once: set-based, wallet batch
+    by wallet batch, each batch one short transaction under its wallets' row locks (in id
+    order, like every ledger writer). Safe to run again and concurrently: the due periods are
+    read after the locks, and the allocation's primary key stands behind."""
+    due_wallets = [
+        r["wallet_id"] for r in db.connection().execute(_DUE_WALLETS, {"today": today}).fetchall()
+    ]
     granted = credits = 0
-    for row in due:
-        with db.transaction() as conn:  # one period per short transaction
-            added = allocate(conn, row["subscription_id"], row["starts_on"])
-        granted, credits = granted + (added > 0), credits + added
-    return AllocationReport(
-        period=today, granted=granted, already_granted=len(due) - granted, credits=credits
+    months = get_settings().credit_validity_months
+    for i in range(0, len(due_wallets), wallets_per_batch):
+        batch = due_wallets[i : i + wallets_per_batch]
+        with db.transaction() as conn:
+            conn.execute(
+                "SELECT 1 FROM wallets WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (batch,)
+            ).fetchall()
+            done = _one(
+                conn.execute(_ALLOCATE, {"wallets": batch, "today": today, "months": months})
+            )
+        granted, credits = granted + done["periods"], credits + done["credits"]
+    return AllocationReport(period=today, granted=granted, already_granted=0, credits=credits)
+
+
+# Wallets with a paid period begun and not yet granted.
+_DUE_WALLETS = """
+    SELECT DISTINCT w.id AS wallet_id
+      FROM subscription_periods p
+      JOIN subscriptions s ON s.id = p.subscription_id
+      JOIN plans pl ON pl.code = p.plan_code AND pl.credits_per_month > 0
+      JOIN wallets w ON w.student_id = s.student_id
+     WHERE p.starts_on <= %(today)s
+       AND NOT EXISTS (SELECT 1 FROM subscription_allocations a
+                        WHERE a.subscription_id = p.subscription_id AND a.period = p.starts_on)
+     ORDER BY w.id
+"""
+
+# One statement for a batch of locked wallets: a lot, a GRANT entry (its balance_after the
+# wallet's spendable balance plus the grants before it in this batch) and the allocation for each
+# due period, and each wallet's balance raised by its total. The lots' ids are drawn first so
+# that entries and allocations can name them.
+_ALLOCATE = """
+    WITH due AS (
+        SELECT p.subscription_id, p.starts_on, w.id AS wallet_id, pl.credits_per_month AS credits,
+               nextval(pg_get_serial_sequence('credit_lots', 'id')) AS lot_id,
+               sum(pl.credits_per_month) OVER (PARTITION BY w.id ORDER BY p.starts_on,
+                                               p.subscription_id) AS running
+          FROM subscription_periods p
+          JOIN subscriptions s ON s.id = p.subscription_id
+          JOIN plans pl ON pl.code = p.plan_code AND pl.credits_per_month > 0
+          JOIN wallets w ON w.student_id = s.student_id
+         WHERE w.id = ANY(%(wallets)s) AND p.starts_on <= %(today)s
+           AND NOT EXISTS (SELECT 1 FROM subscription_allocations a
+                            WHERE a.subscription_id = p.subscription_id
+                              AND a.period = p.starts_on)
+    ), live AS (
+        SELECT wallet_id, coalesce(sum(remaining), 0)::int AS live FROM credit_lots
+         WHERE wallet_id = ANY(%(wallets)s) AND remaining > 0 AND expires_at > clock_timestamp()
+         GROUP BY wallet_id
+    ), lots AS (
+        INSERT INTO credit_lots (id, wallet_id, kind, amount, remaining, expires_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT lot_id, wallet_id, 'MONTHLY_ALLOCATION', credits, credits,
+               now() + make_interval(months => %(months)s)
+          FROM due
+        RETURNING id
+    ), entries AS (
+        INSERT INTO ledger_entries (wallet_id, kind, amount, lot_id, idempotency_key, purpose,
+                                    balance_after)
+        SELECT d.wallet_id, 'GRANT', d.credits, d.lot_id,
+               'allocation:' || d.subscription_id || ':' || to_char(d.starts_on, 'YYYY-MM-DD'),
+               'monthly allocation ' || to_char(d.starts_on, 'YYYY-MM-DD'),
+               coalesce(l.live, 0) + d.running
+          FROM due d LEFT JOIN live l ON l.wallet_id = d.wallet_id
+         WHERE EXISTS (SELECT 1 FROM lots WHERE lots.id = d.lot_id)
+        RETURNING id
+    ), allocations AS (
+        INSERT INTO subscription_allocations (subscription_id, period, lot_id)
+        SELECT subscription_id, starts_on, lot_id FROM due
+         WHERE EXISTS (SELECT 1 FROM lots WHERE lots.id = due.lot_id)
+        RETURNING 1
+    ), balances AS (
+        UPDATE wallets w SET balance = w.balance + t.total
+          FROM (SELECT wallet_id, sum(credits) AS total FROM due GROUP BY wallet_id) t
+         WHERE w.id = t.wallet_id
+        RETURNING 1
     )
+    SELECT (SELECT count(*) FROM allocations)::int AS periods,
+           coalesce((SELECT sum(credits) FROM due), 0)::int AS credits,
+           (SELECT count(*) FROM entries)::int AS entries
+"""
 
 
 def run_lifecycle(today: date) -> LifecycleReport:
     """The daily pass: subscriptions enter the periods paid in advance that begin today; those
     whose period ended unpaid become CANCELLED (if the payer asked) or PAST_DUE; PAST_DUE ones
-    past the grace period become EXPIRED. Set-based, and running it again changes nothing."""
+    past the grace period become EXPIRED, their payer's email owed in the outbox (sent by the
+    caller after the commit, or by the reconciliation job). Set-based, and running it again
+    changes nothing."""
     grace = get_settings().subscription_grace_days
     params = {"today": today, "grace": grace}
     with db.transaction() as conn:
@@ -277,8 +345,6 @@ def run_lifecycle(today: date) -> LifecycleReport:
             params,
         ).rowcount
         expired = _one(conn.execute(_EXPIRE_AND_TELL, params))["n"]
-    if expired:
-        outbox.flush()
     return LifecycleReport(
         today=today, renewed=renewed, cancelled=cancelled, past_due=past_due, expired=expired
     )
