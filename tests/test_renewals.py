@@ -159,6 +159,9 @@ def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_
     first = before["n"] + 1
     assert sorted(numbers) == [f"R-{year}-{n:06d}" for n in range(first, first + 20)]
     receipt = payments.receipt(parent, orders[0].id)
+    read = payments.get_order(parent, orders[0].id)
+    assert read.receipt_number == receipt.number
+    assert read.receipt_url and read.receipt_url.endswith(f"/orders/{orders[0].id}/receipt")
     pdf = httpx.get(receipt.url.replace("https://", "http://"), timeout=10)
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert receipt.number in text and "50.000 TND" in text and "Leïla Ben Salah" in text
@@ -166,3 +169,25 @@ def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_
     stranger = identity.resolve_user(principal(Role.PARENT))
     with pytest.raises(payments.OrderNotFound):
         payments.receipt(stranger, orders[0].id)
+
+
+def test_a_renewal_email_that_fails_leaves_the_order_and_is_sent_by_the_next_run(
+    user: Any, principal: Any, local_aws: LocalAws
+) -> None:
+    from reussite.settings import get_settings
+
+    _, parent_user, child = family(user, principal)
+    helpers.pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 5, 4))
+    ses = local_aws.client("ses")
+    ses.delete_identity(Identity=get_settings().email_sender)  # SES refuses to send
+    try:
+        renewals(date(2027, 6, 1))
+        (order,) = renewal_orders(child)
+        assert helpers.mailed_to(local_aws, order["reference"]) == []
+    finally:
+        ses.verify_email_identity(EmailAddress=get_settings().email_sender)
+
+    renewals(date(2027, 6, 2))
+
+    assert renewal_orders(child) == [order]  # the same order, not a second one
+    assert helpers.mailed_to(local_aws, order["reference"]) == [[parent_user.email]]

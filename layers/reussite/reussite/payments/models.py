@@ -65,6 +65,8 @@ class Order:
     bank_transfer: BankTransfer | None
     created_at: datetime
     paid_at: datetime | None
+    receipt_number: str | None = None  # a paid order's receipt (read the order to see it)
+    receipt_url: str | None = None  # where the buyer gets its PDF (a short-lived link)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ transaction as the credits or the subscription it pays for and the confirmation 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -287,10 +288,23 @@ def _bank_account() -> tuple[str, str, str | None]:
 
 def get_order(user: User, order_id: UUID) -> Order:
     """The buyer's order (or any, for staff); anybody else's is 404."""
-    row = db.read_one(f"SELECT {_COLUMNS} FROM orders WHERE id = %s", (order_id,))
+    row = db.read_one(
+        f"""SELECT {_COLUMNS}, (SELECT r.year || '-' || r.number FROM receipts r
+                                 WHERE r.order_id = orders.id) AS receipt
+              FROM orders WHERE id = %s""",
+        (order_id,),
+    )
     if row is None or (row["buyer_id"] != user.id and not user.is_staff):
         raise OrderNotFound()
-    return _order(row)
+    order = _order(row)
+    if row["receipt"] is None:
+        return order
+    year, number = row["receipt"].split("-")
+    return dataclasses.replace(
+        order,
+        receipt_number=receipts.format_number(int(year), int(number)),
+        receipt_url=_receipt_url(order.id),
+    )
 
 
 def _order_row(order_id: UUID) -> dict[str, Any]:
