@@ -489,3 +489,44 @@ def test_a_partial_enquiry_regrades_and_keeps_the_fee(staff: Principal, student:
     assert decided["status"] == "PARTIAL" and decided["outcome"]["grade"] == "PASS"
     assert decided["outcome"]["components"]["TASTING"]["score"] == 70  # untouched
     assert balance(student_id) == after_fee  # no refund
+
+
+def test_a_key_reused_for_another_enquiry_or_registration_is_refused(
+    staff: Principal, student: Any
+) -> None:
+    who, _ = student()
+    first_sitting, second_sitting = session(staff, "STANDALONE"), session(staff, "STANDALONE")
+    regs = [register(who, s["id"])[1] for s in (first_sitting, second_sitting)]
+    for reg in regs:
+        results(staff, reg["id"], scores={"THEORY": 52, "TASTING": 70})
+    key = str(uuid.uuid4())
+
+    status, enquiry = api(
+        "POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, {"components": ["THEORY"]}, key
+    )
+    other_sitting = api(
+        "POST",
+        f"/v1/registrations/{regs[1]['id']}/enquiries",
+        who,
+        {"components": ["TASTING"]},
+        key,
+    )
+    other_parts = api(
+        "POST",
+        f"/v1/registrations/{regs[0]['id']}/enquiries",
+        who,
+        {"components": ["TASTING"]},
+        key,
+    )
+    replay = api(
+        "POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, {"components": ["THEORY"]}, key
+    )
+
+    assert status == 201 and replay == (201, enquiry)
+    for answer in (other_sitting, other_parts):
+        assert (answer[0], answer[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    makeup_key = str(uuid.uuid4())
+    path = f"/v1/exam-sessions/{session(staff, 'STANDALONE')['id']}/registrations"
+    assert api("POST", path, who, None, makeup_key)[0] == 201
+    status, problem = api("POST", "/v1/qualifications/WINE-L3/makeup", who, None, makeup_key)
+    assert (status, problem.get("code")) == (422, "IDEMPOTENCY_KEY_REUSED")

@@ -286,3 +286,37 @@ def test_the_coach_side_agenda_report_and_staff_no_shows(
     assert api("POST", f"/v1/admin/tutoring-bookings/{second['id']}/no-show", anna)[0] == 403
     other = coach("Autre")
     assert api("POST", f"/v1/coach/sessions/{session_id}/report", other, report)[0] == 404
+
+
+def test_a_key_reused_for_another_booking_is_refused_and_not_replayed(
+    coach: Any, student: Any
+) -> None:
+    karim = coach()
+    who, student_id = student(credits=5)
+    key = str(uuid.uuid4())
+    status, first = book(who, karim, slot(days=6), key=key)
+
+    other_slot = book(who, karim, slot(days=6, hour=15), key=key)
+    other_service = book(who, karim, slot(days=6), "COURS_PRESENTIEL", key=key)
+    other_subject = book(who, karim, slot(days=6), subject="physique", key=key)
+
+    assert status == 201
+    for answer in (other_slot, other_service, other_subject):
+        assert (answer[0], answer[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert book(who, karim, slot(days=6), key=key) == (201, first)  # the same request replays
+    assert balance(student_id) == 5 - 1
+
+
+def test_one_key_retried_eight_times_at_once_books_and_debits_once(
+    coach: Any, student: Any
+) -> None:
+    karim = coach()
+    who, student_id = student(credits=5)
+    key, starts = str(uuid.uuid4()), slot(days=7)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: book(who, karim, starts, key=key), range(8)))
+
+    assert {status for status, _ in answers} == {201}
+    assert len({body["id"] for _, body in answers}) == 1
+    assert balance(student_id) == 5 - 1

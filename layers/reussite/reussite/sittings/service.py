@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from reussite import db
 from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
+from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
 from reussite.sittings.rules import Component, Qualification, grade, still_to_pass
@@ -309,8 +310,9 @@ def register(user: User, session_id: UUID, student_id: UUID | None, key: str) ->
     from reussite.identity import service as identity
 
     student = identity.acting_for(user, student_id, tuple(Role), "")
+    request = fingerprint("sittings.register", session=session_id, student=student)
     with db.transaction() as conn:
-        replay = _replay(conn, user, key)
+        replay = _replay(conn, user, key, request)
         if replay is not None:
             if (replay["session_id"], replay["student_id"]) != (session_id, student):
                 raise IdempotencyKeyReused()
@@ -320,7 +322,7 @@ def register(user: User, session_id: UUID, student_id: UUID | None, key: str) ->
         ).fetchone()
         if session is None:
             raise SessionNotFound()
-        return _register(conn, user, student, session, key)
+        return _register(conn, user, student, session, key, request)
 
 
 def register_makeup(
@@ -330,8 +332,9 @@ def register_makeup(
     from reussite.identity import service as identity
 
     student = identity.acting_for(user, student_id, tuple(Role), "")
+    request = fingerprint("sittings.makeup", qualification=qualification_code, student=student)
     with db.transaction() as conn:
-        replay = _replay(conn, user, key)
+        replay = _replay(conn, user, key, request)
         if replay is not None:
             return replay
         qualification(qualification_code, conn)
@@ -345,24 +348,34 @@ def register_makeup(
         for session in candidates:
             try:
                 with conn.transaction():  # savepoint: a session filled meanwhile, try the next
-                    return _register(conn, user, student, session, key)
+                    return _register(conn, user, student, session, key, request)
             except SessionFull:
                 continue
         raise NoSessionAvailable()
 
 
-def _replay(conn: db.Connection, user: User, key: str) -> dict[str, Any] | None:
+def _replay(conn: db.Connection, user: User, key: str, request: str) -> dict[str, Any] | None:
+    """The registration made with this key, if its request was this one (422 otherwise)."""
     row = conn.execute(
-        f"""SELECT {_REG_COLUMNS} FROM exam_registrations r
+        f"""SELECT {_REG_COLUMNS}, r.request_hash FROM exam_registrations r
               JOIN exam_sessions s ON s.id = r.session_id
              WHERE r.registered_by = %s AND r.idempotency_key = %s""",
         (user.id, key),
     ).fetchone()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    found = dict(row)
+    require_same(found.pop("request_hash"), request)
+    return found
 
 
 def _register(
-    conn: db.Connection, user: User, student: UUID, session: dict[str, Any], key: str
+    conn: db.Connection,
+    user: User,
+    student: UUID,
+    session: dict[str, Any],
+    key: str,
+    request: str,
 ) -> dict[str, Any]:
     if session["registration_deadline"] <= datetime.now(UTC):
         raise RegistrationClosed()
@@ -423,9 +436,9 @@ def _register(
         raise SessionFull()
     row = conn.execute(
         """INSERT INTO exam_registrations (session_id, student_id, components, status,
-                   fee_credits, idempotency_key, registered_by)
-           VALUES (%s, %s, %s, 'REGISTERED', %s, %s, %s) RETURNING id""",
-        (session["id"], student, components, fee, key, user.id),
+                   fee_credits, idempotency_key, registered_by, request_hash)
+           VALUES (%s, %s, %s, 'REGISTERED', %s, %s, %s, %s) RETURNING id""",
+        (session["id"], student, components, fee, key, user.id, request),
     ).fetchone()
     assert row is not None
     if fee:
@@ -653,13 +666,18 @@ def request_enquiry(
 ) -> dict[str, Any]:
     """A family asks for a sitting to be re-marked, within the qualification's window, paying
     the fee (refunded if the enquiry is upheld)."""
+    request = fingerprint(
+        "sittings.enquiry", registration=registration_id, components=sorted(set(components))
+    )
     with db.transaction() as conn:
         replay = conn.execute(
             "SELECT * FROM result_enquiries WHERE requested_by = %s AND idempotency_key = %s",
             (user.id, key),
         ).fetchone()
         if replay is not None:
-            return dict(replay)
+            found = dict(replay)
+            require_same(found.pop("request_hash"), request)
+            return found
         reg = _registration(conn, registration_id)
         from reussite.identity import service as identity
 
@@ -687,9 +705,9 @@ def request_enquiry(
             raise EnquiryNotAllowed("An enquiry about this sitting is already open")
         row = conn.execute(
             """INSERT INTO result_enquiries (registration_id, components, status, fee_credits,
-                       idempotency_key, requested_by)
-               VALUES (%s, %s, 'SUBMITTED', %s, %s, %s) RETURNING id""",
-            (registration_id, sorted(set(components)), fee, key, user.id),
+                       idempotency_key, requested_by, request_hash)
+               VALUES (%s, %s, 'SUBMITTED', %s, %s, %s, %s) RETURNING id""",
+            (registration_id, sorted(set(components)), fee, key, user.id, request),
         ).fetchone()
         assert row is not None
         if fee:
@@ -705,8 +723,10 @@ def request_enquiry(
                 "UPDATE result_enquiries SET fee_entry_id = %s WHERE id = %s", (entry, row["id"])
             )
         _audit(conn, user.id, "enquiry.submit", f"enquiry:{row['id']}", {"fee": fee})
-        found = conn.execute("SELECT * FROM result_enquiries WHERE id = %s", (row["id"],))
-        return dict(found.fetchone() or {})
+        created = conn.execute("SELECT * FROM result_enquiries WHERE id = %s", (row["id"],))
+        enquiry = dict(created.fetchone() or {})
+        enquiry.pop("request_hash", None)
+        return enquiry
 
 
 def review_enquiry(staff: User, enquiry_id: UUID) -> dict[str, Any]:
@@ -721,7 +741,9 @@ def review_enquiry(staff: User, enquiry_id: UUID) -> dict[str, Any]:
             _enquiry(conn, enquiry_id)  # 404 if unknown
             raise EnquiryState("Only a submitted enquiry goes under review")
         _audit(conn, staff.id, "enquiry.review", f"enquiry:{enquiry_id}", {})
-    return dict(row)
+    reviewed = dict(row)
+    reviewed.pop("request_hash", None)
+    return reviewed
 
 
 def decide_enquiry(
@@ -791,7 +813,9 @@ def decide_enquiry(
         _audit(conn, staff.id, "enquiry.decide", subject, {"decision": decision, "scores": scores})
     if new_outcome is not None:
         _queue_certificate(new_outcome)
-    return dict(row or {}) | {"outcome": new_outcome}
+    decided = dict(row or {})
+    decided.pop("request_hash", None)
+    return decided | {"outcome": new_outcome}
 
 
 def _enquiry(conn: db.Connection, enquiry_id: UUID, lock: bool = False) -> dict[str, Any]:
@@ -801,7 +825,9 @@ def _enquiry(conn: db.Connection, enquiry_id: UUID, lock: bool = False) -> dict[
     ).fetchone()
     if row is None:
         raise EnquiryNotFound()
-    return dict(row)
+    found = dict(row)
+    found.pop("request_hash", None)
+    return found
 
 
 def _revoke_for_outcome(conn: db.Connection, outcome_id: UUID, actor: User, reason: str) -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from reussite import db, outbox
 from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
+from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
 from reussite.settings import get_settings
@@ -152,16 +153,18 @@ def book(
     )
     if starts_at <= datetime.now(UTC):
         raise InvalidSlot()
+    request = fingerprint(
+        "tutoring.book",
+        coach=coach_id,
+        service=service_code,
+        subject=subject,
+        starts_at=starts_at.astimezone(UTC).isoformat(),
+        student=student,
+    )
     with db.transaction() as conn:
-        replay = conn.execute(
-            "SELECT id, session_id, student_id FROM tutoring_bookings"
-            " WHERE booked_by = %s AND idempotency_key = %s",
-            (user.id, key),
-        ).fetchone()
+        replay = _replayed_booking(conn, user, key, student, request)
         if replay is not None:
-            if replay["student_id"] != student:
-                raise IdempotencyKeyReused()
-            return _booking(conn, replay["id"])
+            return replay
         service = conn.execute(
             "SELECT * FROM tutoring_services WHERE code = %s", (service_code,)
         ).fetchone()
@@ -173,18 +176,24 @@ def book(
         ).fetchone()
         if coach is None:
             raise CoachNotFound()
+        replay = _replayed_booking(conn, user, key, student, request)  # committed while we waited
+        if replay is not None:
+            return replay
         if subject not in coach["subjects"]:
             raise SlotUnavailable(f"This coach teaches: {', '.join(coach['subjects'])}")
         _within_availability(conn, coach_id, starts_at, ends_at)
         session = _session_for(conn, coach_id, service, subject, starts_at, ends_at)
         booking = conn.execute(
             """INSERT INTO tutoring_bookings (session_id, student_id, status, credits,
-                       idempotency_key, booked_by)
-               VALUES (%s, %s, 'BOOKED', %s, %s, %s)
+                       idempotency_key, booked_by, request_hash)
+               VALUES (%s, %s, 'BOOKED', %s, %s, %s, %s)
                ON CONFLICT DO NOTHING RETURNING id""",
-            (session["id"], student, service["credits"], key, user.id),
+            (session["id"], student, service["credits"], key, user.id, request),
         ).fetchone()
-        if booking is None:
+        if booking is None:  # the same key committed meanwhile: its answer; else a real clash
+            replay = _replayed_booking(conn, user, key, student, request)
+            if replay is not None:
+                return replay
             raise SlotTaken("This student already has this session")
         spent = ledger.spend(
             ledger.wallet_of(student),
@@ -202,6 +211,22 @@ def book(
         _owe_emails(conn, found, "booked")
     outbox.flush(keys=_email_keys(found["id"], "booked"))
     return found
+
+
+def _replayed_booking(
+    conn: db.Connection, user: User, key: str, student: UUID, request: str
+) -> dict[str, Any] | None:
+    replay = conn.execute(
+        "SELECT id, student_id, request_hash FROM tutoring_bookings"
+        " WHERE booked_by = %s AND idempotency_key = %s",
+        (user.id, key),
+    ).fetchone()
+    if replay is None:
+        return None
+    if replay["student_id"] != student:
+        raise IdempotencyKeyReused()
+    require_same(replay["request_hash"], request)
+    return _booking(conn, replay["id"])
 
 
 def _within_availability(
