@@ -530,3 +530,45 @@ def test_a_key_reused_for_another_enquiry_or_registration_is_refused(
     assert api("POST", path, who, None, makeup_key)[0] == 201
     status, problem = api("POST", "/v1/qualifications/WINE-L3/makeup", who, None, makeup_key)
     assert (status, problem.get("code")) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_concurrent_registrations_of_one_student_answer_one_201_and_409s_never_a_500(
+    staff: Principal, student: Any
+) -> None:
+    who, _ = student()
+    sitting = session(staff, "STANDALONE", capacity=20)
+    same_key = str(uuid.uuid4())
+    path = f"/v1/exam-sessions/{sitting['id']}/registrations"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        distinct = list(pool.map(lambda _: api("POST", path, who), range(8)))
+    other = session(staff, "STANDALONE", capacity=20)
+    other_path = f"/v1/exam-sessions/{other['id']}/registrations"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        retried = list(pool.map(lambda _: api("POST", other_path, who, None, same_key), range(8)))
+
+    assert sorted(status for status, _ in distinct) == [201] + [409] * 7
+    assert {body["code"] for status, body in distinct if status == 409} == {"ALREADY_REGISTERED"}
+    assert {status for status, _ in retried} == {201}  # one key retried: the first answer
+    assert len({body["id"] for _, body in retried}) == 1
+    seats = db.read_one("SELECT registered FROM exam_sessions WHERE id = %s", (sitting["id"],))
+    assert seats == {"registered": 1}
+
+
+def test_concurrent_enquiries_on_one_sitting_answer_one_201_and_409s_never_a_500(
+    staff: Principal, student: Any
+) -> None:
+    who, student_id = student()
+    reg = register(who, session(staff, "STANDALONE")["id"])[1]
+    results(staff, reg["id"], scores={"THEORY": 52, "TASTING": 70})
+    before = balance(student_id)
+    path = f"/v1/registrations/{reg['id']}/enquiries"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(
+            pool.map(lambda _: api("POST", path, who, {"components": ["THEORY"]}), range(12))
+        )
+
+    assert sorted(status for status, _ in answers) == [201] + [409] * 11
+    fee = before - balance(student_id)
+    assert fee > 0 and fee == next(b for s, b in answers if s == 201)["fee_credits"]  # one fee

@@ -79,6 +79,24 @@ async def _on_bad_data(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_constraint(_: Request, exc: Exception) -> JSONResponse:
+    """A constraint decided a race, or refused a reference, that a caller can provoke: a 4xx
+    with a stable code, never a 500. (Domain code answers its own races with sharper codes;
+    this is the net under them.)"""
+    assert isinstance(exc, psycopg.IntegrityError)
+    constraint = getattr(exc.diag, "constraint_name", None)
+    logger.warning("constraint refused a write", extra={"constraint": constraint})
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return problem(409, "CONFLICT", "This conflicts with something that already exists")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return problem(
+            422, "VALIDATION_FAILED", "The request is not valid", "It names something unknown"
+        )
+    return problem(
+        422, "VALIDATION_FAILED", "The request is not valid", "A value breaks a rule of the data"
+    )
+
+
 async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("database unavailable")
     return domain_problem(DependencyUnavailable("The database is unavailable; try again"))
@@ -94,5 +112,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(psycopg.DataError, _on_bad_data)
+    app.add_exception_handler(psycopg.IntegrityError, _on_constraint)
     app.add_exception_handler(psycopg.OperationalError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -422,6 +422,12 @@ def _register(
         fee = q.fee_remote
     if not set(components) <= set(session["components"]):
         raise NotAllowed("This session does not offer the components to sit")
+    # The session's row lock: its registrations go one at a time, and what is read after it
+    # includes a registration committed meanwhile (a replay, or a 409, never a UniqueViolation).
+    conn.execute("SELECT 1 FROM exam_sessions WHERE id = %s FOR UPDATE", (session["id"],))
+    replay = _replay(conn, user, key, request)
+    if replay is not None:
+        return replay
     if conn.execute(
         "SELECT 1 FROM exam_registrations WHERE session_id = %s AND student_id = %s",
         (session["id"], student),
