@@ -248,6 +248,8 @@ def test_the_public_verify_page_shows_only_what_it_should(
     )
     assert who.email not in json.dumps(public) and "credential" not in public
     assert page["headers"]["content-type"].startswith("text/html")
+    policy = page["headers"]["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy  # no script runs
     assert "Léa Publique" in page["body"] and "Valide" in page["body"]
     assert (missing[0], missing[1]["code"]) == (404, "CERTIFICATE_NOT_FOUND")
 
