@@ -60,7 +60,6 @@ class LifecycleReport:
 class AllocationReport:
     period: date  # the day the job ran for: every paid period begun by then is granted
     granted: int
-    already_granted: int
     credits: int
 
 

@@ -246,7 +246,7 @@ def allocate_due(today: date, wallets_per_batch: int = 5000) -> AllocationReport
                 conn.execute(_ALLOCATE, {"wallets": batch, "today": today, "months": months})
             )
         granted, credits = granted + done["periods"], credits + done["credits"]
-    return AllocationReport(period=today, granted=granted, already_granted=0, credits=credits)
+    return AllocationReport(period=today, granted=granted, credits=credits)
 
 
 # Wallets with a paid period begun and not yet granted.
