@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -111,6 +111,10 @@ class World:
             student, self.registration, ["COMBINED"], str(uuid.uuid4())
         )["id"]
         self.offering = sittings.create_offering(staff, "WINE-L1", "Cohorte")["id"]
+        day = (datetime.now(UTC) + timedelta(days=30)).date()
+        self.course = sittings.schedule_course(
+            staff, self.offering, day, day, 10, "Tunis", False, None, time(14)
+        )["id"]
         coach = self.users["coach"]
         tutoring.save_coach(
             staff,
@@ -280,6 +284,12 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             "POST",
             "/v1/admin/enrolments",
             {"student_id": other, "qualification_code": "WINE-L3"},
+            staff_only,
+        ),
+        (
+            "POST",
+            f"/v1/admin/course-sessions/{w.course}/students",
+            {"student_id": other},
             staff_only,
         ),
         ("POST", f"/v1/admin/registrations/{w.registration}/results", {"absent": True}, staff_only),

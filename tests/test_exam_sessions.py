@@ -96,6 +96,17 @@ def course(staff: Principal, qualification: str, days: int = 10, length: int = 3
     return offering, scheduled
 
 
+def enrol(staff: Principal, course_id: str, student_id: Any) -> Any:
+    status, enrolled = api(
+        "POST",
+        f"/v1/admin/course-sessions/{course_id}/students",
+        staff,
+        {"student_id": str(student_id)},
+    )
+    assert status == 201, enrolled
+    return enrolled
+
+
 def register(who: Principal, session_id: str, student_id: Any = None) -> tuple[int, Any]:
     body = {"student_id": str(student_id)} if student_id else None
     return api("POST", f"/v1/exam-sessions/{session_id}/registrations", who, body)
@@ -232,7 +243,13 @@ def test_a_missed_bundled_exam_goes_to_the_next_makeup_session_with_a_seat(
 ) -> None:
     _, scheduled = course(staff, "WINE-L2", days=2)
     bundled = scheduled["exam_sessions"][0]
-    (absent, absent_id), (other, _), (present, _) = student("Absent"), student("Autre"), student()
+    (absent, absent_id), (other, other_id), (present, present_id) = (
+        student("Absent"),
+        student("Autre"),
+        student(),
+    )
+    for student_id in (absent_id, other_id, present_id):
+        enrol(staff, scheduled["id"], student_id)
     regs = {
         name: register(who, bundled["id"])[1]
         for name, who in (("absent", absent), ("other", other), ("present", present))
@@ -256,8 +273,9 @@ def test_a_missed_bundled_exam_goes_to_the_next_makeup_session_with_a_seat(
 def test_resit_covers_only_failed_components_then_a_pass_issues_a_capped_certificate(
     staff: Principal, student: Any, deliver_certificates: Any
 ) -> None:
-    who, _ = student("Hédi Ben Amor")
+    who, student_id = student("Hédi Ben Amor")
     _, scheduled = course(staff, "WINE-L3", days=1, length=5)
+    enrol(staff, scheduled["id"], student_id)
     first = register(who, scheduled["exam_sessions"][0]["id"])[1]
 
     status, sat = results(staff, first["id"], scores={"THEORY": 74, "TASTING": 50})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,9 +19,20 @@ FN = next(f for f in template.load().functions() if f.name == "identity_api")
 
 
 def call(
-    method: str, path: str, claims: dict[str, str] | None = None, body: Any = None
+    method: str,
+    path: str,
+    claims: dict[str, str] | None = None,
+    body: Any = None,
+    key: str | None = "auto",
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    result = functions.invoke(FN, http_api_event(method, path, claims=claims, body=body))
+    """A request to the identity function; writes carry a fresh Idempotency-Key unless `key`
+    names one (or is None: no key)."""
+    if key == "auto":
+        key = str(uuid.uuid4()) if method == "POST" else None
+    headers = {"Idempotency-Key": key} if key else None
+    result = functions.invoke(
+        FN, http_api_event(method, path, claims=claims, body=body, headers=headers)
+    )
     return result["statusCode"], json.loads(result["body"]), result["headers"]
 
 
@@ -71,6 +85,50 @@ def test_bad_student_creation_gets_a_clear_problem(
 
     assert (got, problem["code"]) == (status, code)
     assert headers["content-type"] == "application/problem+json"
+
+
+def test_a_child_is_created_once_per_key_even_when_the_retries_race(
+    database_url: str, principal: Any
+) -> None:
+    parent = claims_of(principal(Role.PARENT))
+    barrier = threading.Barrier(3)
+
+    def create(_: int) -> tuple[int, dict[str, Any], dict[str, str]]:
+        barrier.wait()
+        return call("POST", "/v1/students", parent, {"display_name": "Adam"}, key="child-adam")
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(create, range(3)))
+
+    assert {status for status, _, _ in answers} == {201}
+    assert len({body["student_id"] for _, body, _ in answers}) == 1
+    assert len(call("GET", "/v1/me", parent)[1]["children"]) == 1
+    # Only the last code issued works (a replay replaces the unused one): the child can link.
+    codes = [body["link_code"] for _, body, _ in answers]
+    linked = [
+        call("POST", "/v1/students/link", claims_of(principal()), {"code": code})[0]
+        for code in codes
+    ]
+    assert linked.count(200) == 1 and set(linked) == {200, 404}
+    # Once linked, a replay still names the child and hands out no code.
+    status, replay, _ = call(
+        "POST", "/v1/students", parent, {"display_name": "Adam"}, key="child-adam"
+    )
+    assert status == 201 and replay["student_id"] == answers[0][1]["student_id"]
+    assert replay["link_code"] is None
+
+
+def test_a_child_key_reused_for_another_child_or_missing_is_refused(
+    database_url: str, principal: Any
+) -> None:
+    parent = claims_of(principal(Role.PARENT))
+    assert call("POST", "/v1/students", parent, {"display_name": "Adam"}, key="k1")[0] == 201
+
+    status, problem, _ = call("POST", "/v1/students", parent, {"display_name": "Lina"}, key="k1")
+    assert (status, problem["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    status, problem, _ = call("POST", "/v1/students", parent, {"display_name": "Lina"}, key=None)
+    assert (status, problem["code"]) == (400, "IDEMPOTENCY_KEY_REQUIRED")
+    assert [c["display_name"] for c in call("GET", "/v1/me", parent)[1]["children"]] == ["Adam"]
 
 
 def test_bad_link_code_is_404_problem(database_url: str, principal: Any) -> None:

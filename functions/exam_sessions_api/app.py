@@ -12,6 +12,7 @@ from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.idempotency import once
 from reussite.identity.models import User
+from reussite.inputs import Day, HumanName, Moment
 from reussite.jsonable import jsonable
 from reussite.sittings import rules, service
 
@@ -225,7 +226,7 @@ def ask_enquiry(
 
 class NewOffering(BaseModel):
     qualification_code: Code
-    name: str = Field(min_length=1, max_length=200)
+    name: HumanName
 
 
 create_offering_once = _staff_once(service.create_offering, NewOffering)
@@ -241,10 +242,10 @@ def create_offering(
 
 
 class NewCourse(BaseModel):
-    starts_on: date
-    ends_on: date
+    starts_on: Day
+    ends_on: Day
     capacity: int = Field(gt=0, le=1000)
-    location: str | None = Field(default=None, max_length=200)
+    location: HumanName | None = None
     remote: bool = False
     proctor_id: UUID | None = None
     exam_time: time = time(14, 0)
@@ -267,10 +268,10 @@ def schedule_course(
 class NewSession(BaseModel):
     qualification_code: Code
     type: Literal["MAKEUP", "RESIT", "REMOTE", "STANDALONE"]
-    starts_at: datetime
-    registration_deadline: datetime
+    starts_at: Moment
+    registration_deadline: Moment
     capacity: int = Field(gt=0, le=1000)
-    location: str | None = Field(default=None, max_length=200)
+    location: HumanName | None = None
     remote: bool = False
     proctor_id: UUID | None = None
 
@@ -293,6 +294,27 @@ class OnlineEnrolment(BaseModel):
 @app.post("/v1/admin/enrolments", status_code=status.HTTP_201_CREATED, response_model=Enrolment)
 def enrol_online(body: OnlineEnrolment, user: CurrentUser) -> Any:
     return dict(jsonable(service.enrol_online(user, body.student_id, body.qualification_code)))
+
+
+class CourseStudent(BaseModel):
+    student_id: UUID
+
+
+class CourseEnrolment(BaseModel):
+    course_session_id: UUID
+    student_id: UUID
+    qualification_code: str
+    enrolled_at: datetime
+
+
+@app.post(
+    "/v1/admin/course-sessions/{course_session_id}/students",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseEnrolment,
+)
+def enrol_in_course(course_session_id: UUID, body: CourseStudent, user: CurrentUser) -> Any:
+    """A course's student sits its bundled exam without a fee; enrolling again changes nothing."""
+    return service.enrol_in_course(user, course_session_id, body.student_id)
 
 
 class Results(BaseModel):

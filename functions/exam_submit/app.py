@@ -1,21 +1,35 @@
 """Submit a timed exam: graded on the server; a pass queues the certificate."""
 
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from reussite.exams import service
-from reussite.exams.models import Attempt
+from reussite.exams.models import MAX_ANSWER_CHARS, Attempt
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
 
 app = create_app("reussite exam submit")
 
 
+QuestionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Answer = (
+    Annotated[str, StringConstraints(max_length=MAX_ANSWER_CHARS)]
+    | Annotated[int, Field(ge=-(10**12), le=10**12)]
+    | float
+    | None
+)
+
+
 class Submission(BaseModel):
     attempt_token: str = Field(min_length=10, max_length=300)
-    answers: dict[str, str | int | float | None] = Field(default_factory=dict, max_length=500)
+    answers: dict[QuestionId, Answer] = Field(
+        default_factory=dict,
+        max_length=500,
+        description="Answers by question id: only the attempt's own questions",
+    )
 
 
 @app.post("/v1/attempts/{attempt_id}/submit")

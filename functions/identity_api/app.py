@@ -4,7 +4,7 @@ from fastapi import status
 
 from reussite import db
 from reussite.http.app import create_app, lambda_handler
-from reussite.http.auth import CurrentUser
+from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.identity import service
 from reussite.identity.models import CreatedStudent, LinkedStudent, LinkRequest, Me, NewStudent
 
@@ -23,8 +23,8 @@ def me(user: CurrentUser) -> Me:
 
 
 @app.post("/v1/students", status_code=status.HTTP_201_CREATED)
-def create_student(body: NewStudent, user: CurrentUser) -> CreatedStudent:
-    return service.create_child(user, body.display_name)
+def create_student(body: NewStudent, user: CurrentUser, key: IdempotencyKey) -> CreatedStudent:
+    return service.create_child(user, body.display_name, key)
 
 
 @app.post("/v1/students/link")

@@ -1,15 +1,17 @@
 """Live tutoring: coaches and services, booking paid in credits, cancellation with the refund
 rule, the coach's agenda and reports, no-shows recorded by staff."""
 
+import itertools
 from datetime import datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from fastapi import Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.inputs import Moment
 from reussite.tutoring import service
 
 app = create_app("reussite tutoring")
@@ -48,7 +50,8 @@ class TutoringBooking(BaseModel):
     student_name: str
     status: Literal["BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"]
     credits: int
-    refunded: bool
+    refunded: bool = Field(description="Credits came back (none when every lot had expired)")
+    refunded_credits: int
     coach_id: UUID
     coach_name: str
     service_code: str
@@ -96,10 +99,26 @@ class Slot(BaseModel):
     starts: time
     ends: time
 
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Self:
+        if self.ends <= self.starts:
+            raise ValueError("a slot ends after it starts")
+        if self.starts.tzinfo is not None or self.ends.tzinfo is not None:
+            raise ValueError("a slot's times are wall-clock times in the coach's timezone")
+        return self
+
 
 class CoachProfile(BaseModel):
     subjects: list[Subject] = Field(min_length=1, max_length=20)
     availability: list[Slot] = Field(max_length=50)
+
+    @model_validator(mode="after")
+    def _slots_do_not_overlap(self) -> Self:
+        by_day = sorted(self.availability, key=lambda s: (s.weekday, s.starts))
+        for before, after in itertools.pairwise(by_day):
+            if before.weekday == after.weekday and after.starts < before.ends:
+                raise ValueError(f"two slots overlap on weekday {after.weekday}")
+        return self
 
 
 @app.post("/v1/admin/coaches/{user_id}", response_model=Coach)
@@ -112,7 +131,7 @@ class Booking(BaseModel):
     coach_id: UUID
     service_code: str = Field(pattern=r"^[A-Z_]{1,40}$")
     subject: Subject
-    starts_at: AwareDatetime
+    starts_at: Moment
     student_id: UUID | None = None  # a parent's child; a student books for themself
 
 

@@ -45,4 +45,4 @@ def seed() -> dict[str, str]:
     payments.confirm_transfer(
         users["demo-assistante"], order.id, "demo-wise-transfer", order.amount_minor, order.currency
     )
-    return {"child_student_id": str(child.student_id), "child_link_code": child.link_code}
+    return {"child_student_id": str(child.student_id), "child_link_code": child.link_code or ""}

@@ -34,6 +34,12 @@ class UnknownRole(DomainError):
     title = "The token carries a role reussite does not know"
 
 
+class UntrustedRoleClaim(DomainError):
+    code = "UNTRUSTED_ROLE_CLAIM"
+    status = 403
+    title = "The token's role comes from an attribute users can edit; reussite does not trust it"
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
     status = 404
@@ -107,6 +113,12 @@ class AttemptInProgress(Conflict):
 class AlreadySubmitted(Conflict):
     code = "ALREADY_SUBMITTED"
     title = "This attempt was already submitted with other answers"
+
+
+class UnknownQuestions(DomainError):
+    code = "UNKNOWN_QUESTIONS"
+    status = 422
+    title = "The answers name questions this attempt does not ask"
 
 
 class DeadlinePassed(DomainError):

@@ -6,6 +6,7 @@ import json
 from functools import cache
 from typing import Any
 
+from reussite.inputs import header_line
 from reussite.settings import get_settings
 
 
@@ -30,7 +31,7 @@ def send_email(recipients: list[str], subject: str, text: str) -> str:
         Source=get_settings().email_sender,
         Destination={"ToAddresses": recipients},
         Message={
-            "Subject": {"Data": subject, "Charset": "UTF-8"},
+            "Subject": {"Data": header_line(subject), "Charset": "UTF-8"},
             "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
         },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -152,10 +153,16 @@ def normalise(question: Question, answer: Any) -> str | None:
         return None
     text = str(answer).strip().replace(" ", "")
     if question["type"] == "choice":
-        return text if text.isdigit() else None
+        return text if _CHOICE.fullmatch(text) else None
     if question["type"] == "fraction":  # as written: 6/8 is not the simplified 3/4
-        num, _, den = text.partition("/")
-        if num.lstrip("-").isdigit() and den.isdigit() and int(den) != 0:
-            return f"{int(num)}/{int(den)}"
-        return None
+        written = _FRACTION.fullmatch(text)
+        if written and int(written["den"]) != 0:
+            return f"{int(written['num'])}/{int(written['den'])}"
+        return None  # "²/3", a 5,000-digit numerator: not an answer anyone is asked for
     return text.replace(",", ".") or None
+
+
+# ASCII digits only (str.isdigit() accepts "²", which int() refuses), and no more of them than
+# a question's key could have.
+_CHOICE = re.compile(r"[0-9]{1,3}", re.ASCII)
+_FRACTION = re.compile(r"(?P<num>-?[0-9]{1,9})/(?P<den>[0-9]{1,9})", re.ASCII)

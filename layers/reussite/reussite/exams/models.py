@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+MAX_ANSWER_CHARS = 2000
+"""The longest answer a submission may carry for one question."""
+
 
 @dataclass(frozen=True)
 class ExamDefinition:

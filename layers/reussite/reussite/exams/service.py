@@ -24,6 +24,7 @@ from reussite.errors import (
     IdempotencyKeyReused,
     PremiumRequired,
     StudentNotFound,
+    UnknownQuestions,
 )
 from reussite.exams import generators, tokens
 from reussite.exams.models import (
@@ -160,12 +161,18 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         if first["entry_id"] is not None:
             return _replay(conn, first, purpose)
         open_attempt = conn.execute(
-            f"""SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts
-                 WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'""",
+            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
+                 WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'
+                   FOR UPDATE""",
             (student, code),
         ).fetchone()
         if open_attempt is not None:
-            raise AttemptInProgress(attempt=_jsonable(_view(open_attempt, with_token=True)))
+            attempt_exam = _definition_any(conn, open_attempt["exam_code"])
+            if open_attempt["now"] <= _closes_at(attempt_exam, open_attempt["deadline_at"]):
+                raise AttemptInProgress(attempt=_jsonable(_view(open_attempt, with_token=True)))
+            # Its time is over and the sweeper has not passed yet: closed here, as it would
+            # have been, and the new attempt starts.
+            _finalise_overdue(conn, open_attempt, attempt_exam)
         debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
         seed = secrets.randbits(62)
         row = conn.execute(
@@ -226,6 +233,9 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
             if row["finalised_by"] == "sweeper":  # time ran out before any submission
                 raise DeadlinePassed(attempt=_jsonable(_view(row)))
             raise AlreadySubmitted(attempt=_jsonable(_view(row)))
+        unknown = sorted(set(answers) - {q["id"] for q in row["questions"]})
+        if unknown:
+            raise UnknownQuestions(questions=unknown[:20])
         exam = _definition_any(conn, row["exam_code"])
         if row["now"] > _closes_at(exam, row["deadline_at"]):
             row = _finalise_overdue(conn, row, exam)

@@ -9,7 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import reussite
 from reussite import db
@@ -26,7 +27,48 @@ def create_app(title: str) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(OneUnitOfWork)
+    app.add_middleware(BoundedBody)
     return app
+
+
+MAX_BODY_BYTES = 256 * 1024
+"""No request body reussite takes comes near this (a 500-answer submission is ~60 KB)."""
+
+
+class BoundedBody:
+    """A request body larger than MAX_BODY_BYTES is answered 413 PAYLOAD_TOO_LARGE before any
+    handler reads it: by its Content-Length, or as it arrives when none is declared."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(scope, receive, send)
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:  # FastAPI answers it through the problem handlers
+                    raise StarletteHTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, bounded, send)
+
+    def _detail(self) -> str:
+        return f"A request body may hold at most {self.limit // 1024} KiB"
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problems.problem(
+            413, "PAYLOAD_TOO_LARGE", "The request body is too large", self._detail()
+        )
+        await response(scope, receive, send)
 
 
 class OneUnitOfWork:

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from pydantic import ValidationError
 
-from reussite.errors import Forbidden, IdempotencyKeyRequired, Unauthenticated, UnknownRole
+from reussite.errors import (
+    Forbidden,
+    IdempotencyKeyRequired,
+    Unauthenticated,
+    UnknownRole,
+    UntrustedRoleClaim,
+)
 from reussite.identity import service
 from reussite.identity.models import STAFF_ROLES, Principal, Role, User
 
@@ -19,7 +25,17 @@ def claims_of(event: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    role = claims.get("role") or claims.get("custom:role") or Role.ELEVE.value
+    """The caller as the verified token names them. The role comes from the `role` claim,
+    which only the identity provider writes (in AWS, a Cognito pre-token-generation trigger that
+    maps the user's group; locally, the token the local issuer signs), or else from
+    `cognito:groups`, which only administrators change. Custom attributes (`custom:role`) are
+    writable by users unless each app client is configured otherwise, so a token whose role
+    would come from one is refused rather than trusted. No role at all means ELEVE."""
+    role = claims.get("role") or _role_from_groups(claims.get("cognito:groups"))
+    if role is None:
+        if claims.get("custom:role") is not None:
+            raise UntrustedRoleClaim()
+        role = Role.ELEVE.value
     if role not in Role.__members__:
         raise UnknownRole(f"Role {str(role)[:40]!r} is not one of {', '.join(Role)}")
     try:
@@ -31,6 +47,19 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         )
     except ValidationError as exc:
         raise Unauthenticated("The token's identity claims are not usable") from exc
+
+
+def _role_from_groups(groups: Any) -> str | None:
+    """The one reussite role among the user's Cognito groups (None if none; several → refused,
+    since which one is meant cannot be guessed)."""
+    if isinstance(groups, str):  # API Gateway passes list claims as "[A B]"
+        groups = groups.strip("[]").replace(",", " ").split()
+    if not isinstance(groups, list):
+        return None
+    roles = sorted({g for g in groups if isinstance(g, str) and g in Role.__members__})
+    if len(roles) > 1:
+        raise UnknownRole(f"The token's groups name several roles: {', '.join(roles)}")
+    return roles[0] if roles else None
 
 
 # Dependencies that do no I/O are `async def`: FastAPI then runs them on the event loop instead

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reussite.identity.roles import STAFF_ROLES, Role
+from reussite.inputs import HumanName, strip_unsafe
 
 __all__ = ["STAFF_ROLES", "Principal", "Role", "User"]
 
@@ -21,6 +22,13 @@ class Principal(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=200)
     role: Role
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, name: str | None) -> str | None:
+        """The identity provider's name, without control or bidi-override characters (it
+        becomes a self-provisioned student's name, hence a certificate holder's)."""
+        return (strip_unsafe(name) or None) if name is not None else None
 
 
 class User(BaseModel):
@@ -56,14 +64,17 @@ class Me(BaseModel):
 
 
 class NewStudent(BaseModel):
-    display_name: str = Field(min_length=1, max_length=200)
+    display_name: HumanName
 
 
 class CreatedStudent(BaseModel):
     student_id: UUID
     display_name: str
-    link_code: str = Field(description="One-time code the child enters to link their own login")
-    link_code_expires_at: datetime
+    link_code: str | None = Field(
+        default=None,
+        description="One-time code the child enters to link their own login (none once linked)",
+    )
+    link_code_expires_at: datetime | None = None
 
 
 class LinkRequest(BaseModel):

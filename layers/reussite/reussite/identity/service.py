@@ -18,6 +18,7 @@ from reussite.errors import (
     StudentAlreadyLinked,
     StudentNotFound,
 )
+from reussite.idempotency import fingerprint, require_same
 from reussite.identity.models import (
     Child,
     CreatedStudent,
@@ -102,33 +103,82 @@ def describe(user: User) -> Me:
     return me
 
 
-def create_child(parent: User, display_name: str) -> CreatedStudent:
-    """A parent creates a student profile (with its wallet) and gets a one-time link code."""
+def create_child(parent: User, display_name: str, key: str | None = None) -> CreatedStudent:
+    """A parent creates a student profile (with its wallet) and gets a one-time link code.
+
+    The same key again replays the same profile (no key: seeds and scripts, never replayed).
+    The link code is kept only as a hash, so a replay cannot show the first one: it replaces a
+    code not used yet with a fresh one (the first answer was probably lost, and the parent needs
+    a code that works) and shows none once the child has linked their login. The same key for
+    another name is IDEMPOTENCY_KEY_REUSED.
+    """
     if parent.role is not Role.PARENT:
         raise Forbidden("Only a parent creates student profiles for their children")
+    request_hash = fingerprint("create_student", display_name=display_name)
     code = _new_code()
     expires_at = datetime.now(UTC) + timedelta(hours=get_settings().link_code_ttl_hours)
     with db.transaction() as conn:
+        # A concurrent first request with the same key waits here for the other to commit,
+        # then reads its profile: one child, one wallet.
         student = conn.execute(
-            "INSERT INTO students (display_name, created_by) VALUES (%s, %s) RETURNING id",
-            (display_name, parent.id),
+            """INSERT INTO students (display_name, created_by, idempotency_key, request_hash)
+               VALUES (%s, %s, %s, %s)
+               ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING id""",
+            (display_name, parent.id, key, request_hash),
         ).fetchone()
-        assert student is not None
+        if student is None:
+            assert key is not None  # only a key can conflict
+            return _replay_child(conn, parent, key, request_hash, code, expires_at)
         conn.execute(
             "INSERT INTO parent_students (parent_id, student_id) VALUES (%s, %s)",
             (parent.id, student["id"]),
         )
         conn.execute("INSERT INTO wallets (student_id) VALUES (%s)", (student["id"],))
-        conn.execute(
-            """INSERT INTO student_link_codes (code_hash, student_id, created_by, expires_at)
-               VALUES (%s, %s, %s, %s)""",
-            (_hash(code), student["id"], parent.id, expires_at),
-        )
+        _issue_code(conn, student["id"], parent.id, code, expires_at)
     return CreatedStudent(
         student_id=student["id"],
         display_name=display_name,
         link_code=_format(code),
         link_code_expires_at=expires_at,
+    )
+
+
+def _replay_child(
+    conn: db.Connection,
+    parent: User,
+    key: str,
+    request_hash: str,
+    code: str,
+    expires_at: datetime,
+) -> CreatedStudent:
+    first = conn.execute(
+        """SELECT id, display_name, user_id, request_hash FROM students
+            WHERE created_by = %s AND idempotency_key = %s FOR UPDATE""",
+        (parent.id, key),
+    ).fetchone()
+    assert first is not None
+    require_same(first["request_hash"], request_hash)
+    if first["user_id"] is not None:
+        return CreatedStudent(student_id=first["id"], display_name=first["display_name"])
+    conn.execute(
+        "DELETE FROM student_link_codes WHERE student_id = %s AND used_at IS NULL", (first["id"],)
+    )
+    _issue_code(conn, first["id"], parent.id, code, expires_at)
+    return CreatedStudent(
+        student_id=first["id"],
+        display_name=first["display_name"],
+        link_code=_format(code),
+        link_code_expires_at=expires_at,
+    )
+
+
+def _issue_code(
+    conn: db.Connection, student_id: UUID, parent_id: UUID, code: str, expires_at: datetime
+) -> None:
+    conn.execute(
+        """INSERT INTO student_link_codes (code_hash, student_id, created_by, expires_at)
+           VALUES (%s, %s, %s, %s)""",
+        (_hash(code), student_id, parent_id, expires_at),
     )
 
 

@@ -56,7 +56,7 @@ class Spend:
 
 @dataclass(frozen=True)
 class Refund:
-    entry_id: int
+    entry_id: int | None  # None when nothing came back (every lot drawn from had expired)
     spend_entry_id: int
     credits: int
     forfeited: int  # drawn from lots that have expired since: gone, as they would be anyway

@@ -266,7 +266,9 @@ def refund(
     """Give a spend's credits back to the lots they came from, with their original expiry.
 
     Credits drawn from a lot that has expired since are not returned (they would have expired
-    anyway); the result says how many. A spend is refunded once; a repeat returns the first.
+    anyway); the result says how many. When none come back, no entry is written (entry_id is
+    None; a repeat finds the same expired lots). A spend is refunded once; a repeat returns the
+    first.
     """
     if conn is not None:
         return _refund(conn, wallet_id, spend_key, purpose, actor_id)
@@ -302,6 +304,14 @@ def _refund(
     back = [d for d in drawn if d["live"]]
     credits = sum(d["amount"] for d in back)
     live = _one(conn, _LIVE_BALANCE, (wallet_id,))["live"]
+    if credits == 0:  # every lot it drew from has expired: nothing to give back, no entry
+        return Refund(
+            entry_id=None,
+            spend_entry_id=spent["entry_id"],
+            credits=0,
+            forfeited=-spent["amount"],
+            balance=live,
+        )
     row = _one(
         conn,
         """WITH entry AS (

@@ -15,7 +15,14 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from reussite import db
-from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
+from reussite.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    StudentNotFound,
+)
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
@@ -83,6 +90,17 @@ class EnquiryNotAllowed(Conflict):
 class EnquiryState(Conflict):
     code = "ENQUIRY_STATE"
     title = "The enquiry is not in a state that allows this"
+
+
+class CourseNotFound(NotFound):
+    code = "COURSE_NOT_FOUND"
+    title = "No such course session"
+
+
+class ProctorNotFound(DomainError):
+    code = "PROCTOR_NOT_FOUND"
+    status = 422
+    title = "The proctor must be a coach or a member of staff"
 
 
 class InvalidScores(DomainError):
@@ -168,6 +186,7 @@ def schedule_course(
     if ends_on < starts_on:
         raise InvalidScores("ends_on is before starts_on")  # 422
     with db.transaction() as conn:
+        _require_proctor(conn, proctor_id)
         offering = conn.execute(
             "SELECT id, qualification_code FROM course_offerings WHERE id = %s", (offering_id,)
         ).fetchone()
@@ -225,6 +244,7 @@ def create_session(
     if registration_deadline > starts_at:
         raise InvalidScores("registration_deadline is after starts_at")
     with db.transaction() as conn:
+        _require_proctor(conn, proctor_id)
         q = qualification(qualification_code, conn)
         session = _insert_session(
             conn,
@@ -240,6 +260,17 @@ def create_session(
         )
         _audit(conn, staff.id, "session.create", f"session:{session['id']}", session)
     return session
+
+
+def _require_proctor(conn: db.Connection, proctor_id: UUID | None) -> None:
+    if proctor_id is None:
+        return
+    found = conn.execute(
+        "SELECT 1 FROM users WHERE id = %s AND role = ANY(%s)",
+        (proctor_id, [Role.COACH.value, *(r.value for r in STAFF_ROLES)]),
+    ).fetchone()
+    if found is None:
+        raise ProctorNotFound()
 
 
 _SESSION_COLUMNS = """id, qualification_code, type, components, starts_at, location, remote,
@@ -386,6 +417,10 @@ def _register(
         raise NotAllowed(f"This student has already passed {q.name} {q.level}")
     components, fee = list(session["components"]), 0
     if kind == "BUNDLED":
+        # The course's own students sit its exam in their course fee; anyone else pays for
+        # the seat as for a standalone sitting.
+        if not _in_course(conn, student, session["course_session_id"]):
+            fee = q.fee_standalone
         _enrol(conn, student, q.code, online=bool(session["remote"]))
     elif kind == "STANDALONE":
         _enrol(conn, student, q.code, online=False)
@@ -489,11 +524,59 @@ def _enrol(conn: db.Connection, student: UUID, qualification_code: str, online: 
     )
 
 
+def _in_course(conn: db.Connection, student: UUID, course_session_id: UUID | None) -> bool:
+    return course_session_id is not None and (
+        conn.execute(
+            """SELECT 1 FROM course_enrolments
+                WHERE course_session_id = %s AND student_id = %s""",
+            (course_session_id, student),
+        ).fetchone()
+        is not None
+    )
+
+
+def enrol_in_course(staff: User, course_session_id: UUID, student_id: UUID) -> dict[str, Any]:
+    """Staff enrol a student in a course session: its bundled exam seat is then theirs without a
+    fee. Enrolling the same student again changes nothing and answers the same."""
+    _require_staff(staff)
+    with db.transaction() as conn:
+        course = conn.execute(
+            """SELECT c.id, o.qualification_code FROM course_sessions c
+                 JOIN course_offerings o ON o.id = c.offering_id WHERE c.id = %s""",
+            (course_session_id,),
+        ).fetchone()
+        if course is None:
+            raise CourseNotFound()
+        _require_student(conn, student_id)
+        row = conn.execute(
+            """INSERT INTO course_enrolments (course_session_id, student_id, enrolled_by)
+               VALUES (%s, %s, %s) ON CONFLICT (course_session_id, student_id) DO NOTHING
+               RETURNING course_session_id, student_id, enrolled_at""",
+            (course_session_id, student_id, staff.id),
+        ).fetchone()
+        if row is None:
+            row = conn.execute(
+                """SELECT course_session_id, student_id, enrolled_at FROM course_enrolments
+                    WHERE course_session_id = %s AND student_id = %s""",
+                (course_session_id, student_id),
+            ).fetchone()
+        else:
+            _audit(conn, staff.id, "course.enrol", f"student:{student_id}", str(course_session_id))
+    assert row is not None
+    return dict(row) | {"qualification_code": course["qualification_code"]}
+
+
+def _require_student(conn: db.Connection, student_id: UUID) -> None:
+    if conn.execute("SELECT 1 FROM students WHERE id = %s", (student_id,)).fetchone() is None:
+        raise StudentNotFound()
+
+
 def enrol_online(staff: User, student_id: UUID, qualification_code: str) -> dict[str, Any]:
     """Staff enrol a student in online study of a qualification (opens remote invigilation)."""
     _require_staff(staff)
     with db.transaction() as conn:
         qualification(qualification_code, conn)
+        _require_student(conn, student_id)
         row = conn.execute(
             """INSERT INTO enrolments (student_id, qualification_code, online)
                VALUES (%s, %s, true)

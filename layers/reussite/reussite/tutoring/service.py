@@ -68,13 +68,15 @@ class InvalidSlot(DomainError):
 _BOOKERS = (Role.ELEVE, Role.PARENT, *STAFF_ROLES)
 _BOOKING = """
     SELECT b.id, b.session_id, b.student_id, b.status, b.credits, b.booked_by,
-           b.cancelled_at, b.refund_entry_id IS NOT NULL AS refunded, b.created_at,
+           b.cancelled_at, COALESCE(re.amount, 0) > 0 AS refunded,
+           COALESCE(re.amount, 0) AS refunded_credits, b.created_at,
            s.coach_id, c.display_name AS coach_name, s.service_code, s.subject, s.starts_at,
            s.ends_at, s.status AS session_status, s.room_url, st.display_name AS student_name
       FROM tutoring_bookings b
       JOIN tutoring_sessions s ON s.id = b.session_id
       JOIN coaches c ON c.user_id = s.coach_id
       JOIN students st ON st.id = b.student_id
+      LEFT JOIN ledger_entries re ON re.id = b.refund_entry_id
 """
 
 
@@ -498,7 +500,11 @@ def _owe_emails(conn: db.Connection, booking: dict[str, Any], event: str) -> Non
         "cancelled": (
             f"Séance annulée : {when}",
             f"La séance de {what} du {when} est annulée."
-            + (" Les crédits ont été rendus.\n" if booking["refunded"] else "\n"),
+            + (
+                f" {booking['refunded_credits']} crédit(s) rendu(s).\n"
+                if booking["refunded"]
+                else "\n"
+            ),
         ),
         "reminder": (
             f"Rappel : séance le {when}",

@@ -1,0 +1,96 @@
+"""Request values every handler takes the same way.
+
+Human-entered text at the boundary: names are refused when they carry control or
+bidirectional-override characters, and text bound for a header (an email subject) is made a
+single safe line.
+
+U+202E (right-to-left override) in a holder's name reverses what a verify page and a PDF show;
+CR/LF in a name that reaches an email subject is a header injection. Letters of every script
+(Arabic included) pass: only controls (Cc), line and paragraph separators (Zl, Zp) and the
+explicit bidi embeddings, overrides and isolates are refused.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+def unsafe_characters(text: str) -> list[str]:
+    """The characters of `text` a name may not carry, as U+XXXX."""
+    return [
+        f"U+{ord(ch):04X}"
+        for ch in text
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _UNSAFE_CATEGORIES
+    ]
+
+
+def _safe_name(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    bad = unsafe_characters(value)
+    if bad:
+        raise ValueError(
+            f"a name may not contain control or bidirectional-override characters ({bad[0]})"
+        )
+    if not value:
+        raise ValueError("a name may not be blank")
+    return value
+
+
+def strip_unsafe(text: str) -> str:
+    """`text` without the characters a name may not carry (for claims from an identity
+    provider, which reussite cannot refuse without locking the user out)."""
+    cleaned = "".join(
+        ""
+        if ch in _BIDI_CONTROLS
+        else " "
+        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        else ch
+        for ch in text
+    )
+    return " ".join(cleaned.split())  # a line break becomes one space
+
+
+def header_line(text: str, limit: int = 200) -> str:
+    """`text` as one header line: unsafe characters dropped, whitespace runs collapsed, cut to
+    `limit` characters."""
+    line = strip_unsafe(text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+HumanName = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    AfterValidator(_safe_name),
+]
+"""A person's or a course's name as a human typed it: 1-200 characters, trimmed, NFC, no
+control or bidi-override characters."""
+
+
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _reasonable_moment(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("a time must fall between the years 2000 and 2099")
+    return moment
+
+
+def _reasonable_day(day: date) -> date:
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise ValueError("a date must fall between the years 2000 and 2099")
+    return day
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_reasonable_moment)]
+"""A time a request names: with its offset (a naive time is refused, never guessed), between
+2000 and 2099 (9999-12-31 plus an hour does not exist)."""
+
+Day = Annotated[date, AfterValidator(_reasonable_day)]
+"""A calendar day a request names, between 2000 and 2099."""
