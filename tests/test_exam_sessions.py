@@ -183,6 +183,26 @@ def test_a_repeated_staff_write_creates_nothing_twice(staff: Principal) -> None:
     assert first[0] == 201 and again == first
 
 
+def test_a_staff_write_retried_at_once_creates_one_offering_and_replays_it(
+    staff: Principal,
+) -> None:
+    name = f"Clics {uuid.uuid4().hex[:6]}"
+    body = {"qualification_code": "WINE-L1", "name": name}
+    key = str(uuid.uuid4())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: api("POST", "/v1/admin/course-offerings", staff, body, key), range(8)
+            )
+        )
+
+    assert {status for status, _ in answers} == {201}
+    assert len({created["id"] for _, created in answers}) == 1
+    row = db.read_one("SELECT count(*) AS n FROM course_offerings WHERE name = %s", (name,))
+    assert row == {"n": 1}
+
+
 def test_no_session_is_ever_overbooked(staff: Principal, student: Any) -> None:
     sitting = session(staff, "STANDALONE", "WINE-L2", capacity=5)
     candidates = [student(f"Candidat {i}") for i in range(20)]

@@ -41,17 +41,24 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
+_loading = threading.Lock()
+
+
 def load_module(fn: Function) -> ModuleType:
-    """Import the function's handler module from its CodeUri, once per process."""
+    """Import the function's handler module from its CodeUri, once per process. Concurrent first
+    calls wait for the one import (a half-executed module is never handed out)."""
     module_file, _ = fn.handler.rsplit(".", 1)
     name = f"reussite_fn_{fn.name}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, fn.code_uri / f"{module_file}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    with _loading:
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, fn.code_uri / f"{module_file}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
     return module
 
 

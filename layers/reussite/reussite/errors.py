@@ -156,6 +156,11 @@ class IdempotencyKeyRequired(DomainError):
     title = "This request needs an Idempotency-Key header"
 
 
+class RequestInProgress(Conflict):
+    code = "REQUEST_IN_PROGRESS"
+    title = "The first request with this Idempotency-Key is still running; retry shortly"
+
+
 class IdempotencyKeyReused(DomainError):
     code = "IDEMPOTENCY_KEY_REUSED"
     status = 422

@@ -13,13 +13,18 @@ catalogue read, a webhook for an unknown reference) do not pay for them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from reussite.errors import IdempotencyKeyReused
+from reussite.errors import IdempotencyKeyReused, RequestInProgress
 from reussite.settings import get_settings
 
 Write = Callable[..., dict[str, Any]]
+
+IN_PROGRESS_WAIT_SECONDS = 5.0
+"""How long a repeat waits for its first request to finish when no database key serialises
+them (a staff write takes well under a second)."""
 
 
 class Provisional(Exception):
@@ -82,10 +87,17 @@ def once(
     payload: str | None,
     key: str = "[sub, key]",
     expires_after_seconds: int = 24 * 3600,
+    database_serialises: bool = True,
 ) -> Write:
     """`write(request=..., **context)` made idempotent on the request fields named by the
     JMESPath `key` (the caller and their Idempotency-Key by default); `payload` is the JMESPath
-    of the request fields that must match on a repeat."""
+    of the request fields that must match on a repeat.
+
+    A repeat arriving while the first is still running goes to the database when its unique
+    keys serialise the write (`database_serialises`); a write with no such key (a staff
+    creating a course offering) waits for the first to finish and replays its answer instead,
+    or, if it is still running after IN_PROGRESS_WAIT_SECONDS, answers 409
+    REQUEST_IN_PROGRESS — never a second copy."""
     table = get_settings().idempotency_table
     if not table:  # no front door configured (unit tests of the domain): the database alone
         return _answering_provisional(
@@ -101,12 +113,19 @@ def once(
             IdempotencyValidationError,
         )
 
-        try:
-            return dict(door(request=request, lambda_context=lambda_context, **context))
-        except IdempotencyAlreadyInProgressError:
-            return write(request=request, **context)
-        except IdempotencyValidationError as exc:
-            raise IdempotencyKeyReused() from exc
+        waited = 0.0
+        while True:
+            try:
+                return dict(door(request=request, lambda_context=lambda_context, **context))
+            except IdempotencyAlreadyInProgressError:
+                if database_serialises:
+                    return write(request=request, **context)
+                if waited >= IN_PROGRESS_WAIT_SECONDS:
+                    raise RequestInProgress() from None
+                time.sleep(0.05)
+                waited += 0.05
+            except IdempotencyValidationError as exc:
+                raise IdempotencyKeyReused() from exc
 
     return _answering_provisional(call)
 
