@@ -88,7 +88,7 @@ def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:
 
     from reussite.identity import service as identity
     from reussite.identity.models import Role
-    from reussite.payments import service as payments
+    from reussite.payments import checkout, wise
     from reussite.payments.models import Provider
 
     staff = identity.resolve_user(
@@ -99,7 +99,7 @@ def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:
             role=Role.ASSISTANTE,
         )
     )
-    order = payments.checkout(buyer, plan, student_id, Provider.WISE, str(uuid.uuid4()))
-    return payments.confirm_transfer(
+    order = checkout.checkout(buyer, plan, student_id, Provider.WISE, str(uuid.uuid4()))
+    return wise.confirm_transfer(
         staff, order.id, f"tr-{uuid.uuid4()}", order.amount_minor, order.currency, today=today
     )

@@ -18,15 +18,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from reussite.bilans import service as bilans
+from reussite.exam_sessions import enquiries, registrations, results, scheduling
 from reussite.exams import service as exams
 from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role, User
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.offers import service as offers
-from reussite.payments import service as payments
+from reussite.payments import checkout, wise
 from reussite.payments.models import Provider
-from reussite.sittings import service as sittings
 from reussite.tutoring import service as tutoring
 from reussite_local import template
 from reussite_local.gateway import Gateway
@@ -81,20 +81,20 @@ class World:
         staff = self.users["assistante"]
         started = exams.start(student, "FR-A1", str(uuid.uuid4()))
         self.attempt, self.attempt_token = started.id, started.attempt_token
-        self.order = payments.checkout(
+        self.order = checkout.checkout(
             self.users["parent"], "PACK_5", self.student_id, Provider.WISE, str(uuid.uuid4())
         ).id
-        plan = payments.checkout(
+        plan = checkout.checkout(
             self.users["parent"], "HYBRIDE", self.student_id, Provider.WISE, str(uuid.uuid4())
         )
-        payments.confirm_transfer(staff, plan.id, f"t-{plan.id}", plan.amount_minor, "TND")
+        wise.confirm_transfer(staff, plan.id, f"t-{plan.id}", plan.amount_minor, "TND")
         self.paid_order = plan.id
         self.subscription = offers.subscriptions_of(self.users["parent"], self.student_id)[0].id
         self.bilan = bilans.request(
             self.users["parent"], self.student_id, QUESTIONNAIRE, str(uuid.uuid4())
-        )["id"]
+        ).id
         starts = datetime.now(UTC) + timedelta(days=20)
-        self.session = sittings.create_session(
+        self.session = scheduling.create_session(
             staff,
             "WINE-L2",
             "STANDALONE",
@@ -104,17 +104,19 @@ class World:
             "Tunis",
             False,
             None,
-        )["id"]
-        self.registration = sittings.register(student, self.session, None, str(uuid.uuid4()))["id"]
-        sittings.enter_results(staff, self.registration, {"COMBINED": 58}, absent=False)
-        self.enquiry = sittings.request_enquiry(
+        ).id
+        self.registration = registrations.register(
+            student, self.session, None, str(uuid.uuid4())
+        ).id
+        results.enter_results(staff, self.registration, {"COMBINED": 58}, absent=False)
+        self.enquiry = enquiries.request_enquiry(
             student, self.registration, ["COMBINED"], str(uuid.uuid4())
-        )["id"]
-        self.offering = sittings.create_offering(staff, "WINE-L1", "Cohorte")["id"]
+        ).id
+        self.offering = scheduling.create_offering(staff, "WINE-L1", "Cohorte").id
         day = (datetime.now(UTC) + timedelta(days=30)).date()
-        self.course = sittings.schedule_course(
+        self.course = scheduling.schedule_course(
             staff, self.offering, day, day, 10, "Tunis", False, None, time(14)
-        )["id"]
+        ).id
         coach = self.users["coach"]
         tutoring.save_coach(
             staff,
@@ -126,7 +128,7 @@ class World:
         booked = tutoring.book(
             student, coach.id, "COURS_EN_LIGNE", "maths", slot, None, str(uuid.uuid4())
         )
-        self.booking, self.tutoring_session = booked["id"], booked["session_id"]
+        self.booking, self.tutoring_session = booked.id, booked.session_id
         self.slot = slot + timedelta(hours=3)
 
     def token(self, role: str) -> str | None:

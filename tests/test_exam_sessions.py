@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from reussite import db
+from reussite.exam_sessions import catalogue, rules
 from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.settings import get_settings
-from reussite.sittings import rules, service
 from reussite_local.aws import LocalAws
 from reussite_local.sqs import QueueDelivery
 from tests import helpers
@@ -358,7 +358,7 @@ def test_remote_invigilation_needs_online_enrolment_the_window_and_the_lead_time
 
 
 def test_grade_bands_and_component_pass_marks(database_url: str) -> None:
-    l2, l3 = service.qualification("WINE-L2"), service.qualification("WINE-L3")
+    l2, l3 = catalogue.qualification("WINE-L2"), catalogue.qualification("WINE-L3")
 
     assert rules.grade(l2, {"COMBINED": 54}, {}, resit=False).grade == "FAIL"
     assert rules.grade(l2, {"COMBINED": 55}, {}, resit=False).grade == "PASS"

@@ -17,7 +17,11 @@ from reussite.identity import service as identity
 from reussite.identity.models import Role
 from reussite.ledger.jobs import check_invariants
 from reussite.offers import service as offers
-from reussite.payments import service as payments
+from reussite.payments import checkout as buying
+from reussite.payments import orders as order_book
+from reussite.payments import renewals as renewal_job
+from reussite.payments import wise
+from reussite.payments.errors import OrderNotFound
 from reussite.payments.models import Provider
 from reussite_local.aws import LocalAws
 from reussite_local.konnect import FakeKonnect
@@ -68,7 +72,7 @@ def test_a_bank_transfer_family_gets_its_renewal_order_three_days_ahead_and_pays
     assert order["amount_minor"] == 179_000 and order["product_code"] == "HYBRIDE"
     assert helpers.mailed_to(local_aws, order["reference"]) == [[parent_user.email]]
     staff = identity.resolve_user(principal(Role.ASSISTANTE))
-    payments.confirm_transfer(
+    wise.confirm_transfer(
         staff, order["id"], f"tr-{order['id']}", 179_000, "TND", today=date(2027, 2, 8)
     )
     daily_job(date(2027, 2, 10))
@@ -118,7 +122,7 @@ def test_renewal_runs_at_once_open_one_order_and_a_plan_change_is_billed_at_its_
     offers.change_plan(parent_user, sub.id, "ACCES_PLATEFORME")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = list(pool.map(lambda _: payments.open_renewals(date(2027, 2, 8)), range(4)))
+        runs = list(pool.map(lambda _: renewal_job.open_renewals(date(2027, 2, 8)), range(4)))
 
     assert not [r for r in runs if isinstance(r, Exception)]
     (order,) = renewal_orders(child)  # (other tests' subscriptions may be due as well)
@@ -131,7 +135,7 @@ def test_a_cancelled_subscription_is_not_billed_again(user: Any, principal: Any)
     (sub,) = offers.subscriptions_of(parent_user, child)
     offers.cancel(parent_user, sub.id)
 
-    payments.open_renewals(date(2027, 2, 8))
+    renewal_job.open_renewals(date(2027, 2, 8))
     assert renewal_orders(child) == []
 
 
@@ -142,14 +146,14 @@ def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_
     parent = identity.resolve_user(principal(Role.PARENT, "Leïla Ben Salah"))
     children = [identity.create_child(parent, f"Enfant {n}").student_id for n in range(20)]
     orders = [
-        payments.checkout(parent, "PACK_5", child, Provider.WISE, f"receipt-{child}")
+        buying.checkout(parent, "PACK_5", child, Provider.WISE, f"receipt-{child}")
         for child in children
     ]
     before = db.read_one("SELECT coalesce(max(last), 0) AS n FROM receipt_counters")
 
     def confirm(order: Any) -> str:
-        payments.confirm_transfer(staff, order.id, f"tr-{order.id}", 50_000, "TND")
-        return payments.receipt(parent, order.id).number
+        wise.confirm_transfer(staff, order.id, f"tr-{order.id}", 50_000, "TND")
+        return order_book.receipt(parent, order.id).number
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         numbers = list(pool.map(confirm, orders))
@@ -158,8 +162,8 @@ def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_
     assert before is not None
     first = before["n"] + 1
     assert sorted(numbers) == [f"R-{year}-{n:06d}" for n in range(first, first + 20)]
-    receipt = payments.receipt(parent, orders[0].id)
-    read = payments.get_order(parent, orders[0].id)
+    receipt = order_book.receipt(parent, orders[0].id)
+    read = order_book.get_order(parent, orders[0].id)
     assert read.receipt_number == receipt.number
     assert read.receipt_url and read.receipt_url.endswith(f"/orders/{orders[0].id}/receipt")
     pdf = httpx.get(receipt.url.replace("https://", "http://"), timeout=10)
@@ -167,8 +171,8 @@ def test_receipts_are_numbered_without_gap_or_duplicate_under_twenty_concurrent_
     assert receipt.number in text and "50.000 TND" in text and "Leïla Ben Salah" in text
     assert receipt.number in helpers.emails(local_aws, orders[0].reference)[0]["body"]
     stranger = identity.resolve_user(principal(Role.PARENT))
-    with pytest.raises(payments.OrderNotFound):
-        payments.receipt(stranger, orders[0].id)
+    with pytest.raises(OrderNotFound):
+        order_book.receipt(stranger, orders[0].id)
 
 
 def test_a_renewal_email_that_fails_leaves_the_order_and_is_sent_by_the_next_run(

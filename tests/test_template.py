@@ -3,6 +3,11 @@ queue its DLQ and alarm; resources are private and encrypted; one role per funct
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from typing import Any
+
 from reussite_local import template
 from reussite_local.functions import EVENTS
 
@@ -73,3 +78,52 @@ def test_idempotency_table_and_certificate_bucket_are_configured() -> None:
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+
+
+def test_every_function_is_deployed_with_the_settings_it_requires(database_url: str) -> None:
+    from reussite_local.functions import load_module
+
+    for fn in template.load().functions():
+        required = load_module(fn).REQUIRED_SETTINGS
+        assert required, f"{fn.name} declares no settings"
+        for name in required:
+            assert any(alt in fn.environment for alt in name.split("|")), (
+                f"{fn.name} requires {name}, which template.yaml does not set"
+            )
+
+
+def test_a_function_missing_a_setting_fails_at_init_naming_it(database_url: str) -> None:
+    """Without IDEMPOTENCY_TABLE the front door would silently switch off: the function refuses
+    to start instead (in a fresh interpreter, as a cold start)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("IDEMPOTENCY_TABLE",)}
+    script = (
+        "from reussite_local import functions, template\n"
+        "fn = next(f for f in template.load().functions() if f.name == 'exam_start')\n"
+        "functions.load_module(fn)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode != 0
+    assert "MissingSettings: missing settings: IDEMPOTENCY_TABLE" in done.stderr
+
+
+def test_locally_a_variable_the_user_set_wins_over_its_template_default(monkeypatch: Any) -> None:
+    """`REPORT_WRITER=gemini make run` (as the docs say) is not overridden by the template's
+    `offline` default, as a parameter override would win in AWS; resources stay the local ones."""
+    from reussite_local.aws import Resources
+    from reussite_local.stack import function_environment
+
+    tmpl = template.load()
+    resources = Resources(refs={"ReportWriter": "offline", "BilanQueue": "http://local/queue"})
+
+    def env() -> dict[str, str]:
+        return function_environment(tmpl.functions(), resources, tmpl.parameter_defaults())
+
+    monkeypatch.setenv("REPORT_WRITER", "gemini")
+    monkeypatch.setenv("BILAN_QUEUE_URL", "https://sqs.example/not-local")
+    assert env()["REPORT_WRITER"] == "gemini"
+    assert env()["BILAN_QUEUE_URL"] == "http://local/queue"  # a resource, not a parameter
+    monkeypatch.delenv("REPORT_WRITER")
+    assert env()["REPORT_WRITER"] == "offline"

@@ -177,11 +177,11 @@ def test_the_refund_rule_at_its_boundary(coach: Any, student: Any) -> None:
     starts = datetime.fromisoformat(on_time["starts_at"])
 
     exactly = service.cancel(user, on_time["id"], at=starts - timedelta(hours=24))
-    assert exactly["refunded"] and balance(student_id) == 1
+    assert exactly.refunded and balance(student_id) == 1
     starts = datetime.fromisoformat(late["starts_at"])
     one_second_late = starts - timedelta(hours=24) + timedelta(seconds=1)
     cancelled = service.cancel(user, late["id"], at=one_second_late)
-    assert cancelled["status"] == "CANCELLED" and not cancelled["refunded"]
+    assert cancelled.status == "CANCELLED" and not cancelled.refunded
     assert balance(student_id) == 1
 
 

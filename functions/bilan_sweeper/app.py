@@ -8,6 +8,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from reussite.bilans.service import requeue_stale
 from reussite.handlers import job
 from reussite.observability import logger, metrics
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "BILAN_QUEUE_URL")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 
 @job

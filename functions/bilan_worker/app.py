@@ -13,8 +13,12 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite.bilans import service
+from reussite.front_door import guard
 from reussite.handlers import queue_batch
-from reussite.http.idempotency import once_per
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 # Every message that failed is reported in batchItemFailures, even when all did: SQS retries
 # them; the invocation itself succeeds (a failing writer is not a broken function).
@@ -25,7 +29,7 @@ def _write(*, request: dict[str, Any]) -> dict[str, Any]:
     return {"status": service.generate(request["bilan_id"], request["receive_count"])}
 
 
-write_once = once_per(_write, key="bilan_id")
+write_once = guard(_write, key="bilan_id", retry_in_progress=True)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -9,35 +9,33 @@ from fastapi.responses import HTMLResponse
 
 from reussite.bilans import service
 from reussite.bilans.models import Bilan, BilanAccepted, BilanRequest
+from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
-from reussite.http.idempotency import once
 from reussite.http.negotiation import wants_html
 from reussite.identity.models import User
-from reussite.settings import get_settings
+from reussite.settings import get_settings, require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE", "BILAN_QUEUE_URL")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite bilans")
 
 
-def _ask(*, request: dict[str, Any], user: User) -> dict[str, Any]:
-    student = UUID(request["student_id"]) if request["student_id"] else None
-    return service.request(user, student, request["questionnaire"], request["key"])
+def _ask(user: User, request: BilanRequest, key: str) -> BilanAccepted:
+    return service.request(
+        user, request.student_id, request.questionnaire.model_dump(mode="json"), key
+    )
 
 
-ask_once = once(_ask, payload="[student_id, questionnaire]")
+ask_once = http_write(_ask, BilanAccepted)
 
 
 @app.post("/v1/bilans", status_code=status.HTTP_202_ACCEPTED, response_model=BilanAccepted)
 def ask_for_a_report(
     body: BilanRequest, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
-    request = {
-        "sub": user.sub,
-        "key": key,
-        "student_id": str(body.student_id) if body.student_id else None,
-        "questionnaire": body.questionnaire.model_dump(mode="json"),
-    }
-    return ask_once(request=request, user=user, lambda_context=http.scope.get("aws.context"))
+) -> BilanAccepted:
+    return ask_once(user, key, body, http.scope.get("aws.context"))
 
 
 @app.get("/v1/bilans/{bilan_id}", response_model=Bilan)

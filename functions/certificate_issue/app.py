@@ -12,10 +12,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite.certificates import service
 from reussite.errors import NotEligible
+from reussite.front_door import guard
 from reussite.handlers import queue_batch
-from reussite.http.idempotency import once_per
 from reussite.jsonable import jsonable
 from reussite.observability import logger
+from reussite.settings import require
+
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "CERTIFICATES_BUCKET",
+    "SIGNING_KEY_SECRET_ARN",
+)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 # Every message that failed is reported in batchItemFailures, even when all did: SQS retries
 # them (then the DLQ); the invocation itself succeeds.
@@ -30,8 +39,8 @@ def _issue_for_outcome(*, request: dict[str, Any]) -> dict[str, Any]:
     return dict(jsonable(service.issue(outcome_id=request["outcome_id"])))
 
 
-issue_once = once_per(_issue, key="attempt_id")
-issue_for_outcome_once = once_per(_issue_for_outcome, key="outcome_id")
+issue_once = guard(_issue, key="attempt_id", retry_in_progress=True)
+issue_for_outcome_once = guard(_issue_for_outcome, key="outcome_id", retry_in_progress=True)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -13,6 +13,10 @@ from reussite.certificates.service import HeldCertificate, Verification
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
 from reussite.http.negotiation import wants_html
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "CERTIFICATES_BUCKET")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite certificates")
 

@@ -5,10 +5,14 @@ from uuid import UUID
 from fastapi import status
 
 from reussite.http.app import create_app, lambda_handler
-from reussite.http.auth import CurrentUser, IdempotencyKey, StaffUser
+from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.ledger import admin, views
 from reussite.ledger.models import Grant
 from reussite.ledger.views import Credits
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite credits")
 
@@ -20,7 +24,7 @@ def my_credits(user: CurrentUser) -> Credits:
 
 @app.post("/v1/admin/wallets/{student_id}/grants", status_code=status.HTTP_201_CREATED)
 def grant_credits(
-    student_id: UUID, body: admin.StaffGrantRequest, user: StaffUser, key: IdempotencyKey
+    student_id: UUID, body: admin.StaffGrantRequest, user: CurrentUser, key: IdempotencyKey
 ) -> Grant:
     return admin.staff_grant(user, student_id, body, key)
 

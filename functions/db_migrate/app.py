@@ -5,6 +5,10 @@ from typing import Any
 from reussite import db
 from reussite.db.migrate import migrate
 from reussite.handlers import job
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 
 @job

@@ -1,38 +1,50 @@
 """Start a timed exam: credits debited on the server, in the same transaction as the attempt."""
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, Path, Request, status
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from reussite.exams import service
 from reussite.exams.models import Attempt
+from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
-from reussite.http.idempotency import once
 from reussite.identity.models import User
+from reussite.settings import require
+
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "ATTEMPT_TOKEN_SECRET|ATTEMPT_TOKEN_SECRET_ARN",
+)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite exam start")
-AS_JSON = TypeAdapter(Attempt)
 
 
 class StartRequest(BaseModel):
     student_id: UUID | None = None  # a parent starting an exam for their child
 
 
-def _start(*, request: dict[str, Any], user: User) -> dict[str, Any]:
-    student = UUID(request["student_id"]) if request["student_id"] else None
-    attempt = service.start(user, request["code"], request["key"], student)
+class Start(StartRequest):
+    """What the front door compares on a repeated key: the exam and the student."""
+
+    code: str
+
+
+def _start(user: User, request: Start, key: str) -> Attempt:
+    attempt = service.start(user, request.code, key, request.student_id)
     with single_metric(name="ExamStarts", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="level", value=attempt.level)
-    return dict(AS_JSON.dump_python(attempt, mode="json"))
+    return attempt
 
 
 OptionalStart = Annotated[StartRequest | None, Body()]
 ExamCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-start_once = once(_start, payload="[code, student_id]")
+start_once = http_write(_start, Attempt)
 
 
 @app.post("/v1/exams/{code}/attempts", status_code=status.HTTP_201_CREATED, response_model=Attempt)
@@ -42,14 +54,9 @@ def start_attempt(
     key: IdempotencyKey,
     http: Request,
     body: OptionalStart = None,
-) -> dict[str, Any]:
-    request = {
-        "sub": user.sub,
-        "key": key,
-        "code": code,
-        "student_id": str(body.student_id) if body and body.student_id else None,
-    }
-    return start_once(request=request, user=user, lambda_context=http.scope.get("aws.context"))
+) -> Attempt:
+    request = Start(code=code, student_id=body.student_id if body else None)
+    return start_once(user, key, request, http.scope.get("aws.context"))
 
 
 handler = lambda_handler(app)

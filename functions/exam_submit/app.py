@@ -10,6 +10,14 @@ from reussite.exams import service
 from reussite.exams.models import MAX_ANSWER_CHARS, Attempt
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
+from reussite.settings import require
+
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "ATTEMPT_TOKEN_SECRET|ATTEMPT_TOKEN_SECRET_ARN",
+    "CERTIFICATE_QUEUE_URL",
+)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite exam submit")
 

@@ -10,6 +10,13 @@ from reussite.exams.exercises import Exercise
 from reussite.exams.models import Attempt, ExamSummary
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
+from reussite.settings import require
+
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "ATTEMPT_TOKEN_SECRET|ATTEMPT_TOKEN_SECRET_ARN",
+)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite exams")
 

@@ -7,6 +7,10 @@ from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.identity import service
 from reussite.identity.models import CreatedStudent, LinkedStudent, LinkRequest, Me, NewStudent
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite identity")
 

@@ -8,6 +8,10 @@ from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.ledger.jobs import check_invariants
 from reussite.observability import logger, metrics
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 
 @job

@@ -8,7 +8,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
-from reussite.payments.service import reconcile
+from reussite.payments.settlement import reconcile
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 
 @job

@@ -9,30 +9,34 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 
+from reussite.front_door import Provisional, guard
 from reussite.http.app import create_app, lambda_handler
-from reussite.http.idempotency import Provisional, once
 from reussite.jsonable import jsonable
-from reussite.payments import service
+from reussite.payments import settlement
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite payment webhook")
 
 
 def _settle(*, request: dict[str, Any]) -> dict[str, Any]:
-    settled = service.settle_konnect(request["payment_ref"])
+    settled = settlement.settle_konnect(request["payment_ref"])
     answer = dict(jsonable(settled))
     if not settled.final:
         raise Provisional(answer)
     return answer
 
 
-settle_once = once(_settle, payload=None, key="payment_ref", expires_after_seconds=7 * 24 * 3600)
+settle_once = guard(_settle, key="payment_ref")
 PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 @app.get("/v1/webhooks/konnect", operation_id="konnect_webhook_get")
 @app.post("/v1/webhooks/konnect", operation_id="konnect_webhook_post")
 def konnect_webhook(payment_ref: PaymentRef, http: Request) -> dict[str, Any]:
-    service.known_payment(payment_ref)  # garbage refs get their 404 without a DynamoDB write
+    settlement.known_payment(payment_ref)  # garbage refs get their 404 without a DynamoDB write
     return settle_once(
         request={"payment_ref": payment_ref}, lambda_context=http.scope.get("aws.context")
     )

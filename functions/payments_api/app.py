@@ -2,29 +2,33 @@
 confirmation of a bank transfer, and the family's subscriptions (read, cancel, resume, change
 plan; staff end one)."""
 
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from fastapi import Request, status
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
+from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
-from reussite.http.auth import CurrentUser, IdempotencyKey, require_role
-from reussite.http.idempotency import once
-from reussite.identity.models import Role, User
+from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.identity.models import User
 from reussite.offers import service as offers
 from reussite.offers.models import SubscriptionView
-from reussite.payments import service
+from reussite.payments import checkout as buying
+from reussite.payments import orders, wise
 from reussite.payments.models import Order, Product, Provider
 from reussite.payments.receipts import Receipt
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE", "CERTIFICATES_BUCKET")
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite payments")
-AS_JSON = TypeAdapter(Order)
 
 
 @app.get("/v1/products")
 def list_products() -> list[Product]:
-    return service.products()
+    return orders.products()
 
 
 class CheckoutRequest(BaseModel):
@@ -33,43 +37,28 @@ class CheckoutRequest(BaseModel):
     provider: Literal["konnect", "wise"] = "konnect"
 
 
-def _checkout(*, request: dict[str, Any], user: User) -> dict[str, Any]:
-    order = service.checkout(
-        user,
-        request["product_code"],
-        UUID(request["student_id"]) if request["student_id"] else None,
-        Provider(request["provider"].upper()),
-        request["key"],
-    )
-    return dict(AS_JSON.dump_python(order, mode="json"))
+def _checkout(user: User, request: CheckoutRequest, key: str) -> Order:
+    provider = Provider(request.provider.upper())
+    return buying.checkout(user, request.product_code, request.student_id, provider, key)
 
 
-checkout_once = once(_checkout, payload="[product_code, student_id, provider]")
+checkout_once = http_write(_checkout, Order)
 
 
 @app.post("/v1/payments/checkout", status_code=status.HTTP_201_CREATED, response_model=Order)
-def checkout(
-    body: CheckoutRequest, user: CurrentUser, key: IdempotencyKey, http: Request
-) -> dict[str, Any]:
-    request = {
-        "sub": user.sub,
-        "key": key,
-        "product_code": body.product_code,
-        "student_id": str(body.student_id) if body.student_id else None,
-        "provider": body.provider,
-    }
-    return checkout_once(request=request, user=user, lambda_context=http.scope.get("aws.context"))
+def checkout(body: CheckoutRequest, user: CurrentUser, key: IdempotencyKey, http: Request) -> Order:
+    return checkout_once(user, key, body, http.scope.get("aws.context"))
 
 
 @app.get("/v1/payments/orders/{order_id}")
 def read_order(order_id: UUID, user: CurrentUser) -> Order:
-    return service.get_order(user, order_id)
+    return orders.get_order(user, order_id)
 
 
 @app.get("/v1/payments/orders/{order_id}/receipt")
 def read_receipt(order_id: UUID, user: CurrentUser) -> Receipt:
     """The paid order's receipt: its number and a short-lived link to the PDF."""
-    return service.receipt(user, order_id)
+    return orders.receipt(user, order_id)
 
 
 class TransferConfirmation(BaseModel):
@@ -80,10 +69,7 @@ class TransferConfirmation(BaseModel):
 
 @app.post("/v1/admin/payments/{order_id}/confirm")
 def confirm_transfer(order_id: UUID, body: TransferConfirmation, user: CurrentUser) -> Order:
-    require_role(user, Role.ASSISTANTE, Role.ADMIN)
-    return service.confirm_transfer(
-        user, order_id, body.transfer_id, body.amount_minor, body.currency
-    )
+    return wise.confirm_transfer(user, order_id, body.transfer_id, body.amount_minor, body.currency)
 
 
 @app.get("/v1/me/subscriptions")
@@ -119,15 +105,13 @@ class SubscriptionEnd(BaseModel):
 
 @app.get("/v1/admin/students/{student_id}/subscriptions")
 def student_subscriptions(student_id: UUID, user: CurrentUser) -> list[SubscriptionView]:
-    require_role(user, Role.ASSISTANTE, Role.ADMIN)
-    return offers.subscriptions_of(user, student_id)
+    return offers.student_subscriptions(user, student_id)
 
 
 @app.post("/v1/admin/subscriptions/{subscription_id}/end")
 def end_subscription(
     subscription_id: UUID, body: SubscriptionEnd, user: CurrentUser
 ) -> SubscriptionView:
-    require_role(user, Role.ASSISTANTE, Role.ADMIN)
     return offers.end_now(user, subscription_id, body.reason)
 
 

@@ -10,7 +10,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from reussite.handlers import job
 from reussite.jsonable import jsonable
 from reussite.observability import logger, metrics
-from reussite.payments.service import open_renewals
+from reussite.payments.renewals import open_renewals
+from reussite.settings import require
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 
 @job

@@ -2,8 +2,8 @@
 rule, the coach's agenda and reports, no-shows recorded by staff."""
 
 import itertools
-from datetime import datetime, time
-from typing import Annotated, Any, Literal, Self
+from datetime import time
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from fastapi import Query, status
@@ -12,74 +12,15 @@ from pydantic import BaseModel, Field, model_validator
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.inputs import Moment
+from reussite.settings import require
 from reussite.tutoring import service
+from reussite.tutoring.models import AgendaSession, Coach, Service, TutoringBooking
+
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite tutoring")
 Subject = Annotated[str, Field(min_length=1, max_length=60)]
-
-
-class Service(BaseModel):
-    code: str
-    name: str
-    mode: Literal["ONLINE", "IN_PERSON", "GROUP"]
-    credits: int
-    duration_minutes: int
-    capacity: int
-
-
-class WeeklySlot(BaseModel):
-    weekday: int
-    starts: time
-    ends: time
-
-
-class Coach(BaseModel):
-    id: UUID
-    display_name: str
-    subjects: list[str]
-    availability: list[WeeklySlot]
-    timezone: str
-
-
-class TutoringBooking(BaseModel):
-    """A student's place in a session with a coach."""
-
-    id: UUID
-    session_id: UUID
-    student_id: UUID
-    student_name: str
-    status: Literal["BOOKED", "CANCELLED", "ATTENDED", "NO_SHOW"]
-    credits: int
-    refunded: bool = Field(description="Credits came back (none when every lot had expired)")
-    refunded_credits: int
-    coach_id: UUID
-    coach_name: str
-    service_code: str
-    subject: str
-    starts_at: datetime
-    ends_at: datetime
-    session_status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
-    room_url: str
-    created_at: datetime
-    cancelled_at: datetime | None
-
-
-class AgendaBooking(BaseModel):
-    booking_id: UUID
-    student: str
-    status: str
-
-
-class AgendaSession(BaseModel):
-    id: UUID
-    service_code: str
-    subject: str
-    starts_at: datetime
-    ends_at: datetime
-    status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
-    room_url: str
-    report: str | None
-    bookings: list[AgendaBooking] = []
 
 
 @app.get("/v1/tutoring/services", response_model=list[Service])

@@ -6,7 +6,7 @@ from reussite.identity import service
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
-from reussite.payments import service as payments
+from reussite.payments import checkout, wise
 from reussite.payments.models import Provider
 
 DEMO_USERS = [
@@ -39,10 +39,10 @@ def seed() -> dict[str, str]:
     )
     # The parent paid the HYBRIDE plan by bank transfer, confirmed by the assistante: a paid
     # subscription, so the family can also ask for an orientation report.
-    order = payments.checkout(
+    order = checkout.checkout(
         users["demo-parent"], "HYBRIDE", child.student_id, Provider.WISE, "demo-plan"
     )
-    payments.confirm_transfer(
+    wise.confirm_transfer(
         users["demo-assistante"], order.id, "demo-wise-transfer", order.amount_minor, order.currency
     )
     return {"child_student_id": str(child.student_id), "child_link_code": child.link_code or ""}

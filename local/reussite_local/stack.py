@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from reussite_local.konnect import FakeKonnect
 from reussite_local.postgres import LocalPostgres
 from reussite_local.scheduler import Scheduler
 from reussite_local.sqs import QueueDelivery
+from reussite_local.template import Tag
 
 STATE_DIR = template.ROOT / ".local"
 
@@ -26,15 +28,26 @@ FEATURE_FLAGS_FILE = template.ROOT / "config" / "feature_flags.json"
 LOCAL_ONLY = ("DATABASE_SECRET_ARN", "APPCONFIG_APPLICATION", "APPCONFIG_ENVIRONMENT")
 
 
-def function_environment(fns: list[template.Function], resources: Resources) -> dict[str, str]:
+def function_environment(
+    fns: list[template.Function], resources: Resources, parameters: Iterable[str] = ()
+) -> dict[str, str]:
     """The functions' environment variables with the template's references resolved to the local
-    resources. Locally DATABASE_URL names the database and a file holds the feature flags
-    (moto has no AppConfigData)."""
+    resources. A variable set from a template parameter (`!Ref ReportWriter`) keeps the value
+    the user set in their environment (`REPORT_WRITER=gemini make run`), as a parameter override
+    would in AWS; an empty parameter keeps what is set too. Locally DATABASE_URL names the
+    database and a file holds the feature flags (moto has no AppConfigData)."""
+    from_parameter = set(parameters)
     env = {}
     for fn in fns:
         for key, value in fn.environment.items():
+            chosen = (
+                isinstance(value, Tag) and value.name == "Ref" and value.value in from_parameter
+            )
+            if chosen and os.environ.get(key):
+                env[key] = os.environ[key]
+                continue
             resolved = str(resources.resolve(value))
-            if resolved or key not in os.environ:  # an empty parameter keeps what is set
+            if resolved or key not in os.environ:
                 env[key] = resolved
     for name in LOCAL_ONLY:
         env.pop(name, None)
@@ -101,7 +114,9 @@ class LocalStack:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Reussite")
         resources, self.konnect = create_local_resources(self.aws, self.template)
-        os.environ.update(function_environment(self.functions, resources))
+        os.environ.update(
+            function_environment(self.functions, resources, self.template.parameter_defaults())
+        )
         from reussite.settings import get_settings
 
         get_settings.cache_clear()

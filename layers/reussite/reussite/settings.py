@@ -12,6 +12,14 @@ from functools import cache
 from typing import get_type_hints
 
 
+class MissingSettings(RuntimeError):
+    """A function was deployed without settings it needs (a deployment error, not bad input)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"missing settings: {', '.join(names)}")
+        self.names = names
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     stage: str = "local"
@@ -72,6 +80,14 @@ class Settings:
     wise_iban: str | None = None
     wise_bic: str | None = None
 
+    def require(self, name: str) -> str:
+        """A setting this code path cannot do without (a queue to send to): its value, or
+        MissingSettings naming its variable — never a guarantee silently switched off."""
+        value = getattr(self, name)
+        if value is None or value == "":
+            raise MissingSettings([name.upper()])
+        return str(value)
+
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> Settings:
         """Each field from the variable of the same name in upper case; empty means unset."""
@@ -92,3 +108,17 @@ class Settings:
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings.from_env(dict(os.environ))
+
+
+def require(*names: str) -> Settings:
+    """The settings, checked at a function's init for every variable it needs ("A|B": either
+    will do); MissingSettings names all that are unset."""
+    settings = get_settings()
+    missing = [
+        name
+        for name in names
+        if not any(getattr(settings, alt.lower()) not in (None, "") for alt in name.split("|"))
+    ]
+    if missing:
+        raise MissingSettings(missing)
+    return settings

@@ -15,6 +15,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from reussite import db, outbox
+from reussite.bilans.models import BilanAccepted
 from reussite.bilans.writers import PASSES, WriterFailed, writer
 from reussite.errors import (
     Conflict,
@@ -57,7 +58,7 @@ _CLAIM_MINUTES = 11  # a little over the worker's 10-minute timeout
 
 def request(
     user: User, student_id: UUID | None, questionnaire: dict[str, Any], key: str
-) -> dict[str, Any]:
+) -> BilanAccepted:
     """Store the questionnaire and a PENDING report, then queue it; a replay of the key returns
     the same report (and queues it again if still pending: the worker is idempotent)."""
     from reussite.identity import service as identity
@@ -94,15 +95,13 @@ def request(
             raise IdempotencyKeyReused()
     if row["status"] == "PENDING":
         _enqueue(row["id"])
-    return {"id": str(row["id"]), "status": row["status"]}
+    return BilanAccepted(id=row["id"], status=row["status"])
 
 
 def _enqueue(bilan_id: UUID) -> None:
     from reussite.notifications import send_to_queue
 
-    queue = get_settings().bilan_queue_url
-    if not queue:
-        raise DependencyUnavailable("BILAN_QUEUE_URL is not set")
+    queue = get_settings().require("bilan_queue_url")
     try:
         send_to_queue(queue, {"bilan_id": str(bilan_id)})
     except Exception as exc:  # the report is stored: the same request again re-queues it

@@ -9,16 +9,16 @@ upload writes the same object); (3) the email with the link.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import db
+from reussite import audit, db
 from reussite.certificates import codes
-from reussite.errors import CertificateNotFound, Forbidden, NotEligible
+from reussite.errors import CertificateNotFound, NotEligible
+from reussite.identity.access import require_role
 from reussite.identity.roles import Role
 from reussite.observability import logger
 from reussite.settings import get_settings
@@ -288,8 +288,7 @@ def held_by(user: User) -> list[HeldCertificate]:
 
 
 def revoke(actor: User, code: str, reason: str) -> Verification:
-    if actor.role is not Role.ADMIN:
-        raise Forbidden("Only an administrator revokes a certificate")
+    require_role(actor, Role.ADMIN, refusal="Only an administrator revokes a certificate")
     normal = codes.normalise(code)
     with db.transaction() as conn:
         row = conn.execute(
@@ -302,9 +301,19 @@ def revoke(actor: User, code: str, reason: str) -> Verification:
         ).fetchone()
         if row is None:
             raise CertificateNotFound()
-        conn.execute(
-            """INSERT INTO audit_log (actor_id, action, subject, details)
-               VALUES (%s, 'certificate.revoke', %s, %s)""",
-            (actor.id, f"certificate:{normal}", json.dumps({"reason": reason})),
+        audit.record(
+            conn, actor.id, "certificate.revoke", f"certificate:{normal}", {"reason": reason}
         )
     return verify(normal)
+
+
+def revoke_for_outcome(conn: db.Connection, outcome_id: UUID, actor_id: UUID, reason: str) -> None:
+    """A regraded sitting's certificate is revoked in the regrade's transaction (none yet: no
+    change)."""
+    revoked = conn.execute(
+        """UPDATE certificates SET revoked_at = now(), revoked_reason = %s, revoked_by = %s
+            WHERE outcome_id = %s AND revoked_at IS NULL RETURNING code""",
+        (reason, actor_id, outcome_id),
+    ).fetchone()
+    if revoked is not None:
+        audit.record(conn, actor_id, "certificate.revoke", f"certificate:{revoked['code']}", reason)

@@ -172,8 +172,15 @@ def read_one(query: str, params: tuple[object, ...] = ()) -> dict | None:
 
 
 @contextmanager
-def transaction() -> Iterator[Connection]:
-    """One explicit transaction on this thread's connection; rolled back on any error."""
+def transaction(within: Connection | None = None) -> Iterator[Connection]:
+    """One explicit transaction on this thread's connection; rolled back on any error.
+
+    `within`, a connection already in the caller's transaction (a payment's fulfilment granting
+    credits, say), is used as it is: the work joins that transaction and commits or rolls back
+    with it."""
+    if within is not None:
+        yield within
+        return
     conn = connection()
     with conn.transaction():
         yield conn

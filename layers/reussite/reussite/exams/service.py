@@ -407,12 +407,10 @@ def request_certificate(row: dict[str, Any]) -> int:
     repeat after a lost acknowledgement is harmless. Returns 1 when sent."""
     from reussite.notifications import send_to_queue
 
-    settings = get_settings()
-    if not settings.certificate_queue_url:
-        return 0
+    queue = get_settings().require("certificate_queue_url")
     try:
         send_to_queue(
-            settings.certificate_queue_url,
+            queue,
             {
                 "attempt_id": str(row["id"]),
                 "student_id": str(row["student_id"]),

@@ -8,14 +8,13 @@ from fastapi import Depends, Header, Request
 from pydantic import ValidationError
 
 from reussite.errors import (
-    Forbidden,
     IdempotencyKeyRequired,
     Unauthenticated,
     UnknownRole,
     UntrustedRoleClaim,
 )
 from reussite.identity import service
-from reussite.identity.models import STAFF_ROLES, Principal, Role, User
+from reussite.identity.models import Principal, Role, User
 
 
 def claims_of(event: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -80,11 +79,6 @@ def current_user(principal: Annotated[Principal, Depends(current_principal)]) ->
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require_role(user: User, *roles: Role) -> None:
-    if user.role not in roles:
-        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")
-
-
 async def idempotency_key(
     key: Annotated[
         str | None,
@@ -101,11 +95,3 @@ async def idempotency_key(
 
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
-
-
-async def staff_user(user: CurrentUser) -> User:
-    require_role(user, *STAFF_ROLES)
-    return user
-
-
-StaffUser = Annotated[User, Depends(staff_user)]

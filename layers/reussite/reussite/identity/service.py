@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -11,6 +10,7 @@ from uuid import UUID
 import psycopg
 
 from reussite import db
+from reussite.codes import cleaned, grouped, random_code
 from reussite.errors import (
     Forbidden,
     LinkCodeInvalid,
@@ -30,8 +30,6 @@ from reussite.identity.models import (
 )
 from reussite.settings import get_settings
 
-# Crockford base32 without I, L, O, U: easy to read aloud and to type.
-_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_LENGTH = 12  # 60 random bits, single use, short-lived
 
 _SELECT_USER = """
@@ -115,7 +113,7 @@ def create_child(parent: User, display_name: str, key: str | None = None) -> Cre
     if parent.role is not Role.PARENT:
         raise Forbidden("Only a parent creates student profiles for their children")
     request_hash = fingerprint("create_student", display_name=display_name)
-    code = _new_code()
+    code = random_code(_CODE_LENGTH)
     expires_at = datetime.now(UTC) + timedelta(hours=get_settings().link_code_ttl_hours)
     with db.transaction() as conn:
         # A concurrent first request with the same key waits here for the other to commit,
@@ -138,7 +136,7 @@ def create_child(parent: User, display_name: str, key: str | None = None) -> Cre
     return CreatedStudent(
         student_id=student["id"],
         display_name=display_name,
-        link_code=_format(code),
+        link_code=grouped(code),
         link_code_expires_at=expires_at,
     )
 
@@ -167,7 +165,7 @@ def _replay_child(
     return CreatedStudent(
         student_id=first["id"],
         display_name=first["display_name"],
-        link_code=_format(code),
+        link_code=grouped(code),
         link_code_expires_at=expires_at,
     )
 
@@ -197,7 +195,7 @@ def link_own_login(user: User, code: str) -> LinkedStudent:
                      FROM student_link_codes c JOIN students s ON s.id = c.student_id
                     WHERE c.code_hash = %s AND c.used_at IS NULL AND c.expires_at > now()
                       FOR UPDATE""",
-                (_hash(_normalise(code)),),
+                (_hash(cleaned(code)),),
             ).fetchone()
             if link is None:
                 raise LinkCodeInvalid()
@@ -210,7 +208,7 @@ def link_own_login(user: User, code: str) -> LinkedStudent:
             )
             conn.execute(
                 "UPDATE student_link_codes SET used_at = now(), used_by = %s WHERE code_hash = %s",
-                (user.id, _hash(_normalise(code))),
+                (user.id, _hash(cleaned(code))),
             )
     except psycopg.errors.ForeignKeyViolation as exc:
         raise LinkConflict() from exc
@@ -268,19 +266,6 @@ def _require(student_id: UUID | None) -> UUID:
     if student_id is None:
         raise StudentNotFound()
     return student_id
-
-
-def _new_code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
-
-
-def _format(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def _normalise(code: str) -> str:
-    cleaned = code.upper().replace("-", "").replace(" ", "")
-    return cleaned.translate(str.maketrans("OIL", "011"))
 
 
 def _hash(code: str) -> bytes:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from reussite import db
-from reussite.errors import Forbidden
+from reussite import audit, db
 from reussite.identity import service as identity
+from reussite.identity.access import require_staff
 from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
 from reussite.ledger.models import Grant, LotKind
@@ -32,8 +31,7 @@ class StaffGrantRequest(BaseModel):
 def staff_grant(actor: User, student_id: UUID, request: StaffGrantRequest, key: str) -> Grant:
     """Grant credits to a student's wallet in the actor's name; the grant and its audit record
     are written in the same transaction."""
-    if actor.role not in STAFF:
-        raise Forbidden("Only an assistant or an administrator grants credits")
+    require_staff(actor, "Only an assistant or an administrator grants credits")
     identity.accessible_student(actor, student_id)  # 404 when the student does not exist
     wallet_id = ledger.wallet_of(student_id)
     with db.transaction() as conn:
@@ -47,20 +45,16 @@ def staff_grant(actor: User, student_id: UUID, request: StaffGrantRequest, key: 
             conn=conn,
         )
         if not granted.replayed:
-            conn.execute(
-                """INSERT INTO audit_log (actor_id, action, subject, details)
-                   VALUES (%s, 'credits.grant', %s, %s)""",
-                (
-                    actor.id,
-                    f"student:{student_id}",
-                    json.dumps(
-                        {
-                            "credits": request.credits,
-                            "kind": request.kind.value,
-                            "reason": request.reason,
-                            "entry_id": granted.entry_id,
-                        }
-                    ),
-                ),
+            audit.record(
+                conn,
+                actor.id,
+                "credits.grant",
+                f"student:{student_id}",
+                {
+                    "credits": request.credits,
+                    "kind": request.kind.value,
+                    "reason": request.reason,
+                    "entry_id": granted.entry_id,
+                },
             )
     return granted

@@ -82,9 +82,7 @@ def grant(
     caller's transaction (a payment's fulfilment, a monthly allocation)."""
     if credits <= 0:
         raise ValueError("a grant adds at least one credit")
-    if conn is not None:
-        return _grant(conn, wallet_id, credits, kind, key, purpose, actor_id)
-    with db.transaction() as tx:
+    with db.transaction(conn) as tx:
         return _grant(tx, wallet_id, credits, kind, key, purpose, actor_id)
 
 
@@ -172,9 +170,7 @@ def spend(
     """
     if credits <= 0:
         raise ValueError("a spend takes at least one credit")
-    if conn is not None:
-        return _spend(conn, wallet_id, credits, key, purpose, actor_id)
-    with db.transaction() as tx:
+    with db.transaction(conn) as tx:
         return _spend(tx, wallet_id, credits, key, purpose, actor_id)
 
 
@@ -270,9 +266,7 @@ def refund(
     None; a repeat finds the same expired lots). A spend is refunded once; a repeat returns the
     first.
     """
-    if conn is not None:
-        return _refund(conn, wallet_id, spend_key, purpose, actor_id)
-    with db.transaction() as tx:
+    with db.transaction(conn) as tx:
         return _refund(tx, wallet_id, spend_key, purpose, actor_id)
 
 

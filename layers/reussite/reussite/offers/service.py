@@ -16,10 +16,9 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
-from reussite import db
+from reussite import audit, db
 from reussite.errors import Conflict, NotFound
+from reussite.identity.access import require_staff
 from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
@@ -432,6 +431,12 @@ def subscriptions_of(user: User, student_id: UUID | None) -> list[SubscriptionVi
     return [_view(r) for r in rows]
 
 
+def student_subscriptions(staff: User, student_id: UUID) -> list[SubscriptionView]:
+    """Any student's subscriptions, for staff (the back office's view)."""
+    require_staff(staff, "This is the back office's view")
+    return subscriptions_of(staff, student_id)
+
+
 def _own(conn: db.Connection, user: User, subscription_id: UUID) -> dict[str, Any]:
     """The subscription, locked, if the caller pays for it: its payer, or a parent of its
     student. Anybody else's (staff included: they end one instead) is 404."""
@@ -499,6 +504,7 @@ def change_plan(user: User, subscription_id: UUID, plan_code: str) -> Subscripti
 def end_now(staff: User, subscription_id: UUID, reason: str) -> SubscriptionView:
     """Staff end a subscription at once (a refund, a dispute), audited; ending it again changes
     nothing. Credits already granted keep their own expiry."""
+    require_staff(staff, "Staff end subscriptions")
     with db.transaction() as conn:
         row = conn.execute(
             _VIEW + " WHERE s.id = %s FOR UPDATE OF s", (subscription_id,)
@@ -511,10 +517,12 @@ def end_now(staff: User, subscription_id: UUID, reason: str) -> SubscriptionView
                     WHERE id = %s""",
                 (subscription_id,),
             )
-            conn.execute(
-                """INSERT INTO audit_log (actor_id, action, subject, details)
-                   VALUES (%s, 'subscription.end', %s, %s)""",
-                (staff.id, f"subscription:{subscription_id}", Jsonb({"reason": reason})),
+            audit.record(
+                conn,
+                staff.id,
+                "subscription.end",
+                f"subscription:{subscription_id}",
+                {"reason": reason},
             )
         ended = conn.execute(_VIEW + " WHERE s.id = %s", (subscription_id,)).fetchone()
     assert ended is not None

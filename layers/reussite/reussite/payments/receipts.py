@@ -98,7 +98,7 @@ def render(number: str, r: dict[str, Any]) -> bytes:
 
     from fpdf import FPDF
 
-    from reussite.payments.service import format_amount
+    from reussite.payments.orders import format_amount
 
     settings = get_settings()
     pdf = FPDF(format="A4")

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from reussite import db, outbox
+from reussite import audit, db, outbox
 from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
 from reussite.idempotency import fingerprint, require_same
+from reussite.identity.access import require_staff
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
 from reussite.settings import get_settings
+from reussite.tutoring.models import AgendaSession, Coach, Service, TutoringBooking
 
 if TYPE_CHECKING:
     from reussite.identity.models import User
@@ -83,12 +85,12 @@ _BOOKING = """
 # -- coaches and services ----------------------------------------------------------------------
 
 
-def services() -> list[dict[str, Any]]:
+def services() -> list[Service]:
     rows = db.connection().execute("SELECT * FROM tutoring_services ORDER BY code").fetchall()
-    return [dict(r) for r in rows]
+    return [Service.model_validate(r) for r in rows]
 
 
-def coaches(subject: str | None = None) -> list[dict[str, Any]]:
+def coaches(subject: str | None = None) -> list[Coach]:
     rows = (
         db.connection()
         .execute(
@@ -104,15 +106,15 @@ def coaches(subject: str | None = None) -> list[dict[str, Any]]:
         )
         .fetchall()
     )
-    return [dict(r) | {"timezone": get_settings().school_timezone} for r in rows]
+    zone = get_settings().school_timezone
+    return [Coach.model_validate(dict(r) | {"timezone": zone}) for r in rows]
 
 
 def save_coach(
     staff: User, user_id: UUID, subjects: list[str], availability: list[dict[str, Any]]
-) -> dict[str, Any]:
+) -> Coach:
     """Staff describe a coach: the subjects taught and the weekly availability (replaced)."""
-    if staff.role not in STAFF_ROLES:
-        raise Forbidden("Staff manage coaches")
+    require_staff(staff, "Staff manage coaches")
     with db.transaction() as conn:
         person = conn.execute(
             "SELECT id, name, role FROM users WHERE id = %s", (user_id,)
@@ -131,7 +133,7 @@ def save_coach(
                    VALUES (%s, %s, %s, %s)""",
                 (user_id, slot["weekday"], slot["starts"], slot["ends"]),
             )
-    return next(c for c in coaches() if c["id"] == user_id)
+    return next(c for c in coaches() if c.id == user_id)
 
 
 # -- booking -----------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def book(
     starts_at: datetime,
     student_id: UUID | None,
     key: str,
-) -> dict[str, Any]:
+) -> TutoringBooking:
     """Book a slot: the credits are spent and the session created (or, for a group workshop,
     joined) in one transaction; a slot overlapping another session of the coach is refused."""
     from reussite.identity import service as identity
@@ -166,7 +168,7 @@ def book(
     with db.transaction() as conn:
         replay = _replayed_booking(conn, user, key, student, request)
         if replay is not None:
-            return replay
+            return TutoringBooking.model_validate(replay)
         service = conn.execute(
             "SELECT * FROM tutoring_services WHERE code = %s", (service_code,)
         ).fetchone()
@@ -180,7 +182,7 @@ def book(
             raise CoachNotFound()
         replay = _replayed_booking(conn, user, key, student, request)  # committed while we waited
         if replay is not None:
-            return replay
+            return TutoringBooking.model_validate(replay)
         if subject not in coach["subjects"]:
             raise SlotUnavailable(f"This coach teaches: {', '.join(coach['subjects'])}")
         _within_availability(conn, coach_id, starts_at, ends_at)
@@ -195,7 +197,7 @@ def book(
         if booking is None:  # the same key committed meanwhile: its answer; else a real clash
             replay = _replayed_booking(conn, user, key, student, request)
             if replay is not None:
-                return replay
+                return TutoringBooking.model_validate(replay)
             raise SlotTaken("This student already has this session")
         spent = ledger.spend(
             ledger.wallet_of(student),
@@ -212,7 +214,7 @@ def book(
         found = _booking(conn, booking["id"])
         _owe_emails(conn, found, "booked")
     outbox.flush(keys=_email_keys(found["id"], "booked"))
-    return found
+    return TutoringBooking.model_validate(found)
 
 
 def _replayed_booking(
@@ -294,7 +296,7 @@ def _booking(conn: db.Connection, booking_id: UUID) -> dict[str, Any]:
     return dict(row)
 
 
-def my_sessions(user: User) -> list[dict[str, Any]]:
+def my_sessions(user: User) -> list[TutoringBooking]:
     rows = (
         db.connection()
         .execute(
@@ -306,13 +308,13 @@ def my_sessions(user: User) -> list[dict[str, Any]]:
         )
         .fetchall()
     )
-    return [dict(r) for r in rows]
+    return [TutoringBooking.model_validate(r) for r in rows]
 
 
 # -- cancelling --------------------------------------------------------------------------------
 
 
-def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> dict[str, Any]:
+def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> TutoringBooking:
     """Cancel a booked session. The family gets its credits back (to the lots they came from)
     when it cancels at least the configured hours ahead; the coach or staff cancelling always
     refunds. The coach's slot is freed when nobody is left booked on it."""
@@ -356,7 +358,7 @@ def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> dict[str
         found = _booking(conn, booking_id)
         _owe_emails(conn, found, "cancelled")
     outbox.flush(keys=_email_keys(booking_id, "cancelled"))
-    return found
+    return TutoringBooking.model_validate(found)
 
 
 def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> bool:
@@ -378,7 +380,7 @@ def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> boo
 # -- coaches' side and staff -------------------------------------------------------------------
 
 
-def agenda(user: User) -> list[dict[str, Any]]:
+def agenda(user: User) -> list[AgendaSession]:
     """The coach's sessions from a week ago on, with who booked them."""
     if user.role is not Role.COACH:
         raise Forbidden("The agenda is a coach's")
@@ -399,10 +401,10 @@ def agenda(user: User) -> list[dict[str, Any]]:
         )
         .fetchall()
     )
-    return [dict(r) for r in rows]
+    return [AgendaSession.model_validate(r) for r in rows]
 
 
-def file_report(user: User, session_id: UUID, report: str) -> dict[str, Any]:
+def file_report(user: User, session_id: UUID, report: str) -> AgendaSession:
     """The coach's report after a session: the session is COMPLETED, its bookings ATTENDED
     (unless marked no-show)."""
     with db.transaction() as conn:
@@ -424,13 +426,12 @@ def file_report(user: User, session_id: UUID, report: str) -> dict[str, Any]:
             (session_id,),
         )
         row = conn.execute("SELECT * FROM tutoring_sessions WHERE id = %s", (session_id,))
-        return dict(row.fetchone() or {})
+        return AgendaSession.model_validate(row.fetchone())
 
 
-def mark_no_show(staff: User, booking_id: UUID) -> dict[str, Any]:
+def mark_no_show(staff: User, booking_id: UUID) -> TutoringBooking:
     """Staff record that the student did not come: no refund, audited."""
-    if staff.role not in STAFF_ROLES:
-        raise Forbidden("Staff mark no-shows")
+    require_staff(staff, "Staff mark no-shows")
     with db.transaction() as conn:
         booking = _booking(conn, booking_id)
         if booking["status"] not in ("BOOKED", "ATTENDED"):
@@ -438,12 +439,8 @@ def mark_no_show(staff: User, booking_id: UUID) -> dict[str, Any]:
         if booking["starts_at"] > datetime.now(UTC):
             raise TooLate("A no-show is recorded once the session has started")
         conn.execute("UPDATE tutoring_bookings SET status = 'NO_SHOW' WHERE id = %s", (booking_id,))
-        conn.execute(
-            """INSERT INTO audit_log (actor_id, action, subject, details)
-               VALUES (%s, 'tutoring.no_show', %s, '{}')""",
-            (staff.id, f"tutoring-booking:{booking_id}"),
-        )
-        return _booking(conn, booking_id)
+        audit.record(conn, staff.id, "tutoring.no_show", f"tutoring-booking:{booking_id}")
+        return TutoringBooking.model_validate(_booking(conn, booking_id))
 
 
 # -- reminders and emails ----------------------------------------------------------------------

@@ -1,0 +1,28 @@
+"""Qualifications as data: components with their pass marks and weights, fees, windows."""
+
+from __future__ import annotations
+
+from reussite import db
+from reussite.exam_sessions.errors import QualificationNotFound
+from reussite.exam_sessions.rules import Component, Qualification
+
+
+def qualification(code: str, conn: db.Connection | None = None) -> Qualification:
+    conn = conn or db.connection()
+    row = conn.execute("SELECT * FROM qualifications WHERE code = %s", (code,)).fetchone()
+    if row is None:
+        raise QualificationNotFound()
+    parts = conn.execute(
+        """SELECT component, name, pass_mark, weight FROM qualification_components
+            WHERE qualification_code = %s ORDER BY component DESC""",
+        (code,),
+    ).fetchall()
+    components = tuple(
+        Component(p["component"], p["name"], p["pass_mark"], p["weight"]) for p in parts
+    )
+    return Qualification(**row, components=components)
+
+
+def qualifications() -> list[Qualification]:
+    rows = db.connection().execute("SELECT code FROM qualifications ORDER BY code").fetchall()
+    return [qualification(r["code"]) for r in rows]

@@ -1,0 +1,219 @@
+"""Powertools idempotency at the front door (DynamoDB), PostgreSQL constraints behind it.
+
+`http_write(action, output)` is the one way an HTTP write that creates or spends is made safe to
+retry: the request is its pydantic model, keyed by the caller and their Idempotency-Key, and the
+whole model is compared on a repeat (another request with the same key → 422
+IDEMPOTENCY_KEY_REUSED); the answer is stored through its own type and a repeat gets it back
+without touching the database. `guard(work, key=...)` is the same front door for events keyed by
+something else (a provider's payment reference, a queue message's subject), with dicts in and
+out.
+
+A repeat that arrives while the first is still running falls through to the database when its
+unique keys serialise the write and replay the first result; a write no database key serialises
+waits for the first to finish and replays its answer instead (409 REQUEST_IN_PROGRESS if it is
+still running after IN_PROGRESS_WAIT_SECONDS).
+
+Powertools' idempotency package (and boto3 with it, ~100 ms) is imported and its DynamoDB client
+created on the first guarded call, not at import: a function's routes that never write (a
+catalogue read, a webhook for an unknown reference) do not pay for them. The table is required
+at init: without it a function fails to start, naming IDEMPOTENCY_TABLE.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, SerializeAsAny, TypeAdapter
+
+from reussite.errors import IdempotencyKeyReused, RequestInProgress
+from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
+
+Request = TypeVar("Request", bound=BaseModel)
+Answer = TypeVar("Answer")
+Work = Callable[..., Any]
+
+IN_PROGRESS_WAIT_SECONDS = 5.0
+"""How long a repeat waits for its first request to finish when no database key serialises
+them (a staff write takes well under a second)."""
+
+
+class Provisional(Exception):
+    """Raised by a guarded write whose outcome may still change (a payment not completed yet):
+    the response is answered but not stored, so a later repeat runs the write again."""
+
+    def __init__(self, response: Any) -> None:
+        super().__init__("provisional outcome")
+        self.response = response
+
+
+class Keyed(BaseModel):
+    """What the front door keys on (`sub`, `key`) and compares on a repeat (`request`)."""
+
+    sub: str
+    key: str
+    request: SerializeAsAny[BaseModel]
+
+
+def _typed_serializer(output: type[Any]) -> Any:
+    """A Powertools output serializer for any type pydantic knows (models, dataclasses)."""
+    from aws_lambda_powertools.utilities.idempotency.serialization.base import (
+        BaseIdempotencySerializer,
+    )
+
+    adapter: TypeAdapter[Any] = TypeAdapter(output)
+
+    class Typed(BaseIdempotencySerializer):
+        def to_dict(self, data: Any) -> dict[str, Any]:
+            return dict(adapter.dump_python(data, mode="json"))
+
+        def from_dict(self, data: dict[str, Any]) -> Any:
+            return adapter.validate_python(data)
+
+    return Typed()
+
+
+class _Door:
+    """`work` behind Powertools idempotency on DynamoDB, built on first use. A repeat arriving
+    while the first runs: `in_progress` "database" runs `work` (its unique keys serialise it),
+    "wait" waits for the first answer, "raise" raises Powertools' error (a queue retries)."""
+
+    def __init__(
+        self,
+        work: Work,
+        *,
+        key: str,
+        payload: str,
+        expires: int,
+        output: type[Any] | None,
+        in_progress: str,
+    ) -> None:
+        self.work, self.key, self.payload, self.expires = work, key, payload, expires
+        self.output, self.in_progress = output, in_progress
+        self.table = get_settings().require("idempotency_table")
+        self._lock = threading.Lock()
+        self._config: Any = None
+        self._guarded: Work | None = None
+
+    def __call__(self, *, request: Any, lambda_context: Any = None, **context: Any) -> Any:
+        guarded = self._guarded or self._build()
+        if lambda_context is not None:  # in-progress records then expire with the invocation
+            self._config.register_lambda_context(lambda_context)
+        try:
+            return self._once(guarded, request, context)
+        except Provisional as outcome:
+            return outcome.response
+
+    def _once(self, guarded: Work, request: Any, context: dict[str, Any]) -> Any:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        waited = 0.0
+        while True:
+            try:
+                return guarded(request=request, **context)
+            except IdempotencyAlreadyInProgressError:
+                if self.in_progress == "raise":
+                    raise
+                if self.in_progress == "database":
+                    return self.work(request=request, **context)
+                if waited >= IN_PROGRESS_WAIT_SECONDS:
+                    raise RequestInProgress() from None
+                time.sleep(0.05)
+                waited += 0.05
+            except IdempotencyValidationError as exc:
+                raise IdempotencyKeyReused() from exc
+
+    def _build(self) -> Work:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        with self._lock:
+            if self._guarded is None:
+                self._config = IdempotencyConfig(
+                    event_key_jmespath=self.key,
+                    payload_validation_jmespath=self.payload,
+                    expires_after_seconds=self.expires,
+                )
+                self._guarded = idempotent_function(
+                    data_keyword_argument="request",
+                    persistence_store=DynamoDBPersistenceLayer(table_name=self.table),
+                    config=self._config,
+                    output_serializer=_typed_serializer(self.output) if self.output else None,
+                )(self.work)
+            return self._guarded
+
+
+class HttpWrite(Generic[Request, Answer]):
+    """An HTTP write behind the front door: `write(user, key, request)` answers `Answer`."""
+
+    def __init__(self, door: _Door) -> None:
+        self._door = door
+
+    def __call__(
+        self, user: User, key: str, request: Request, lambda_context: Any = None
+    ) -> Answer:
+        keyed = Keyed(sub=user.sub, key=key, request=request)
+        answer: Answer = self._door(request=keyed, lambda_context=lambda_context, user=user)
+        return answer
+
+
+def http_write(
+    action: Callable[[User, Request, str], Answer],
+    output: type[Answer],
+    *,
+    database_serialises: bool = True,
+    expires_after_seconds: int = 24 * 3600,
+) -> HttpWrite[Request, Answer]:
+    """`action(user, request, key)` made idempotent on (caller, Idempotency-Key), the whole
+    request compared on a repeat. `database_serialises`: the action's own unique key in
+    PostgreSQL replays a concurrent repeat (see the module)."""
+
+    def work(*, request: Keyed, user: User) -> Answer:
+        return action(user, request.request, request.key)  # type: ignore[arg-type]
+
+    door = _Door(
+        work,
+        key="[sub, key]",
+        payload="request",
+        expires=expires_after_seconds,
+        output=output,
+        in_progress="database" if database_serialises else "wait",
+    )
+    return HttpWrite(door)
+
+
+def guard(
+    work: Callable[..., dict[str, Any]],
+    *,
+    key: str,
+    expires_after_seconds: int = 7 * 24 * 3600,
+    retry_in_progress: bool = False,
+) -> Callable[..., dict[str, Any]]:
+    """`work(request={...})` made idempotent on request[key] (a payment reference, a queue
+    message's subject). A repeat while the first is in progress goes to the database (whose
+    constraints serialise it), or raises Powertools' in-progress error for the queue to retry
+    the message later (`retry_in_progress`)."""
+    door = _Door(
+        work,
+        key=key,
+        payload="",
+        expires=expires_after_seconds,
+        output=None,
+        in_progress="raise" if retry_in_progress else "database",
+    )
+
+    def guarded(*, request: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
+        return dict(door(request=request, lambda_context=lambda_context))
+
+    return guarded
