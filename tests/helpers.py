@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from reussite.identity.models import Principal
-from reussite_local import functions, template
+from reussite_local import functions as functions
+from reussite_local import template
 from reussite_local.events import http_api_event
 from reussite_local.tokens import principal_claims
 
@@ -66,19 +67,34 @@ def mailed_to(aws: Any, containing: str) -> list[list[str]]:
     return [m["destinations"]["ToAddresses"] for m in emails(aws, containing)]
 
 
-def drain(delivery: Any, rounds: int = 30, quiet_rounds: int = 3) -> None:
-    """Deliver a queue to its function until it stays empty, as the local stack does (failed
-    messages come back after a second)."""
+class Deliveries:
+    """A queue's deliveries in a test: `deliver()` drains it, `deliver.once()` delivers one
+    batch (to see a failure before it is retried)."""
+
+    def __init__(self, delivery: Any) -> None:
+        self.delivery = delivery
+
+    def __call__(self) -> None:
+        drain(self.delivery)
+
+    def once(self) -> int:
+        return int(self.delivery.deliver_once())
+
+
+def drain(delivery: Any, timeout: float = 30.0) -> None:
+    """Deliver a queue to its function until it holds nothing, waiting or in flight, as the
+    local stack does: a failed message comes back after a second and is delivered again, one
+    that keeps failing moves to the dead-letter queue."""
     import time
 
-    quiet = 0
-    while quiet < quiet_rounds and rounds:
-        rounds -= 1
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if delivery.deliver_once():
-            quiet = 0
-        else:
-            quiet += 1
-            time.sleep(0.4)
+            continue
+        if delivery.pending() == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the queue still held {delivery.pending()} messages after {timeout} s")
 
 
 def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:

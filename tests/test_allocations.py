@@ -185,6 +185,7 @@ def test_entitlements_end_when_the_plan_lapses(user: Any, principal: Any) -> Non
     learner_user = identity.resolve_user(learner)
     for buyer, student in ((parent_user, child), (learner_user, learner_user.student_id)):
         pay_plan(buyer, student, "HYBRIDE", today=date(2027, 1, 10))
+    assert learner_user.student_id is not None
     assert offers.offer_of(learner_user.student_id) is Offer.PRO
 
     offers.run_lifecycle(date(2027, 2, 10))  # PAST_DUE: still entitled during the grace period

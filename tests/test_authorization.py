@@ -70,6 +70,7 @@ class World:
         }
         users = {k: identity.resolve_user(p) for k, p in self.who.items()}
         child = identity.create_child(users["parent"], "Sami A")
+        assert child.link_code is not None
         identity.link_own_login(users["student"], child.link_code)
         self.users: dict[str, User] = {k: identity.resolve_user(p) for k, p in self.who.items()}
         student, other = self.users["student"], self.users["other_student"]

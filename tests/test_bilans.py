@@ -43,7 +43,9 @@ ANSWERS = {
 }
 
 
-def ask(who: Principal, student: uuid.UUID | None, answers: Any = None, key: str | None = None):
+def ask(
+    who: Principal, student: uuid.UUID | None, answers: Any = None, key: str | None = None
+) -> tuple[int, Any]:
     body: dict[str, Any] = {"questionnaire": ANSWERS if answers is None else answers}
     if student is not None:
         body["student_id"] = str(student)
@@ -87,9 +89,11 @@ def paid_family(database_url: str, principal: Any, konnect: FakeKonnect) -> Any:
 @pytest.fixture
 def deliver(local_aws: LocalAws) -> Any:
     """Deliver the bilan queue to the worker until it stays empty, as the local stack does."""
-    delivery = QueueDelivery(local_aws, WORKER, WORKER.queues[0], get_settings().bilan_queue_url)
+    delivery = QueueDelivery(
+        local_aws, WORKER, WORKER.queues[0], get_settings().require("bilan_queue_url")
+    )
 
-    return lambda rounds=30: helpers.drain(delivery, rounds, quiet_rounds=4)
+    return helpers.Deliveries(delivery)
 
 
 @pytest.fixture(scope="module")

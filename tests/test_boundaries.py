@@ -31,6 +31,7 @@ def learner(database_url: str, principal: Any) -> Any:
     def make(credits: int = 10, plan: str | None = None, name: str = "Élève") -> Any:
         who = principal(Role.ELEVE, name)
         student_id = identity.resolve_user(who).student_id
+        assert student_id is not None
         if credits:
             ledger.grant(
                 ledger.wallet_of(student_id), credits, LotKind.PURCHASE, key="p", purpose="pack"
@@ -192,8 +193,8 @@ def test_unknown_students_and_proctors_are_named_not_a_500(
             "/v1/admin/exam-sessions", session | {"proctor_id": str(proctor)}
         )
         assert (status, problem["code"]) == (422, "PROCTOR_NOT_FOUND")
-    naive = session | {"registration_deadline": (starts - timedelta(days=1)).replace(tzinfo=None)}
-    naive["registration_deadline"] = naive["registration_deadline"].isoformat()
+    naive_deadline = (starts - timedelta(days=1)).replace(tzinfo=None)
+    naive = session | {"registration_deadline": naive_deadline.isoformat()}
     status, problem = sessions_api("/v1/admin/exam-sessions", naive)
     assert (status, problem["code"]) == (422, "VALIDATION_FAILED")
     far = {"starts_on": "9999-12-30", "ends_on": "9999-12-31", "capacity": 3}
@@ -377,6 +378,7 @@ def test_a_cancel_whose_credits_had_expired_says_so(
     assert call("tutoring_api", "POST", f"/v1/admin/coaches/{coach.id}", staff, profile)[0] == 200
     who = principal(Role.ELEVE, "Élève Expirée")
     student_id = identity.resolve_user(who).student_id
+    assert student_id is not None
     wallet = ledger.wallet_of(student_id)
     ledger.grant(wallet, 5, LotKind.PURCHASE, key="p", purpose="pack")
     starts = (datetime.now(UTC) + timedelta(days=4)).replace(hour=9, minute=0, second=0)

@@ -26,6 +26,7 @@ def test_a_student_sees_balance_live_lots_and_recent_entries(
 ) -> None:
     eleve = principal(Role.ELEVE)
     student_id = identity.resolve_user(eleve).student_id
+    assert student_id is not None
     wallet_id = ledger.wallet_of(student_id)
     ledger.grant(wallet_id, 10, LotKind.PURCHASE, key="pack", purpose="credit pack 10")
     ledger.spend(wallet_id, 3, key="exam-1", purpose="exam:FR-B1")
@@ -62,6 +63,7 @@ def test_staff_grant_credits_with_an_audit_record(
 ) -> None:
     assistante = principal(Role.ASSISTANTE)
     student_id = identity.resolve_user(principal(Role.ELEVE)).student_id
+    assert student_id is not None
     grant = {"credits": 5, "kind": "GOODWILL", "reason": "Exam platform outage on 3 Nov"}
     path = f"/v1/admin/wallets/{student_id}/grants"
 
@@ -91,6 +93,7 @@ def test_staff_grant_credits_with_an_audit_record(
 @pytest.mark.parametrize("role", [Role.ELEVE, Role.PARENT, Role.COACH])
 def test_only_staff_grant_credits(database_url: str, principal: Any, role: Role) -> None:
     student_id = identity.resolve_user(principal(Role.ELEVE)).student_id
+    assert student_id is not None
     body = {"credits": 5, "kind": "PROMOTION", "reason": "because"}
 
     status, problem = call(
@@ -150,6 +153,7 @@ def test_bad_grants_get_a_clear_problem(
     code: str,
 ) -> None:
     known = identity.resolve_user(principal(Role.ELEVE)).student_id
+    assert known is not None
     student_id = {"known": known, "unknown": uuid.uuid4(), "not-a-uuid": "abc"}[student]
 
     got, problem = call(
@@ -162,6 +166,7 @@ def test_bad_grants_get_a_clear_problem(
 def test_reusing_a_key_for_a_different_grant_is_refused(database_url: str, principal: Any) -> None:
     admin = principal(Role.ADMIN)
     student_id = identity.resolve_user(principal(Role.ELEVE)).student_id
+    assert student_id is not None
     path = f"/v1/admin/wallets/{student_id}/grants"
     call("POST", path, admin, {"credits": 5, "kind": "PROMOTION", "reason": "spring"}, key="k")
 

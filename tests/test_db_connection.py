@@ -80,7 +80,9 @@ def test_concurrent_units_open_only_as_many_connections_as_were_busy_at_once(
 
     def hold_while_the_others_do() -> int:
         with db.work():
-            pid = int(db.connection().execute("SELECT pg_backend_pid() AS p").fetchone()["p"])
+            row = db.connection().execute("SELECT pg_backend_pid() AS p").fetchone()
+            assert row is not None
+            pid = int(row["p"])
             together.wait(timeout=10)  # all `busy` units hold a connection at this point
             return pid
 

@@ -44,6 +44,7 @@ def student(database_url: str, principal: Any) -> Any:
         who = principal(Role.ELEVE, name)
         student_id = identity.resolve_user(who).student_id
         assert student_id is not None
+        assert student_id is not None
         if credits:
             wallet = ledger.wallet_of(student_id)
             ledger.grant(wallet, credits, LotKind.PURCHASE, key="wine", purpose="wine school")
@@ -71,7 +72,7 @@ def session(
     } | extra
     status, created = api("POST", "/v1/admin/exam-sessions", staff, body)
     assert status == 201, created
-    return created
+    return dict(created)
 
 
 def course(staff: Principal, qualification: str, days: int = 10, length: int = 3) -> Any:
@@ -126,10 +127,10 @@ def balance(student_id: uuid.UUID) -> int:
 def deliver_certificates(local_aws: LocalAws) -> Any:
     issuer = helpers.FUNCTIONS["certificate_issue"]
     delivery = QueueDelivery(
-        local_aws, issuer, issuer.queues[0], get_settings().certificate_queue_url
+        local_aws, issuer, issuer.queues[0], get_settings().require("certificate_queue_url")
     )
 
-    return lambda: helpers.drain(delivery)
+    return helpers.Deliveries(delivery)
 
 
 # -- qualifications, templates, sessions -------------------------------------------------------

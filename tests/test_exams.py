@@ -32,6 +32,7 @@ def student(database_url: str, principal: Any) -> Any:
     def make(credits: int = 10, plan: str | None = None) -> tuple[Principal, Any]:
         who = principal(Role.ELEVE)
         student_id = identity.resolve_user(who).student_id
+        assert student_id is not None
         if credits:
             wallet = ledger.wallet_of(student_id)
             ledger.grant(wallet, credits, LotKind.PURCHASE, key="pack", purpose="credit pack")

@@ -89,6 +89,7 @@ def paid_plan(principal: Any, konnect: FakeKonnect, plan: str) -> tuple[Any, Any
 def eleve(database_url: str, principal: Any) -> Any:
     who = principal(Role.ELEVE)
     student = identity.resolve_user(who).student_id
+    assert student is not None
     ledger.grant(ledger.wallet_of(student), 10, LotKind.PURCHASE, key="p", purpose="pack")
     return who, student
 
@@ -222,7 +223,9 @@ def test_a_worker_that_died_holding_a_report_is_relieved_and_writes_it_once(
         (accepted["id"],),
     )
     worker = helpers.FUNCTIONS["bilan_worker"]
-    delivery = QueueDelivery(local_aws, worker, worker.queues[0], get_settings().bilan_queue_url)
+    delivery = QueueDelivery(
+        local_aws, worker, worker.queues[0], get_settings().require("bilan_queue_url")
+    )
 
     delivery.deliver_once()  # the retry finds the report held: it comes back later
     assert db.read_one("SELECT status FROM bilans WHERE id = %s", (accepted["id"],)) == {
@@ -252,6 +255,7 @@ def test_a_certificate_worker_killed_after_storing_the_pdf_finishes_once(
     it again under the same key and ends with one certificate, one PDF, one email."""
     who = principal(Role.ELEVE, "Reprise Après Panne")
     student = identity.resolve_user(who).student_id
+    assert student is not None
     ledger.grant(ledger.wallet_of(student), 5, LotKind.PURCHASE, key="p", purpose="pack")
     _, attempt = helpers.call(
         "exam_start", "POST", "/v1/exams/MATHS-PROP/attempts", who, {}, str(uuid.uuid4())

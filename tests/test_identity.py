@@ -104,6 +104,7 @@ def test_child_links_own_login_with_the_one_time_code(user: Any, conn: db.Connec
     child = user(Role.ELEVE)
     own_profile = child.student_id
 
+    assert created.link_code is not None
     linked = service.link_own_login(child, created.link_code.lower().replace("-", " "))
 
     assert linked.student_id == created.student_id
@@ -116,6 +117,7 @@ def test_child_links_own_login_with_the_one_time_code(user: Any, conn: db.Connec
     assert conn.execute("SELECT 1 FROM students WHERE id = %s", (own_profile,)).fetchone() is None
     assert service.describe(parent).children[0].has_own_login  # type: ignore[index]
     with pytest.raises(LinkCodeInvalid):  # single use
+        assert created.link_code is not None
         service.link_own_login(user(Role.ELEVE), created.link_code)
 
 
@@ -129,6 +131,7 @@ def test_unknown_and_expired_codes_are_refused(user: Any, conn: db.Connection) -
     child = user(Role.ELEVE)
 
     with pytest.raises(LinkCodeInvalid):
+        assert created.link_code is not None
         service.link_own_login(child, created.link_code)
     with pytest.raises(LinkCodeInvalid):
         service.link_own_login(child, "0000-0000-0000")
@@ -143,6 +146,7 @@ def test_a_student_whose_own_wallet_holds_credits_cannot_be_replaced(
     ledger.grant(wallet_id, 5, LotKind.PURCHASE, key="pack", purpose="credit pack")
 
     with pytest.raises(LinkConflict):
+        assert created.link_code is not None
         service.link_own_login(child, created.link_code)
 
     assert conn.execute(
@@ -162,6 +166,7 @@ def test_two_students_racing_for_one_code_link_once(user: Any) -> None:
     def attempt(child: Any) -> str:
         barrier.wait()
         try:
+            assert created.link_code is not None
             service.link_own_login(child, created.link_code)
             return "linked"
         except (LinkCodeInvalid, StudentAlreadyLinked):

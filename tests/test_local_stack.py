@@ -116,7 +116,7 @@ def test_a_certificate_is_issued_and_its_page_renders_in_chromium(stack: dict[st
     submit = f"{stack['base']}/v1/attempts/{attempt['id']}/submit"
     graded = httpx.post(submit, headers=auth, json=submission)
     assert graded.json()["passed"]
-    deadline, mine = time.monotonic() + 30, []
+    deadline, mine = time.monotonic() + 30, list[Any]()
     while time.monotonic() < deadline and not mine:  # the stack delivers the queue itself
         mine = httpx.get(f"{stack['base']}/v1/me/certificates", headers=auth).json()
         time.sleep(0.3)

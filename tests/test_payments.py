@@ -242,9 +242,9 @@ def test_provider_down_then_up(family: Any, konnect: FakeKonnect) -> None:
     konnect.set_mode("normal")
     status, order = checkout(parent, child, key=key)  # the client retries with its key
     assert status == 201 and order["status"] == "PENDING"
-    assert (
-        db.read_one("SELECT count(*) AS n FROM orders WHERE idempotency_key = %s", (key,))["n"] == 1
-    )
+    assert db.read_one("SELECT count(*) AS n FROM orders WHERE idempotency_key = %s", (key,)) == {
+        "n": 1
+    }
     konnect.complete(order["payment_ref"])
     konnect.set_mode("failing")
     status, problem = webhook(order["payment_ref"])  # a 5xx, so Konnect calls again

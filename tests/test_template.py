@@ -127,3 +127,27 @@ def test_locally_a_variable_the_user_set_wins_over_its_template_default(monkeypa
     assert env()["BILAN_QUEUE_URL"] == "http://local/queue"  # a resource, not a parameter
     monkeypatch.delenv("REPORT_WRITER")
     assert env()["REPORT_WRITER"] == "offline"
+
+
+def test_every_http_function_and_every_scheduled_job_is_covered_by_an_alarm() -> None:
+    tmpl = template.load()
+    alarms = tmpl.of_type("AWS::CloudWatch::Alarm")
+    api_alarms = [
+        a["Properties"]
+        for a in alarms.values()
+        if a["Properties"].get("Namespace") == "AWS/ApiGateway"
+        and a["Properties"].get("MetricName") == "5xx"
+    ]
+    assert api_alarms, "no 5xx alarm on the HTTP API (which covers every HTTP function)"
+    assert {"Name": "ApiId", "Value": template.Tag("Ref", "HttpApi")} in api_alarms[0]["Dimensions"]
+    watched = {
+        stat["MetricStat"]["Metric"]["Dimensions"][0]["Value"].value
+        for stat in alarms["ScheduledJobErrorsAlarm"]["Properties"]["Metrics"]
+        if "MetricStat" in stat
+    }
+    scheduled = {
+        name
+        for name, res in tmpl.of_type("AWS::Serverless::Function").items()
+        if any(e["Type"] == "Schedule" for e in res["Properties"].get("Events", {}).values())
+    }
+    assert scheduled <= watched, f"scheduled jobs without an alarm: {scheduled - watched}"

@@ -58,6 +58,7 @@ def student(database_url: str, principal: Any) -> Any:
         who = principal(Role.ELEVE, name)
         student_id = identity.resolve_user(who).student_id
         assert student_id is not None
+        assert student_id is not None
         if credits:
             ledger.grant(
                 ledger.wallet_of(student_id), credits, LotKind.PURCHASE, key="p", purpose="pack"

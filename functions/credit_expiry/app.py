@@ -20,4 +20,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="LotsExpired", unit=MetricUnit.Count, value=report.lots)
     metrics.add_metric(name="CreditsExpired", unit=MetricUnit.Count, value=report.credits)
     logger.info("credits expired", extra=jsonable(report))
-    return jsonable(report)
+    return dict(jsonable(report))

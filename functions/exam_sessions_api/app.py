@@ -211,7 +211,7 @@ class ResultsOf(Results):
 
 
 def _enter_results(user: User, request: ResultsOf, key: str) -> Sitting:
-    scores: dict[str, int] | None = dict(request.scores) if request.scores is not None else None
+    scores = {str(k): v for k, v in request.scores.items()} if request.scores else None
     return results.enter_results(user, request.registration_id, scores, request.absent)
 
 
@@ -244,7 +244,7 @@ class DecisionOn(Decision):
 
 
 def _decide_enquiry(user: User, request: DecisionOn, key: str) -> Enquiry:
-    scores: dict[str, int] | None = dict(request.scores) if request.scores is not None else None
+    scores = {str(k): v for k, v in request.scores.items()} if request.scores else None
     return enquiries.decide_enquiry(
         user, request.enquiry_id, request.decision, scores, request.note
     )

@@ -19,7 +19,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = check_invariants()
     mismatches = report.problems
     metrics.add_metric(name="LedgerMismatches", unit=MetricUnit.Count, value=mismatches)
-    result = jsonable(report)
+    result = dict(jsonable(report))
     if mismatches:
         logger.error("ledger invariant broken", extra=result)
     else:

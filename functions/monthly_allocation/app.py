@@ -29,6 +29,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="SubscriptionsExpired", unit=MetricUnit.Count, value=lifecycle.expired)
     metrics.add_metric(name="SubscriptionsAllocated", unit=MetricUnit.Count, value=report.granted)
     metrics.add_metric(name="CreditsAllocated", unit=MetricUnit.Count, value=report.credits)
-    result = jsonable(report) | {"lifecycle": jsonable(lifecycle)}
+    result = dict(jsonable(report)) | {"lifecycle": jsonable(lifecycle)}
     logger.info("subscriptions advanced and paid periods allocated", extra=result)
     return result

@@ -22,4 +22,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="PaymentsExpired", unit=MetricUnit.Count, value=report.expired)
     metrics.add_metric(name="ProviderUnreachable", unit=MetricUnit.Count, value=report.unreachable)
     logger.info("payments reconciled", extra=jsonable(report))
-    return jsonable(report)
+    return dict(jsonable(report))

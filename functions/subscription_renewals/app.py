@@ -26,6 +26,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(
         name="RenewalLinksFailed", unit=MetricUnit.Count, value=report.konnect_failures
     )
-    result = jsonable(report)
+    result = dict(jsonable(report))
     logger.info("renewal orders opened", extra=result)
     return result

@@ -133,14 +133,7 @@ class FakeKonnect(FakeServer):
             if method == "GET" and path.startswith("/api/v2/payments/"):
                 return self.payment(path.removeprefix("/api/v2/payments/"))
         elif path.startswith("/pay/"):
-            ref = path.removeprefix("/pay/")
-            if ref not in self.payments:
-                return 404, {"errors": [{"message": "Payment not found"}]}
-            if method == "POST":  # the payer presses "Pay": paid, then Konnect calls the webhook
-                self.complete(ref)
-                hook = self.payments[ref]["webhook"]
-                threading.Thread(target=self.notify, args=(ref, hook), daemon=True).start()
-            return 200, self._page(ref)
+            return self._pay_page(method, path.removeprefix("/pay/"))
         elif (
             method == "POST" and path.startswith("/_fake/payments/") and path.endswith("/complete")
         ):
@@ -153,6 +146,15 @@ class FakeKonnect(FakeServer):
             self.set_mode(str(body.get("mode", "normal")), float(body.get("delay", 0)))
             return 200, {"mode": self.mode, "delay": self.delay}
         return 404, {"errors": [{"message": "Not found"}]}
+
+    def _pay_page(self, method: str, ref: str) -> Answer:
+        if ref not in self.payments:
+            return 404, {"errors": [{"message": "Payment not found"}]}
+        if method == "POST":  # the payer presses "Pay": paid, then Konnect calls the webhook
+            self.complete(ref)
+            hook = self.payments[ref]["webhook"]
+            threading.Thread(target=self.notify, args=(ref, hook), daemon=True).start()
+        return 200, self._page(ref)
 
     def _refused(self, method: str, path: str, headers: dict[str, str]) -> Answer | None:
         self.requests.append((method, path))

@@ -29,7 +29,9 @@ class LocalPostgres:
         import pgserver
 
         self.datadir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.datadir, cleanup_mode="stop")
+        self._server = pgserver.get_server(  # type: ignore[attr-defined]
+            self.datadir, cleanup_mode="stop"
+        )
         return str(self._server.get_uri())
 
     def stop(self) -> None:

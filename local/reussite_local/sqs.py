@@ -89,6 +89,15 @@ class QueueDelivery:
                 )
         return len(messages)
 
+    def pending(self) -> int:
+        """Messages still in the queue: waiting, or received and not yet deleted (a failed one
+        comes back after RETRY_DELAY_SECONDS)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:

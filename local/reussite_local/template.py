@@ -20,7 +20,7 @@ class Tag:
     value: Any
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 
@@ -30,7 +30,7 @@ def _construct_tag(loader: _Loader, suffix: str, node: yaml.Node) -> Tag:
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return Tag(suffix, value)
 
 
@@ -75,7 +75,7 @@ class Template:
 
     @property
     def resources(self) -> dict[str, Any]:
-        return self.body.get("Resources", {})
+        return dict(self.body.get("Resources", {}))
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {key: res for key, res in self.resources.items() if res.get("Type") == kind}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.batch import (
     BasePartialBatchProcessor,
@@ -29,7 +29,7 @@ def job(fn: Handler) -> Handler:
         with db.work():
             return fn(event, context)
 
-    return handler
+    return cast(Handler, handler)
 
 
 def queue_batch(
@@ -47,4 +47,4 @@ def queue_batch(
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(event, one_record, processor, context))
 
-    return handler
+    return cast(Handler, handler)

@@ -111,7 +111,7 @@ class _SubsetSkipping:
     Subsetter = _Subsetter
 
 
-fpdf.output.ftsubset = _SubsetSkipping  # type: ignore[assignment]
+fpdf.output.ftsubset = _SubsetSkipping  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

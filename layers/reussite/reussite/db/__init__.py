@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 import psycopg
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -34,7 +35,7 @@ from psycopg.rows import dict_row
 from reussite.observability import NAMESPACE, logger
 from reussite.settings import get_settings
 
-Connection = psycopg.Connection[dict]
+Connection = psycopg.Connection[dict[str, Any]]
 
 _local = threading.local()
 _idle: list[Connection] = []
@@ -158,7 +159,7 @@ def work() -> Iterator[None]:
         lease.release()
 
 
-def read_one(query: str, params: tuple[object, ...] = ()) -> dict | None:
+def read_one(query: str, params: tuple[object, ...] = ()) -> dict[str, Any] | None:
     """A request's opening read. A kept connection can die while the container sits idle (proxy
     idle timeout, failover, SnapStart restore); then reconnect once and read again."""
     conn = connection()

@@ -26,7 +26,7 @@ from reussite.errors import (
     StudentNotFound,
     UnknownQuestions,
 )
-from reussite.exams import generators, tokens
+from reussite.exams import generators, grading, tokens
 from reussite.exams.models import (
     Attempt,
     ComponentScore,
@@ -264,26 +264,7 @@ def _grade(
     digest: str | None,
     by: str,
 ) -> dict[str, Any]:
-    questions = row["questions"]
-    right = {
-        q["id"]: generators.normalise(q, answers.get(q["id"])) == str(q["answer"])
-        for q in questions
-    }
-    components = []
-    for component in exam.components:
-        mine = [q for q in questions if q["component"] == component["key"]]
-        score = round(100 * sum(right[q["id"]] for q in mine) / len(mine)) if mine else 0
-        components.append(
-            {
-                "key": component["key"],
-                "name": component["name"],
-                "score": score,
-                "pass_mark": component["pass_mark"],
-                "passed": score >= component["pass_mark"],
-            }
-        )
-    total = round(100 * sum(right.values()) / len(questions)) if questions else 0
-    passed = total >= exam.passing_score and all(c["passed"] for c in components)
+    result = grading.grade(row["questions"], answers, exam.components, exam.passing_score)
     graded = conn.execute(
         f"""UPDATE exam_attempts
                SET status = 'GRADED', submitted_at = clock_timestamp(), answers = %s,
@@ -293,9 +274,9 @@ def _grade(
         (
             json.dumps(answers, default=str),
             digest,
-            total,
-            passed,
-            json.dumps(components),
+            result.score,
+            result.passed,
+            json.dumps(result.components),
             by,
             row["id"],
         ),

@@ -365,7 +365,7 @@ def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> boo
     if user.role in STAFF_ROLES or user.id == booking["coach_id"]:
         return True
     if user.role is Role.ELEVE:
-        return user.student_id == booking["student_id"]
+        return bool(user.student_id == booking["student_id"])
     if user.role is Role.PARENT:
         return (
             conn.execute(
