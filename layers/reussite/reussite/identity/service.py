@@ -19,6 +19,7 @@ from reussite.errors import (
     StudentNotFound,
 )
 from reussite.idempotency import fingerprint, require_same
+from reussite.identity.access import require_role
 from reussite.identity.models import (
     Child,
     CreatedStudent,
@@ -110,8 +111,7 @@ def create_child(parent: User, display_name: str, key: str | None = None) -> Cre
     a code that works) and shows none once the child has linked their login. The same key for
     another name is IDEMPOTENCY_KEY_REUSED.
     """
-    if parent.role is not Role.PARENT:
-        raise Forbidden("Only a parent creates student profiles for their children")
+    require_role(parent, Role.PARENT, refusal="Only a parent creates profiles for their children")
     request_hash = fingerprint("create_student", display_name=display_name)
     code = random_code(_CODE_LENGTH)
     expires_at = datetime.now(UTC) + timedelta(hours=get_settings().link_code_ttl_hours)
@@ -186,8 +186,7 @@ def link_own_login(user: User, code: str) -> LinkedStudent:
     The student's self-provisioned profile is dropped; if it already has activity (anything
     referring to its wallet or profile), the link is refused and nothing changes.
     """
-    if user.role is not Role.ELEVE:
-        raise Forbidden("Only a student links their own login to a profile")
+    require_role(user, Role.ELEVE, refusal="Only a student links their own login to a profile")
     try:
         with db.transaction() as conn:
             link = conn.execute(
@@ -253,8 +252,7 @@ def acting_for(user: User, student_id: UUID | None, roles: Iterable[Role], refus
     """The student a request acts for: the caller's own profile when none is named (a
     student), else a student the caller may act for (404 otherwise, like a stranger's). Callers
     whose role is not in `roles` are refused with `refusal` (403)."""
-    if user.role not in roles:
-        raise Forbidden(refusal)
+    require_role(user, *roles, refusal=refusal)
     if student_id is None:
         if user.role is Role.ELEVE and user.student_id is not None:
             return user.student_id

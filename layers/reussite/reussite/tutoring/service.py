@@ -14,9 +14,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from reussite import audit, db, outbox
-from reussite.errors import Conflict, DomainError, Forbidden, IdempotencyKeyReused, NotFound
+from reussite.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound
 from reussite.idempotency import fingerprint, require_same
-from reussite.identity.access import require_staff
+from reussite.identity.access import require_role, require_staff
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
 from reussite.settings import get_settings
@@ -382,8 +382,7 @@ def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> boo
 
 def agenda(user: User) -> list[AgendaSession]:
     """The coach's sessions from a week ago on, with who booked them."""
-    if user.role is not Role.COACH:
-        raise Forbidden("The agenda is a coach's")
+    require_role(user, Role.COACH, refusal="The agenda is a coach's")
     rows = (
         db.connection()
         .execute(
