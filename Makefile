@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -87,7 +87,11 @@ bench-certificate-pdf: $(VENV)/.installed
 bench-subscriptions: $(VENV)/.installed
 	$(PY) bench/subscriptions.py
 
-bench: bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions
+## bench-aria: ARIA's retrieval over 100,000 pieces and its message handler's overhead
+bench-aria: $(VENV)/.installed
+	$(PY) bench/aria.py
+
+bench: bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam

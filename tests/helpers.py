@@ -97,9 +97,12 @@ def drain(delivery: Any, timeout: float = 30.0) -> None:
     raise AssertionError(f"the queue still held {delivery.pending()} messages after {timeout} s")
 
 
-def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:
+def pay_plan(
+    buyer: Any, student_id: Any, plan: str, today: Any = None, aria_subjects: Any = None
+) -> Any:
     """`buyer` pays `plan` for the student by a bank transfer that staff confirm, as a family
-    does: the real checkout and fulfilment; `today` is the day the period counts from."""
+    does: the real checkout (with the plan's ARIA subjects, if any) and fulfilment; `today` is
+    the day the period counts from."""
     import uuid
 
     from reussite.identity import service as identity
@@ -115,7 +118,9 @@ def pay_plan(buyer: Any, student_id: Any, plan: str, today: Any = None) -> Any:
             role=Role.ASSISTANTE,
         )
     )
-    order = checkout.checkout(buyer, plan, student_id, Provider.WISE, str(uuid.uuid4()))
+    order = checkout.checkout(
+        buyer, plan, student_id, Provider.WISE, str(uuid.uuid4()), aria_subjects
+    )
     return wise.confirm_transfer(
         staff, order.id, f"tr-{uuid.uuid4()}", order.amount_minor, order.currency, today=today
     )

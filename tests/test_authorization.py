@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from reussite.aria import chat as aria_chat
+from reussite.aria import content as aria_content
+from reussite.aria import widget as aria_widget
+from reussite.aria.tutor import OfflineTutor
 from reussite.bilans import service as bilans
 from reussite.exam_sessions import enquiries, registrations, results, scheduling
 from reussite.exams import service as exams
@@ -131,6 +135,14 @@ class World:
         )
         self.booking, self.tutoring_session = booked.id, booked.session_id
         self.slot = slot + timedelta(hours=3)
+        offers.choose_aria_subjects(self.users["parent"], self.subscription, ["NSI"])
+        self.conversation = aria_chat.start(student, "NSI", None, "2e-secondaire").id
+        said = aria_chat.send(OfflineTutor(), student, self.conversation, "Le tri", "aria-w")
+        self.aria_answer = said.reply.id
+        self.content = aria_content.create(staff, "NSI", "bac", "Les graphes", "Un graphe...").id
+        self.widget_session = aria_widget.talk("matrix", None, None).session_id
+        aria_widget.capture("matrix", self.widget_session, "matrix@example.test", True)
+        self.lead = aria_widget.leads(staff)[0].id
 
     def token(self, role: str) -> str | None:
         if role == "anonymous":
@@ -148,6 +160,8 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
     signed_in = {"default": ALLOW}
     staff = {"assistante": ALLOW, "admin": ALLOW, "coach": 404}
     payer = {"parent": ALLOW, "default": 404}  # a parent paid family A's plan
+    staff_reads = {"assistante": ALLOW, "admin": ALLOW, "coach": 403}
+    staff_reads_only = {"assistante": ALLOW, "admin": ALLOW, "default": 404}
     booking = {
         "coach_id": str(w.users["coach"].id),
         "service_code": "COURS_EN_LIGNE",
@@ -343,6 +357,56 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             f"/v1/attempts/{w.attempt}/submit",
             {"answers": {}, "attempt_token": w.attempt_token},
             family_a | {"default": 404},
+        ),
+        ("GET", f"/v1/aria/entitlements?student_id={s}", None, family_a | strangers | staff_reads),
+        (
+            "POST",
+            "/v1/aria/conversations",
+            {"subject": "NSI", "student_id": s},
+            family_a | strangers | {"coach": 403, "assistante": 403, "admin": 403},
+        ),
+        ("GET", f"/v1/aria/conversations?student_id={s}", None, family_a | strangers | staff),
+        ("GET", f"/v1/aria/conversations/{w.conversation}", None, family_a | staff_reads_only),
+        (
+            "POST",
+            f"/v1/aria/conversations/{w.conversation}/messages",
+            {"message": "Et le tri par insertion ?"},
+            family_a | {"default": 404},
+        ),
+        (
+            "POST",
+            f"/v1/aria/messages/{w.aria_answer}/feedback",
+            {"helpful": True},
+            family_a | {"default": 404},
+        ),
+        (
+            "POST",
+            "/v1/admin/aria/content",
+            {"subject": "NSI", "school_level": "bac", "title": "Piles", "body": "Une pile..."},
+            staff_only,
+        ),
+        ("POST", f"/v1/admin/aria/content/{w.content}", {"title": "Les graphes (2)"}, staff_only),
+        ("GET", "/v1/admin/aria/content", None, staff_only),
+        ("POST", "/v1/aria/widget", {}, {"anonymous": 200, "default": 200}),
+        (
+            "POST",
+            "/v1/aria/widget/lead",
+            {"session_id": str(w.widget_session), "email": "m@example.test", "consent": True},
+            {"anonymous": 200, "default": 200},
+        ),
+        ("GET", "/v1/admin/leads", None, staff_only),
+        ("GET", "/v1/admin/leads.csv", None, staff_only),
+        (
+            "POST",
+            f"/v1/admin/leads/{w.lead}/delete",
+            None,
+            {"assistante": 204, "admin": 404, "default": 403},  # deleted by the first
+        ),
+        (
+            "POST",
+            f"/v1/subscriptions/{w.subscription}/aria-subjects",
+            {"subjects": ["NSI", "MATHEMATIQUES"]},
+            payer | {"assistante": ALLOW, "admin": ALLOW},
         ),
         # last: staff end family A's subscription, which operations above rely on
         (

@@ -2,7 +2,7 @@
 confirmation of a bank transfer, and the family's subscriptions (read, cancel, resume, change
 plan; staff end one)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Request, status
@@ -31,15 +31,25 @@ def list_products() -> list[Product]:
     return orders.products()
 
 
+AriaSubject = Annotated[str, Field(pattern=r"^[A-Z_]{2,30}$")]
+
+
 class CheckoutRequest(BaseModel):
     product_code: str = Field(pattern=r"^[A-Z0-9_]{1,40}$")
     student_id: UUID | None = None  # a parent's child; a student buys for themself
     provider: Literal["konnect", "wise"] = "konnect"
+    aria_subjects: list[AriaSubject] = Field(
+        default_factory=list,
+        max_length=10,
+        description="A plan's ARIA subjects (at most as many as the plan includes)",
+    )
 
 
 def _checkout(user: User, request: CheckoutRequest, key: str) -> Order:
     provider = Provider(request.provider.upper())
-    return buying.checkout(user, request.product_code, request.student_id, provider, key)
+    return buying.checkout(
+        user, request.product_code, request.student_id, provider, key, request.aria_subjects
+    )
 
 
 checkout_once = http_write(_checkout, Order)
@@ -97,6 +107,18 @@ class PlanChange(BaseModel):
 def change_plan(subscription_id: UUID, body: PlanChange, user: CurrentUser) -> SubscriptionView:
     """Upgrade or downgrade from the next period."""
     return offers.change_plan(user, subscription_id, body.plan_code)
+
+
+class AriaChoice(BaseModel):
+    subjects: list[AriaSubject] = Field(max_length=10)
+
+
+@app.post("/v1/subscriptions/{subscription_id}/aria-subjects")
+def choose_aria_subjects(
+    subscription_id: UUID, body: AriaChoice, user: CurrentUser
+) -> SubscriptionView:
+    """The payer chooses the subjects ARIA tutors the student in (at most the plan's count)."""
+    return offers.choose_aria_subjects(user, subscription_id, body.subjects)
 
 
 class SubscriptionEnd(BaseModel):

@@ -56,6 +56,12 @@ class LinkCodeInvalid(NotFound):
     title = "This link code is unknown, expired or already used"
 
 
+class BadCursor(DomainError):
+    code = "BAD_CURSOR"
+    status = 400
+    title = "This cursor does not belong to this list, or was altered"
+
+
 class Conflict(DomainError):
     code = "CONFLICT"
     status = 409

@@ -75,6 +75,18 @@ class Settings:
     school_timezone: str = "Africa/Tunis"
     cancellation_refund_hours: int = 24
     reminder_hours: int = 24
+    # ARIA, the AI tutor: who answers ("offline", "openai" or "gemini"), the turns of a
+    # conversation sent to the model, bounds, and the public widget's limits.
+    aria_model: str = "offline"
+    aria_openai_model: str = "gpt-4o-mini"
+    aria_timeout_seconds: int = 12  # two attempts stay under API Gateway's 30 s
+    aria_max_attempts: int = 2
+    aria_history_turns: int = 6
+    aria_max_conversation_messages: int = 200
+    aria_widget_per_client_per_hour: int = 30
+    aria_widget_exchanges: int = 3  # the quiz's questions before it asks for an email
+    aria_widget_per_session: int = 12  # messages a widget session may send
+    free_bilan_url: str = ""  # the free orientation report's page (default: the public URL's)
     # Wise (manual bank transfers): the account families transfer to.
     wise_account_holder: str | None = None
     wise_iban: str | None = None

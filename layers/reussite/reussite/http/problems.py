@@ -45,7 +45,13 @@ def problem(
 
 
 def domain_problem(error: DomainError) -> JSONResponse:
-    return problem(error.status, error.code, error.title, error.detail, **error.extra)
+    """The error's problem; one that says when to retry (`retry_after`, seconds) also answers
+    the Retry-After header."""
+    answer = problem(error.status, error.code, error.title, error.detail, **error.extra)
+    retry_after = error.extra.get("retry_after")
+    if isinstance(retry_after, int):
+        answer.headers["Retry-After"] = str(max(1, retry_after))
+    return answer
 
 
 async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:

@@ -78,3 +78,4 @@ class SubscriptionView:
     cancel_at_period_end: bool
     next_plan_code: str | None  # a plan change that takes effect at the next period
     ended_at: datetime | None
+    aria_subjects: tuple[str, ...] = ()  # the subjects ARIA tutors the student in

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from reussite import audit, db
-from reussite.errors import Conflict, NotFound
+from reussite.errors import Conflict, DomainError, NotFound
 from reussite.identity.access import require_staff
 from reussite.identity.models import Role, User
 from reussite.ledger import service as ledger
@@ -37,6 +37,12 @@ from reussite.settings import get_settings
 class PlanNotFound(NotFound):
     code = "PLAN_NOT_FOUND"
     title = "No such plan"
+
+
+class AriaSubjectsInvalid(DomainError):
+    code = "ARIA_SUBJECTS_INVALID"
+    status = 422
+    title = "These ARIA subjects do not fit the plan"
 
 
 class SubscriptionNotFound(NotFound):
@@ -142,10 +148,56 @@ def pay_period(
            VALUES (%s, %s, %s, %s, %s)""",
         (sub["id"], starts_on, _period_end(sub, starts_on), plan_code, order["id"]),
     )
+    if order.get("aria_subjects"):  # chosen at checkout; the payer may change them later
+        conn.execute(
+            "UPDATE subscriptions SET aria_subjects = %s WHERE id = %s",
+            (list(order["aria_subjects"]), sub["id"]),
+        )
     if starts_on <= today:
         advance_subscription(conn, sub["id"], today)
         allocate(conn, sub["id"], starts_on)
     return subscription(conn, sub["id"])
+
+
+def check_aria_subjects(plan_code: str, subjects: list[str]) -> list[str]:
+    """The ARIA subjects asked for, if the plan includes that many and each is one of the
+    codes (422 otherwise); in the order given, each once."""
+    from reussite.aria.models import SUBJECTS
+
+    chosen = list(dict.fromkeys(subjects))
+    unknown = [s for s in chosen if s not in SUBJECTS]
+    row = db.read_one("SELECT aria_subjects FROM plans WHERE code = %s", (plan_code,))
+    included = int(row["aria_subjects"]) if row else 0
+    if unknown or len(chosen) != len(subjects) or len(chosen) > included:
+        raise AriaSubjectsInvalid(
+            f"The {plan_code} plan includes {included} ARIA subject(s), each once, among: "
+            + ", ".join(SUBJECTS),
+            included=included,
+            unknown=unknown,
+        )
+    return chosen
+
+
+def choose_aria_subjects(
+    user: User, subscription_id: UUID, subjects: list[str]
+) -> SubscriptionView:
+    """The payer (or staff) changes the subscription's ARIA subjects; they apply at once."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            _VIEW + " WHERE s.id = %s FOR UPDATE OF s", (subscription_id,)
+        ).fetchone()
+        if row is None or not (user.is_staff or row["created_by"] == user.id):
+            raise SubscriptionNotFound()
+        chosen = check_aria_subjects(row["plan_code"], subjects)
+        conn.execute(
+            "UPDATE subscriptions SET aria_subjects = %s WHERE id = %s", (chosen, subscription_id)
+        )
+        audit.record(
+            conn, user.id, "subscription.aria_subjects", f"subscription:{subscription_id}", chosen
+        )
+        changed = conn.execute(_VIEW + " WHERE s.id = %s", (subscription_id,)).fetchone()
+    assert changed is not None
+    return _view(changed)
 
 
 def _period_end(sub: dict[str, Any], starts_on: date) -> date:
@@ -385,7 +437,7 @@ def _one(cursor: Any) -> dict[str, Any]:
 
 _VIEW = """
     SELECT s.id, s.student_id, s.plan_code, s.status, s.period_start, s.period_end,
-           s.cancel_at_period_end, s.next_plan_code, s.ended_at, s.created_by,
+           s.cancel_at_period_end, s.next_plan_code, s.ended_at, s.created_by, s.aria_subjects,
            (SELECT max(p.ends_on) FROM subscription_periods p
              WHERE p.subscription_id = s.id) AS paid_through
       FROM subscriptions s
@@ -407,6 +459,7 @@ def _view(row: dict[str, Any]) -> SubscriptionView:
         cancel_at_period_end=row["cancel_at_period_end"],
         next_plan_code=row["next_plan_code"],
         ended_at=row["ended_at"],
+        aria_subjects=tuple(row["aria_subjects"]),
     )
 
 

@@ -43,10 +43,17 @@ _FIRST_STATUS = {Provider.KONNECT: OrderStatus.CREATED, Provider.WISE: OrderStat
 
 
 def checkout(
-    user: User, product_code: str, student_id: UUID | None, provider: Provider, key: str
+    user: User,
+    product_code: str,
+    student_id: UUID | None,
+    provider: Provider,
+    key: str,
+    aria_subjects: list[str] | None = None,
 ) -> Order:
     """Create the order (once per Idempotency-Key), then open the payment with the provider.
-    A replay returns the same order; a checkout whose provider call failed is retried."""
+    A replay returns the same order; a checkout whose provider call failed is retried. A plan's
+    ARIA subjects are chosen here (at most as many as the plan includes) and given to the
+    subscription when the order is paid."""
     from reussite.identity import service as identity
 
     student = identity.acting_for(
@@ -56,16 +63,32 @@ def checkout(
     if row is None:
         raise UnknownProduct()
     product = product_of(row)
+    subjects = _aria_subjects(product, aria_subjects or [])
     if provider is Provider.WISE:
         bank_account()  # refuse now rather than hand out incomplete instructions
-    order = _create_order(user, student, product, provider, key)
+    order = _create_order(user, student, product, provider, key, subjects)
     if order["provider"] == Provider.KONNECT and order["status"] == OrderStatus.CREATED:
         order = open_konnect_payment(order, product, user.email)
     return order_view(order)
 
 
+def _aria_subjects(product: Product, subjects: list[str]) -> list[str]:
+    if not subjects:
+        return []
+    if product.plan_code is None:
+        raise UnknownProduct("ARIA subjects come with a plan, not a credit pack")
+    from reussite.offers.service import check_aria_subjects
+
+    return check_aria_subjects(product.plan_code, subjects)
+
+
 def _create_order(
-    user: User, student: UUID, product: Product, provider: Provider, key: str
+    user: User,
+    student: UUID,
+    product: Product,
+    provider: Provider,
+    key: str,
+    subjects: list[str],
 ) -> dict[str, Any]:
     with db.transaction() as conn:
         existing = conn.execute(
@@ -84,9 +107,14 @@ def _create_order(
                 ).fetchone()
                 if active:
                     raise SubscriptionActive()
-            existing = insert_order(conn, user, student, product, provider, key)
-    same = (existing["product_code"], existing["student_id"], existing["provider"])
-    if same != (product.code, student, provider):
+            existing = insert_order(conn, user, student, product, provider, key, subjects)
+    same = (
+        existing["product_code"],
+        existing["student_id"],
+        existing["provider"],
+        list(existing["aria_subjects"]),
+    )
+    if same != (product.code, student, provider, subjects):
         raise IdempotencyKeyReused()
     return existing
 
@@ -98,14 +126,16 @@ def insert_order(
     product: Product,
     provider: Provider,
     key: str,
+    aria_subjects: list[str] | None = None,
 ) -> dict[str, Any]:
     for _ in range(5):  # a reference collision (40 random bits) is retried with a new one
         try:
             with conn.transaction():  # savepoint
                 row = conn.execute(
                     f"""INSERT INTO orders (reference, buyer_id, student_id, product_code,
-                               amount_minor, currency, provider, status, idempotency_key)
-                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                               amount_minor, currency, provider, status, idempotency_key,
+                               aria_subjects)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                         ON CONFLICT (buyer_id, idempotency_key) DO NOTHING
                         RETURNING {ORDER_COLUMNS}""",
                     (
@@ -118,6 +148,7 @@ def insert_order(
                         provider,
                         _FIRST_STATUS[provider],
                         key,
+                        aria_subjects or [],
                     ),
                 ).fetchone()
         except psycopg.errors.UniqueViolation as exc:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # the reconciliation job importing this module never loads py
     from reussite.identity.models import User
 
 ORDER_COLUMNS = """id, reference, status, provider, product_code, student_id, amount_minor,
-    currency, pay_url, provider_ref, expires_at, created_at, paid_at, buyer_id, transfer_id"""
+    currency, pay_url, provider_ref, expires_at, created_at, paid_at, buyer_id, transfer_id,
+    aria_subjects"""
 PRODUCT_SELECT = "SELECT code, kind, name, price_minor, currency, credits, plan_code FROM products"
 
 

@@ -1,0 +1,378 @@
+"""Conversations with ARIA: a student (or their parent, reading) in a subject their subscription
+includes; each message spends one of the day's quota, is answered by the tutor from the
+school's content, and is stored with its reply in one transaction after the tutor answered.
+
+The quota is taken before the tutor is called (one guarded UPDATE: with k messages left, k
+concurrent messages are answered and the others refused) and given back if the tutor fails;
+no network call happens inside a transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from reussite import db
+from reussite.aria import content
+from reussite.aria.models import (
+    Conversation,
+    ConversationFull,
+    ConversationNotFound,
+    ConversationPage,
+    ConversationSummary,
+    Entitlements,
+    Feedback,
+    Message,
+    MessageNotFound,
+    QuotaExceeded,
+    Reply,
+    SubjectNotIncluded,
+)
+from reussite.aria.tutor import Turn, Tutor, system_prompt
+from reussite.errors import BadCursor, NotEligible
+from reussite.idempotency import fingerprint, require_same
+from reussite.identity.roles import STAFF_ROLES, Role
+from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.identity.models import User
+
+_CHATTERS = (Role.ELEVE, Role.PARENT, *STAFF_ROLES)
+
+# The student's live, paid subscription and what its plan includes.
+_ENTITLEMENT = """
+    SELECT s.id, s.aria_subjects, p.aria_subjects AS included, p.aria_daily_messages AS daily,
+           st.school_level,
+           coalesce((SELECT used FROM aria_usage u
+                      WHERE u.student_id = s.student_id AND u.day = %(day)s), 0) AS used
+      FROM subscriptions s
+      JOIN plans p ON p.code = s.plan_code
+      JOIN students st ON st.id = s.student_id
+     WHERE s.student_id = %(student)s AND s.status IN ('ACTIVE', 'PAST_DUE')
+       AND EXISTS (SELECT 1 FROM orders o WHERE o.subscription_id = s.id AND o.status = 'PAID')
+"""
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def entitlements(user: User, student_id: UUID | None) -> Entitlements:
+    """What the student may ask ARIA about today; 403 NOT_ELIGIBLE without a live subscription."""
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(user, student_id, _CHATTERS, "ARIA is for families")
+    row = _entitlement(db.connection(), student)
+    return Entitlements(
+        student_id=student,
+        subjects=list(row["aria_subjects"]),
+        included=row["included"],
+        daily_messages=row["daily"],
+        used_today=row["used"],
+    )
+
+
+def _entitlement(conn: db.Connection, student: UUID) -> dict[str, Any]:
+    row = conn.execute(_ENTITLEMENT, {"student": student, "day": _today()}).fetchone()
+    if row is None:
+        raise NotEligible("ARIA comes with an active paid subscription")
+    return dict(row)
+
+
+def _require_subject(row: dict[str, Any], subject: str) -> None:
+    if subject not in row["aria_subjects"]:
+        raise SubjectNotIncluded(
+            f"{subject} is not among the subscription's ARIA subjects",
+            subject=subject,
+            included=list(row["aria_subjects"]),
+        )
+
+
+def start(
+    user: User, subject: str, student_id: UUID | None, school_level: str | None
+) -> ConversationSummary:
+    """A new conversation in one of the student's subjects (its level: the one given, else
+    the student's profile)."""
+    from reussite.identity import service as identity
+
+    student = identity.acting_for(
+        user, student_id, (Role.ELEVE, Role.PARENT), "Students (or their parents) talk to ARIA"
+    )
+    with db.transaction() as conn:
+        row = _entitlement(conn, student)
+        _require_subject(row, subject)
+        created = conn.execute(
+            f"""INSERT INTO aria_conversations (student_id, subject, school_level, title,
+                                                created_by)
+                VALUES (%s, %s, %s, %s, %s) RETURNING {_CONVERSATION}""",
+            (student, subject, school_level or row["school_level"], subject.title(), user.id),
+        ).fetchone()
+    return ConversationSummary.model_validate(created)
+
+
+_CONVERSATION = """id, student_id, subject, school_level, title, messages, created_at,
+    updated_at"""
+_MESSAGE = "id, role, content, created_at, helpful"
+
+
+def _conversation(conn: db.Connection, user: User, conversation_id: UUID) -> dict[str, Any]:
+    """The conversation if the caller may read it (the student, their parents, staff); else
+    the same 404 as an unknown one."""
+    from reussite.identity import service as identity
+
+    row = conn.execute(
+        f"SELECT {_CONVERSATION} FROM aria_conversations WHERE id = %s", (conversation_id,)
+    ).fetchone()
+    if row is None:
+        raise ConversationNotFound()
+    try:
+        identity.accessible_student(user, row["student_id"])
+    except Exception as exc:
+        raise ConversationNotFound() from exc
+    return dict(row)
+
+
+def read(user: User, conversation_id: UUID) -> Conversation:
+    conn = db.connection()
+    row = _conversation(conn, user, conversation_id)
+    history = conn.execute(
+        f"""SELECT {_MESSAGE} FROM aria_messages WHERE conversation_id = %s
+             ORDER BY created_at, role DESC, id""",
+        (conversation_id,),
+    ).fetchall()
+    return Conversation(**row, history=[Message.model_validate(m) for m in history])
+
+
+def listing(
+    user: User, student_id: UUID | None, limit: int, cursor: str | None
+) -> ConversationPage:
+    """The student's conversations (a parent's child's, or all their children's), the most
+    recently active first, a page at a time (an opaque cursor)."""
+    from reussite.identity import service as identity
+
+    if student_id is not None:
+        students = [identity.accessible_student(user, student_id)]
+    elif user.role is Role.PARENT:
+        children = db.connection().execute(
+            "SELECT student_id FROM parent_students WHERE parent_id = %s", (user.id,)
+        )
+        students = [r["student_id"] for r in children]
+    else:
+        students = [identity.acting_for(user, None, (Role.ELEVE,), "Name the student")]
+    after = _decode(cursor) if cursor else None
+    rows = (
+        db.connection()
+        .execute(
+            f"""SELECT {_CONVERSATION} FROM aria_conversations
+                 WHERE student_id = ANY(%(students)s)
+                   AND (%(at)s::timestamptz IS NULL OR (updated_at, id) < (%(at)s, %(id)s))
+                 ORDER BY updated_at DESC, id DESC LIMIT %(limit)s""",
+            {
+                "students": students,
+                "at": after[0] if after else None,
+                "id": after[1] if after else None,
+                "limit": limit + 1,
+            },
+        )
+        .fetchall()
+    )
+    items = [ConversationSummary.model_validate(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return ConversationPage(
+        items=items, next=_encode(items[-1].updated_at, items[-1].id) if more else None
+    )
+
+
+def _encode(at: datetime, last: UUID) -> str:
+    return base64.urlsafe_b64encode(f"aria:{at.isoformat()}|{last}".encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        kind, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        at, _, last = rest.partition("|")
+        if kind != "aria":
+            raise ValueError(kind)
+        return datetime.fromisoformat(at), UUID(last)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor() from exc
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+
+def send(tutor: Tutor, user: User, conversation_id: UUID, text: str, key: str) -> Reply:
+    """The student's message and ARIA's reply. The same key again returns the same reply
+    without calling the tutor; the same key for another message is IDEMPOTENCY_KEY_REUSED."""
+    request = fingerprint("aria.message", conversation=conversation_id, text=text)
+    with db.transaction() as conn:
+        replayed = _replay(conn, user, key, request)
+        if replayed is not None:
+            return replayed
+        conversation = _conversation(conn, user, conversation_id)
+        if user.role not in (Role.ELEVE, Role.PARENT):
+            raise ConversationNotFound()  # staff read conversations, they do not write in them
+        row = _entitlement(conn, conversation["student_id"])
+        _require_subject(row, conversation["subject"])
+        settings = get_settings()
+        if conversation["messages"] + 2 > settings.aria_max_conversation_messages:
+            raise ConversationFull()
+        remaining = _take_quota(conn, conversation["student_id"], row["daily"])
+        history = conn.execute(
+            """SELECT role, content FROM aria_messages WHERE conversation_id = %s
+                ORDER BY created_at DESC, role LIMIT %s""",
+            (conversation_id, 2 * settings.aria_history_turns),
+        ).fetchall()
+    turns = [Turn(h["role"], h["content"]) for h in reversed(history)] + [Turn("student", text)]
+    pieces = content.retrieve(conversation["subject"], conversation["school_level"], text)
+    system = system_prompt(conversation["subject"], conversation["school_level"], pieces)
+    started = time.perf_counter()
+    try:
+        answer = tutor.answer(system, turns, pieces)
+    except Exception:
+        _give_back_quota(conversation["student_id"])
+        raise
+    latency = round((time.perf_counter() - started) * 1000)
+    _measure(conversation["subject"], latency, answer.tokens)
+    return _store(user, conversation, text, key, request, answer, latency, remaining)
+
+
+def _replay(conn: db.Connection, user: User, key: str, request: str) -> Reply | None:
+    first = conn.execute(
+        f"""SELECT {_MESSAGE}, conversation_id, request_hash FROM aria_messages
+             WHERE sent_by = %s AND idempotency_key = %s""",
+        (user.id, key),
+    ).fetchone()
+    if first is None:
+        return None
+    require_same(first["request_hash"], request)
+    reply = conn.execute(
+        f"SELECT {_MESSAGE} FROM aria_messages WHERE reply_to = %s", (first["id"],)
+    ).fetchone()
+    student = conn.execute(
+        "SELECT student_id FROM aria_conversations WHERE id = %s", (first["conversation_id"],)
+    ).fetchone()
+    assert reply is not None and student is not None
+    left = _remaining(conn, student["student_id"])
+    return Reply(
+        conversation_id=first["conversation_id"],
+        message=Message.model_validate(first),
+        reply=Message.model_validate(reply),
+        remaining_today=left,
+    )
+
+
+def _take_quota(conn: db.Connection, student: UUID, daily: int) -> int:
+    """One of today's messages, or 429 with the seconds until midnight UTC."""
+    taken = conn.execute(
+        """INSERT INTO aria_usage (student_id, day, used) VALUES (%(s)s, %(d)s, 1)
+           ON CONFLICT (student_id, day) DO UPDATE SET used = aria_usage.used + 1
+            WHERE aria_usage.used < %(daily)s
+           RETURNING used""",
+        {"s": student, "d": _today(), "daily": daily},
+    ).fetchone()
+    if taken is None or taken["used"] > daily:
+        tomorrow = datetime.combine(_today() + timedelta(days=1), datetime.min.time(), UTC)
+        wait = int((tomorrow - datetime.now(UTC)).total_seconds()) + 1
+        raise QuotaExceeded(f"{daily} messages a day", daily=daily, retry_after=wait)
+    return daily - int(taken["used"])
+
+
+def _give_back_quota(student: UUID) -> None:
+    db.connection().execute(
+        "UPDATE aria_usage SET used = used - 1 WHERE student_id = %s AND day = %s AND used > 0",
+        (student, _today()),
+    )
+
+
+def _remaining(conn: db.Connection, student: UUID) -> int:
+    row = _entitlement(conn, student)
+    return max(0, int(row["daily"]) - int(row["used"]))
+
+
+def _store(
+    user: User,
+    conversation: dict[str, Any],
+    text: str,
+    key: str,
+    request: str,
+    answer: Any,
+    latency: int,
+    remaining: int,
+) -> Reply:
+    with db.transaction() as conn:
+        mine = conn.execute(
+            f"""INSERT INTO aria_messages (conversation_id, role, content, idempotency_key,
+                       sent_by, request_hash)
+                VALUES (%s, 'student', %s, %s, %s, %s)
+                ON CONFLICT (sent_by, idempotency_key) DO NOTHING RETURNING {_MESSAGE}""",
+            (conversation["id"], text, key, user.id, request),
+        ).fetchone()
+        if mine is None:  # the same key finished first (a retry racing its original)
+            _give_back_quota(conversation["student_id"])
+            replayed = _replay(conn, user, key, request)
+            assert replayed is not None
+            return replayed
+        reply = conn.execute(
+            f"""INSERT INTO aria_messages (conversation_id, role, content, reply_to, model,
+                       latency_ms, tokens)
+                VALUES (%s, 'aria', %s, %s, %s, %s, %s) RETURNING {_MESSAGE}""",
+            (conversation["id"], answer.text, mine["id"], answer.model, latency, answer.tokens),
+        ).fetchone()
+        title = text if conversation["messages"] == 0 else None
+        conn.execute(
+            """UPDATE aria_conversations SET messages = messages + 2, updated_at = now(),
+                      title = coalesce(%s, title) WHERE id = %s""",
+            (title[:80] if title else None, conversation["id"]),
+        )
+    return Reply(
+        conversation_id=conversation["id"],
+        message=Message.model_validate(mine),
+        reply=Message.model_validate(reply),
+        remaining_today=remaining,
+    )
+
+
+def _measure(subject: str, latency_ms: int, tokens: int) -> None:
+    with single_metric(name="AriaMessages", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="subject", value=subject)
+    with single_metric(
+        name="AriaModelLatency", unit=MetricUnit.Milliseconds, value=latency_ms
+    ) as metric:
+        metric.add_dimension(name="subject", value=subject)
+    if tokens:
+        with single_metric(name="AriaTokens", unit=MetricUnit.Count, value=tokens) as metric:
+            metric.add_dimension(name="subject", value=subject)
+
+
+def feedback(user: User, message_id: UUID, helpful: bool) -> Feedback:
+    """👍/👎 on one of ARIA's answers, by the conversation's student or their parent; asking
+    again changes it (the last answer wins)."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            """SELECT m.id, c.id AS conversation_id FROM aria_messages m
+                 JOIN aria_conversations c ON c.id = m.conversation_id
+                WHERE m.id = %s AND m.role = 'aria'""",
+            (message_id,),
+        ).fetchone()
+        if row is None or user.role not in (Role.ELEVE, Role.PARENT):
+            raise MessageNotFound()
+        try:
+            conversation = _conversation(conn, user, row["conversation_id"])
+        except ConversationNotFound as exc:
+            raise MessageNotFound() from exc
+        done = conn.execute(
+            """UPDATE aria_messages SET helpful = %s, feedback_at = now() WHERE id = %s
+               RETURNING id AS message_id, helpful, feedback_at""",
+            (helpful, message_id),
+        ).fetchone()
+    with single_metric(
+        name="AriaHelpful" if helpful else "AriaUnhelpful", unit=MetricUnit.Count, value=1
+    ) as metric:
+        metric.add_dimension(name="subject", value=conversation["subject"])
+    return Feedback.model_validate(done)
