@@ -107,11 +107,19 @@ def bench_retrieval(url: str) -> tuple[tuple[float, float], tuple[float, float]]
 def family() -> tuple[Principal, Any]:
     """A student with a paid plan whose ARIA subjects include NSI, and no daily limit to hit."""
     db.connection().execute("UPDATE plans SET aria_daily_messages = 1000000")
+    for name, value in (("WISE_ACCOUNT_HOLDER", "Bench School"), ("WISE_IBAN", "FR76300060")):
+        os.environ[name] = os.environ.get(name) or value  # a bank transfer pays the plan
+    from reussite.settings import get_settings
+
+    get_settings.cache_clear()
     who = Principal(
         sub=f"bench-{uuid.uuid4()}", name="Bench", email="b@bench.test", role=Role.ELEVE
     )
     user = identity.resolve_user(who)
     staff = identity.resolve_user(Principal(sub=f"staff-{uuid.uuid4()}", role=Role.ASSISTANTE))
+    db.connection().execute(  # a student has a level: ARIA searches it first
+        "UPDATE students SET school_level = 'bac' WHERE id = %s", (user.student_id,)
+    )
     order = checkout.checkout(user, "IMMERSION", None, Provider.WISE, "bench", ["NSI"])
     wise.confirm_transfer(staff, order.id, "bench-transfer", order.amount_minor, order.currency)
     return who, user.student_id

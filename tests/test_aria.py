@@ -401,7 +401,8 @@ def test_staff_write_edit_and_retire_content_and_retired_content_is_not_retrieve
     }
 
     status, created, _ = aria("POST", "/v1/admin/aria/content", staff, body)
-    assert status == 201 and created["body"] == body["body"]  # stored as written, shown inert
+    assert status == 201 and "<script>" not in created["body"]  # raw HTML dropped
+    assert created["body"].startswith("La **photosynthèse** produit")
     assert content.retrieve("SVT", "9e", "photosynthese")[0].id == uuid.UUID(created["id"])
     path = f"/v1/admin/aria/content/{created['id']}"
     status, retired, _ = aria("POST", path, staff, {"active": False})
@@ -492,3 +493,58 @@ def test_a_widget_session_is_limited_too(database_url: str) -> None:
         aria("POST", "/v1/aria/widget", None, off_topic, key=None, ip=ip)[0] for _ in range(14)
     ]
     assert statuses == [200] * get_settings().aria_widget_per_session + [429, 429]
+
+
+def test_one_more_subject_is_an_add_on_paid_like_a_plan_for_a_month(
+    family: Any, principal: Any
+) -> None:
+    parent, student, child = family(["NSI"])
+    staff = principal(Role.ASSISTANTE)
+    body = {"product_code": "ARIA_MATIERE", "student_id": str(child), "provider": "wise"}
+
+    two = helpers.call(
+        "payments_api",
+        "POST",
+        "/v1/payments/checkout",
+        parent,
+        body | {"aria_subjects": ["SVT", "SES"]},
+        str(uuid.uuid4()),
+    )
+    status, order = helpers.call(
+        "payments_api",
+        "POST",
+        "/v1/payments/checkout",
+        parent,
+        body | {"aria_subjects": ["SVT"]},
+        str(uuid.uuid4()),
+    )
+    assert (two[0], two[1]["code"]) == (422, "ARIA_SUBJECTS_INVALID")
+    assert status == 201 and order["amount_minor"] == 29000 and order["bank_transfer"]
+    assert aria("POST", "/v1/aria/conversations", student, {"subject": "SVT"})[0] == 403
+    confirm = {"transfer_id": f"t-{uuid.uuid4()}", "amount_minor": 29000, "currency": "TND"}
+    paid = helpers.call(
+        "payments_api", "POST", f"/v1/admin/payments/{order['id']}/confirm", staff, confirm
+    )
+    assert paid[0] == 200, paid
+    assert paid[1]["status"] == "PAID"
+    read = helpers.call("payments_api", "GET", f"/v1/payments/orders/{order['id']}", parent)
+    assert read[1]["receipt_number"]  # a receipt, as for any paid order
+
+    assert open_conversation(student, "SVT")
+    entitled = aria("GET", "/v1/aria/entitlements", student)[1]
+    assert sorted(entitled["subjects"]) == ["NSI", "SVT"]
+    db.connection().execute(
+        "UPDATE aria_addons SET paid_until = current_date WHERE order_id = %s", (order["id"],)
+    )
+    status, problem, _ = aria("POST", "/v1/aria/conversations", student, {"subject": "SVT"})
+    assert (status, problem["code"]) == (403, "SUBJECT_NOT_INCLUDED")
+    alone = principal(Role.ELEVE)
+    refused = helpers.call(
+        "payments_api",
+        "POST",
+        "/v1/payments/checkout",
+        alone,
+        {"product_code": "ARIA_MATIERE", "provider": "wise", "aria_subjects": ["SVT"]},
+        str(uuid.uuid4()),
+    )
+    assert (refused[0], refused[1]["code"]) == (403, "NOT_ELIGIBLE")

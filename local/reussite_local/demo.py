@@ -176,6 +176,29 @@ class Demo:
                 self.show(f"  | {line}")
             self.show(f"page: {self.base}/v1/bilans/{accepted['id']} (with Leïla's token)")
 
+        self.say("Yasmine asks ARIA, her tutor, about bubble sort in NSI, and rates the answer")
+        conversation = self.call(
+            "POST",
+            "/v1/aria/conversations",
+            "demo-parent",
+            json={"subject": "NSI", "student_id": child},
+        )
+        said = self.call(
+            "POST",
+            f"/v1/aria/conversations/{conversation['id']}/messages",
+            "demo-parent",
+            json={"message": "Explique-moi l'algorithme de tri à bulles"},
+        )
+        for line in said["reply"]["content"].splitlines()[:6]:
+            self.show(f"  ARIA | {line}")
+        self.call(
+            "POST",
+            f"/v1/aria/messages/{said['reply']['id']}/feedback",
+            "demo-parent",
+            json={"helpful": True},
+        )
+        self.show(f"rated 👍; {said['remaining_today']} messages left today")
+
         self.say("A year later: Yasmine's pack expires")
         before = self.balance(child)
         self.show("(time travel: the demo moves the pack's expiry to yesterday in the database)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reussite import db
 from reussite.identity import service
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
@@ -39,8 +40,17 @@ def seed() -> dict[str, str]:
     )
     # The parent paid the HYBRIDE plan by bank transfer, confirmed by the assistante: a paid
     # subscription, so the family can also ask for an orientation report.
+    # Its two ARIA subjects: mathematics and NSI; Yasmine is in 2e année secondaire.
     order = checkout.checkout(
-        users["demo-parent"], "HYBRIDE", child.student_id, Provider.WISE, "demo-plan"
+        users["demo-parent"],
+        "HYBRIDE",
+        child.student_id,
+        Provider.WISE,
+        "demo-plan",
+        ["MATHEMATIQUES", "NSI"],
+    )
+    db.connection().execute(
+        "UPDATE students SET school_level = '2e-secondaire' WHERE id = %s", (child.student_id,)
     )
     wise.confirm_transfer(
         users["demo-assistante"], order.id, "demo-wise-transfer", order.amount_minor, order.currency

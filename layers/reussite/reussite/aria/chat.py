@@ -46,7 +46,12 @@ _CHATTERS = (Role.ELEVE, Role.PARENT, *STAFF_ROLES)
 
 # The student's live, paid subscription and what its plan includes.
 _ENTITLEMENT = """
-    SELECT s.id, s.aria_subjects, p.aria_subjects AS included, p.aria_daily_messages AS daily,
+    SELECT s.id, s.aria_subjects || coalesce((SELECT array_agg(DISTINCT a.subject)
+                                                 FROM aria_addons a
+                                                WHERE a.subscription_id = s.id
+                                                  AND a.paid_until > %(day)s), '{}')
+               AS aria_subjects,
+           p.aria_subjects AS included, p.aria_daily_messages AS daily,
            st.school_level,
            coalesce((SELECT used FROM aria_usage u
                       WHERE u.student_id = s.student_id AND u.day = %(day)s), 0) AS used
@@ -322,7 +327,14 @@ def _store(
             f"""INSERT INTO aria_messages (conversation_id, role, content, reply_to, model,
                        latency_ms, tokens)
                 VALUES (%s, 'aria', %s, %s, %s, %s, %s) RETURNING {_MESSAGE}""",
-            (conversation["id"], answer.text, mine["id"], answer.model, latency, answer.tokens),
+            (
+                conversation["id"],
+                content.sanitise(answer.text) or "…",
+                mine["id"],
+                answer.model,
+                latency,
+                answer.tokens,
+            ),
         ).fetchone()
         title = text if conversation["messages"] == 0 else None
         conn.execute(

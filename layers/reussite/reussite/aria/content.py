@@ -4,6 +4,7 @@ PostgreSQL full-text search (French stemming, accents ignored on both sides)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -15,22 +16,44 @@ if TYPE_CHECKING:
     from reussite.identity.models import User
 
 TOP = 5
+# Raw HTML in Markdown (a tag, a comment): dropped, so that whatever renders the text later shows
+# nothing active. A "<" followed by a space or a digit ("a < b", "x<3") is kept.
+_HTML = re.compile(r"<(?:[A-Za-z/!?][^<>]{0,2000})>")
+
+
+def sanitise(markdown: str) -> str:
+    """Markdown without raw HTML (the school's content, and ARIA's answers)."""
+    return _HTML.sub("", markdown).strip()
+
+
 _COLUMNS = "id, subject, school_level, title, body, active, created_at, updated_at"
 _REFUSAL = "Staff write the pedagogical content"
 
-# Any word of the question may match (a question is not a conjunction of its words); the
-# student's level first, then relevance; the ranking reads only the matching rows of the
-# subject, found through the GIN index.
+# Any word of the question may match (a question is not a conjunction of its words). The
+# student's level first, then the subject's other levels, each ranked by relevance (ts_rank:
+# how often the question's words occur): the first branch alone answers when it finds enough,
+# so a search reads and ranks the pieces of one subject and level, found through their btree
+# index. A GIN index on `search` would not help: any word matching, a question's words match
+# most of the table, and reading that bitmap costs more than ranking the level's pieces
+# (bench/aria.py: 39 ms through the GIN, 4 ms without it, over 100,000 pieces).
+_QUERY = """
+    SELECT replace(plainto_tsquery('french', reussite_unaccent(%(question)s))::text,
+                   '&', '|')::tsquery AS query  -- the lexemes as stemmed, any of them
+"""
 _RETRIEVE = f"""
-    WITH q AS (
-        SELECT replace(plainto_tsquery('french', reussite_unaccent(%(question)s))::text,
-                       '&', '|')::tsquery AS query  -- the lexemes as stemmed, any of them
-    )
-    SELECT {_COLUMNS}, ts_rank_cd(c.search, q.query) AS rank
-      FROM pedagogical_content c, q
-     WHERE c.active AND c.subject = %(subject)s AND c.search @@ q.query
-     ORDER BY (c.school_level = %(level)s) DESC, rank DESC, c.id
-     LIMIT %(top)s
+    WITH q AS MATERIALIZED ({_QUERY})
+    (SELECT {_COLUMNS}, ts_rank(c.search, q.query) AS rank
+       FROM pedagogical_content c, q
+      WHERE c.active AND c.subject = %(subject)s AND c.school_level = %(level)s
+        AND (c.search @@ q.query) IS TRUE
+      ORDER BY rank DESC, c.id LIMIT %(top)s)
+    UNION ALL
+    (SELECT {_COLUMNS}, ts_rank(c.search, q.query) AS rank
+       FROM pedagogical_content c, q
+      WHERE c.active AND c.subject = %(subject)s AND c.school_level IS DISTINCT FROM %(level)s
+        AND (c.search @@ q.query) IS TRUE
+      ORDER BY rank DESC, c.id LIMIT %(top)s)
+    LIMIT %(top)s
 """
 
 
@@ -51,7 +74,7 @@ def create(staff: User, subject: str, school_level: str, title: str, body: str) 
         row = conn.execute(
             f"""INSERT INTO pedagogical_content (subject, school_level, title, body, created_by)
                 VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
-            (subject, school_level, title, body, staff.id),
+            (subject, school_level, title, sanitise(body), staff.id),
         ).fetchone()
         assert row is not None
         audit.record(conn, staff.id, "content.create", f"content:{row['id']}", {"title": title})
@@ -62,6 +85,8 @@ def update(staff: User, content_id: UUID, changes: dict[str, Any]) -> ContentPie
     """Edit a piece (subject, level, title, body) or retire it (`active: false`)."""
     require_staff(staff, _REFUSAL)
     allowed = {k: v for k, v in changes.items() if k in _EDITABLE and v is not None}
+    if "body" in allowed:
+        allowed["body"] = sanitise(allowed["body"])
     with db.transaction() as conn:
         sets = ", ".join(f"{k} = %({k})s" for k in allowed)
         row = conn.execute(

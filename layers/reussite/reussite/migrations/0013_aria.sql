@@ -50,7 +50,7 @@ CREATE TABLE pedagogical_content (
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX pedagogical_content_search ON pedagogical_content USING gin (search);
+-- Searched within a subject and level (reussite/aria/content.py says why there is no GIN index).
 CREATE INDEX pedagogical_content_subject ON pedagogical_content (subject, school_level)
     WHERE active;
 

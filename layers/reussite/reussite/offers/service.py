@@ -178,6 +178,50 @@ def check_aria_subjects(plan_code: str, subjects: list[str]) -> list[str]:
     return chosen
 
 
+def check_aria_addon(subjects: list[str]) -> list[str]:
+    """An add-on buys exactly one subject, one of the codes."""
+    from reussite.aria.models import SUBJECTS
+
+    if len(subjects) != 1 or subjects[0] not in SUBJECTS:
+        raise AriaSubjectsInvalid(
+            "An ARIA add-on is for one subject, among: " + ", ".join(SUBJECTS), included=1
+        )
+    return list(subjects)
+
+
+def require_live_subscription(conn: db.Connection, student_id: UUID) -> None:
+    """An add-on extends a live subscription (403 NOT_ELIGIBLE otherwise)."""
+    from reussite.errors import NotEligible
+
+    live = conn.execute(
+        "SELECT 1 FROM subscriptions WHERE student_id = %s AND status = ANY(%s)",
+        (student_id, list(LIVE)),
+    ).fetchone()
+    if live is None:
+        raise NotEligible("An ARIA add-on extends a live subscription")
+
+
+def pay_aria_addon(
+    conn: db.Connection, order: dict[str, Any], subjects: list[str], today: date
+) -> UUID | None:
+    """Inside the payment's transaction: the add-on's subject for a month from today, on the
+    student's live subscription (or their latest, if it lapsed between checkout and payment:
+    the money is recorded against it; ARIA still needs a live one)."""
+    sub = conn.execute(
+        """SELECT id FROM subscriptions WHERE student_id = %s
+            ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1""",
+        (order["student_id"], list(LIVE)),
+    ).fetchone()
+    if sub is None:
+        return None
+    conn.execute(
+        """INSERT INTO aria_addons (order_id, subscription_id, subject, paid_until)
+           VALUES (%s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING""",
+        (order["id"], sub["id"], subjects[0], add_months(today, 1)),
+    )
+    return UUID(str(sub["id"]))
+
+
 def choose_aria_subjects(
     user: User, subscription_id: UUID, subjects: list[str]
 ) -> SubscriptionView:

@@ -73,12 +73,14 @@ def checkout(
 
 
 def _aria_subjects(product: Product, subjects: list[str]) -> list[str]:
+    from reussite.offers.service import check_aria_addon, check_aria_subjects
+
+    if product.kind is ProductKind.ARIA_ADDON:
+        return check_aria_addon(subjects)
     if not subjects:
         return []
     if product.plan_code is None:
         raise UnknownProduct("ARIA subjects come with a plan, not a credit pack")
-    from reussite.offers.service import check_aria_subjects
-
     return check_aria_subjects(product.plan_code, subjects)
 
 
@@ -96,6 +98,10 @@ def _create_order(
             (user.id, key),
         ).fetchone()
         if existing is None:
+            if product.kind is ProductKind.ARIA_ADDON:
+                from reussite.offers.service import require_live_subscription
+
+                require_live_subscription(conn, student)
             if product.kind is ProductKind.SUBSCRIPTION:
                 # A plan order while subscribed pays the next period (a plan change takes
                 # effect then); one period ahead is the most a family can pay.

@@ -82,6 +82,10 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
             conn=conn,
         )
         lot_id = granted.lot_id
+    elif product.kind is ProductKind.ARIA_ADDON:  # the subscription it extends, for a month
+        subscription_id = offers.pay_aria_addon(
+            conn, order, list(order["aria_subjects"]), today or datetime.now(UTC).date()
+        )
     else:
         assert product.plan_code is not None
         subscription = offers.pay_period(
@@ -107,12 +111,16 @@ def _owe_confirmation(
     ).fetchone()
     if people is None or not people["email"]:
         return
-    what = (
-        f"{product.credits} credits were added to {people['display_name']}'s account."
-        if product.kind is ProductKind.CREDIT_PACK
-        else f"The {product.name} plan is paid for {people['display_name']} for one month, "
-        f"with {product.credits} credits."
-    )
+    if product.kind is ProductKind.CREDIT_PACK:
+        what = f"{product.credits} credits were added to {people['display_name']}'s account."
+    elif product.kind is ProductKind.ARIA_ADDON:
+        subjects = ", ".join(order["aria_subjects"])
+        what = f"ARIA now tutors {people['display_name']} in {subjects} for one month."
+    else:
+        what = (
+            f"The {product.name} plan is paid for {people['display_name']} for one month, "
+            f"with {product.credits} credits."
+        )
     amount = format_amount(order["amount_minor"], order["currency"])
     body = (
         f"Hello,\n\nWe received your payment of {amount}"

@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
 class ProductKind(StrEnum):
     CREDIT_PACK = "CREDIT_PACK"
     SUBSCRIPTION = "SUBSCRIPTION"
+    ARIA_ADDON = "ARIA_ADDON"  # one more ARIA subject for a month
 
 
 @dataclass(frozen=True)
