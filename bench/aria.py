@@ -4,10 +4,10 @@
    subject's pieces, the student's level first, top 5) over PIECES pieces of content, beside a
    plain primary-key lookup of one piece on the same connection. Target: p50 < 10 ms.
 2. Handler overhead per message: POST /v1/aria/conversations/{id}/messages through the whole
-   aria_api handler (Mangum, FastAPI, the caller, the DynamoDB front door on moto in its own
-   process, entitlement and quota, retrieval, two transactions), minus the tutor's own time
-   (recorded per message; the offline tutor), beside GET /v1/aria/entitlements through the same
-   stack. Target: p50 < 15 ms.
+   aria_api handler (Mangum, FastAPI, the caller, the key's claim, entitlement and quota,
+   the history, retrieval over the same 100,000 pieces, two transactions), minus the tutor's
+   own time (recorded per message; the offline tutor), beside GET /v1/aria/entitlements
+   through the same stack. Target: p50 < 15 ms.
 
 Run: make bench-aria   (PIECES, QUERIES, MESSAGES to change the sizes)
 """

@@ -548,3 +548,29 @@ def test_one_more_subject_is_an_add_on_paid_like_a_plan_for_a_month(
         str(uuid.uuid4()),
     )
     assert (refused[0], refused[1]["code"]) == (403, "NOT_ELIGIBLE")
+
+
+def test_retries_of_one_key_sent_at_once_call_the_model_once_and_get_one_reply(
+    family: Any, models: FakeModels
+) -> None:
+    _, student, child = family(["NSI"])
+    user = identity.resolve_user(student)
+    conversation = uuid.UUID(open_conversation(student))
+    tutor = _tutor("openai", models)
+    models.delay = 0.5  # the model thinks; the retries arrive meanwhile
+    barrier = threading.Barrier(4)
+
+    def retry(_: int) -> Any:
+        barrier.wait()
+        try:
+            return chat.send(tutor, user, conversation, BUBBLE, "flaky-network")
+        finally:
+            db.release()
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(retry, range(4)))
+
+    assert len(models.requests) == 1
+    assert len({r.reply.id for r in replies}) == 1
+    assert db.read_one("SELECT used FROM aria_usage WHERE student_id = %s", (child,)) == {"used": 1}
+    assert db.read_one("SELECT count(*) AS n FROM aria_pending") == {"n": 0}

@@ -24,14 +24,12 @@ from reussite.aria.models import (
 )
 from reussite.aria.tutor import tutor
 from reussite.bilans.catalogue import LEVELS
-from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
-from reussite.identity.models import User
 from reussite.inputs import HumanName
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE", "ARIA_MODEL")
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "ARIA_MODEL")
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 TUTOR = tutor()  # its key read (and client built) once, at init
 
@@ -76,29 +74,16 @@ class StudentMessage(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
 
-class MessageIn(StudentMessage):
-    conversation_id: UUID
-
-
-def _send(user: User, request: MessageIn, key: str) -> Reply:
-    return chat.send(TUTOR, user, request.conversation_id, request.message, key)
-
-
-# The tutor is slow and costs money: a retried key waits for its first answer (DynamoDB), and
-# the message's own key in PostgreSQL stands behind it.
-send_once = http_write(_send, Reply, database_serialises=False)
-
-
 @app.post("/v1/aria/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
 def send_message(
     conversation_id: UUID,
     body: StudentMessage,
     user: CurrentUser,
     key: IdempotencyKey,
-    http: Request,
 ) -> Reply:
-    request = MessageIn(conversation_id=conversation_id, message=body.message)
-    return send_once(user, key, request, http.scope.get("aws.context"))
+    """A retried key returns the same reply; a retry during the first waits for its answer (the
+    key is claimed in PostgreSQL before the tutor is called, so the tutor answers once)."""
+    return chat.send(TUTOR, user, conversation_id, body.message, key)
 
 
 class Rating(BaseModel):

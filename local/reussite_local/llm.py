@@ -33,6 +33,7 @@ class FakeModels(FakeServer):
         self.requests: list[dict[str, Any]] = []
         self.reply: str | None = None
         self.failing: int | None = None  # always answer this status
+        self.delay = 0.0  # seconds to think before answering
         self._fail_left = 0
         self._fail_status = 503
         self._lock = threading.Lock()
@@ -44,7 +45,7 @@ class FakeModels(FakeServer):
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
-            self.reply, self.failing, self._fail_left = None, None, 0
+            self.reply, self.failing, self._fail_left, self.delay = None, None, 0, 0.0
 
     def handle(
         self,
@@ -66,6 +67,7 @@ class FakeModels(FakeServer):
                 status = self._fail_status
         if status is not None:
             return status, _error(api, status, "Service temporarily unavailable")
+        time.sleep(self.delay)
         if api == "gemini":
             return self._gemini(gemini.group(1) if gemini else "", headers, body)
         return self._openai(headers, body)

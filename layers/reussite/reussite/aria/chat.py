@@ -4,7 +4,9 @@ school's content, and is stored with its reply in one transaction after the tuto
 
 The quota is taken before the tutor is called (one guarded UPDATE: with k messages left, k
 concurrent messages are answered and the others refused) and given back if the tutor fails;
-no network call happens inside a transaction.
+no network call happens inside a transaction. The key is claimed in the same first
+transaction (`aria_pending`), so a repeat arriving while the tutor answers waits for that
+answer rather than calling the tutor again.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from reussite.aria.models import (
     SubjectNotIncluded,
 )
 from reussite.aria.tutor import Turn, Tutor, system_prompt
-from reussite.errors import BadCursor, NotEligible
+from reussite.errors import BadCursor, NotEligible, RequestInProgress
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.settings import get_settings
@@ -211,14 +213,78 @@ def _decode(cursor: str) -> tuple[datetime, UUID]:
 # -- messages ----------------------------------------------------------------------------------
 
 
+PENDING_WAIT_SECONDS = 25.0  # a repeat waits this long for its first request's reply
+STALE_CLAIM_SECONDS = 60  # a claim this old belongs to a request that died: taken over
+
+
 def send(tutor: Tutor, user: User, conversation_id: UUID, text: str, key: str) -> Reply:
     """The student's message and ARIA's reply. The same key again returns the same reply
-    without calling the tutor; the same key for another message is IDEMPOTENCY_KEY_REUSED."""
+    without calling the tutor (a repeat during the first waits for it); the same key for
+    another message is IDEMPOTENCY_KEY_REUSED."""
     request = fingerprint("aria.message", conversation=conversation_id, text=text)
+    deadline = time.monotonic() + PENDING_WAIT_SECONDS
+    while True:
+        outcome = _begin(user, conversation_id, text, key, request)
+        if not isinstance(outcome, _Waiting):
+            break
+        if time.monotonic() > deadline:
+            raise RequestInProgress()
+        time.sleep(0.05)
+    if isinstance(outcome, Reply):
+        return outcome
+    conversation, remaining, history = outcome
+    turns = [Turn(h["role"], h["content"]) for h in reversed(history)] + [Turn("student", text)]
+    pieces = content.retrieve(conversation["subject"], conversation["school_level"], text)
+    system = system_prompt(conversation["subject"], conversation["school_level"], pieces)
+    started = time.perf_counter()
+    try:
+        answer = tutor.answer(system, turns, pieces)
+    except Exception:
+        _release(user, key, conversation["student_id"])
+        raise
+    latency = round((time.perf_counter() - started) * 1000)
+    _measure(conversation["subject"], latency, answer.tokens)
+    return _store(user, conversation, text, key, request, answer, latency, remaining)
+
+
+class _Waiting:
+    """The key's first request is being answered."""
+
+
+def _begin(
+    user: User, conversation_id: UUID, text: str, key: str, request: str
+) -> Reply | _Waiting | tuple[dict[str, Any], int, list[dict[str, Any]]]:
+    """One transaction: the replay if the key was answered; waiting if it is being answered;
+    else the checks, the claim of the key and one of the day's messages, and the history."""
     with db.transaction() as conn:
+        conn.execute(
+            """DELETE FROM aria_pending WHERE sent_by = %s AND idempotency_key = %s
+                  AND claimed_at < clock_timestamp() - make_interval(secs => %s)""",
+            (user.id, key, STALE_CLAIM_SECONDS),
+        )
+        claimed = conn.execute(
+            """INSERT INTO aria_pending (sent_by, idempotency_key, request_hash)
+               VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING request_hash""",
+            (user.id, key, request),
+        ).fetchone()
+        # Read after the claim: an answer committed before it is seen (the first request
+        # stores its reply and drops its claim in one transaction).
         replayed = _replay(conn, user, key, request)
         if replayed is not None:
+            if claimed is not None:
+                conn.execute(
+                    "DELETE FROM aria_pending WHERE sent_by = %s AND idempotency_key = %s",
+                    (user.id, key),
+                )
             return replayed
+        if claimed is None:
+            first = conn.execute(
+                """SELECT request_hash FROM aria_pending
+                    WHERE sent_by = %s AND idempotency_key = %s""",
+                (user.id, key),
+            ).fetchone()
+            require_same(first["request_hash"] if first else None, request)
+            return _Waiting()
         conversation = _conversation(conn, user, conversation_id)
         if user.role not in (Role.ELEVE, Role.PARENT):
             raise ConversationNotFound()  # staff read conversations, they do not write in them
@@ -233,18 +299,21 @@ def send(tutor: Tutor, user: User, conversation_id: UUID, text: str, key: str) -
                 ORDER BY created_at DESC, role LIMIT %s""",
             (conversation_id, 2 * settings.aria_history_turns),
         ).fetchall()
-    turns = [Turn(h["role"], h["content"]) for h in reversed(history)] + [Turn("student", text)]
-    pieces = content.retrieve(conversation["subject"], conversation["school_level"], text)
-    system = system_prompt(conversation["subject"], conversation["school_level"], pieces)
-    started = time.perf_counter()
-    try:
-        answer = tutor.answer(system, turns, pieces)
-    except Exception:
-        _give_back_quota(conversation["student_id"])
-        raise
-    latency = round((time.perf_counter() - started) * 1000)
-    _measure(conversation["subject"], latency, answer.tokens)
-    return _store(user, conversation, text, key, request, answer, latency, remaining)
+    return conversation, remaining, list(history)
+
+
+def _release(user: User, key: str, student: UUID) -> None:
+    """The tutor failed: the key is free again and the day's message given back."""
+    with db.transaction() as conn:
+        conn.execute(
+            "DELETE FROM aria_pending WHERE sent_by = %s AND idempotency_key = %s",
+            (user.id, key),
+        )
+        conn.execute(
+            """UPDATE aria_usage SET used = used - 1
+                WHERE student_id = %s AND day = %s AND used > 0""",
+            (student, _today()),
+        )
 
 
 def _replay(conn: db.Connection, user: User, key: str, request: str) -> Reply | None:
@@ -288,13 +357,6 @@ def _take_quota(conn: db.Connection, student: UUID, daily: int) -> int:
     return daily - int(taken["used"])
 
 
-def _give_back_quota(student: UUID) -> None:
-    db.connection().execute(
-        "UPDATE aria_usage SET used = used - 1 WHERE student_id = %s AND day = %s AND used > 0",
-        (student, _today()),
-    )
-
-
 def _remaining(conn: db.Connection, student: UUID) -> int:
     row = _entitlement(conn, student)
     return max(0, int(row["daily"]) - int(row["used"]))
@@ -318,11 +380,19 @@ def _store(
                 ON CONFLICT (sent_by, idempotency_key) DO NOTHING RETURNING {_MESSAGE}""",
             (conversation["id"], text, key, user.id, request),
         ).fetchone()
-        if mine is None:  # the same key finished first (a retry racing its original)
-            _give_back_quota(conversation["student_id"])
+        if mine is None:  # answered meanwhile by a request that took over a stale claim
+            conn.execute(
+                """UPDATE aria_usage SET used = used - 1
+                    WHERE student_id = %s AND day = %s AND used > 0""",
+                (conversation["student_id"], _today()),
+            )
             replayed = _replay(conn, user, key, request)
             assert replayed is not None
             return replayed
+        conn.execute(
+            "DELETE FROM aria_pending WHERE sent_by = %s AND idempotency_key = %s",
+            (user.id, key),
+        )
         reply = conn.execute(
             f"""INSERT INTO aria_messages (conversation_id, role, content, reply_to, model,
                        latency_ms, tokens)

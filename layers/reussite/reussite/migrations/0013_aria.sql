@@ -87,6 +87,17 @@ CREATE TABLE aria_messages (
 );
 CREATE INDEX aria_messages_conversation ON aria_messages (conversation_id, created_at);
 
+-- A message being answered: claimed with its key before the tutor is called, gone when the
+-- message and its reply are stored (or the tutor failed). A repeat of the key meanwhile waits
+-- for the reply instead of calling the tutor again.
+CREATE TABLE aria_pending (
+    sent_by          uuid NOT NULL REFERENCES users (id),
+    idempotency_key  text NOT NULL,
+    request_hash     text NOT NULL,
+    claimed_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (sent_by, idempotency_key)
+);
+
 -- One row per student and day: messages used against the plan's daily quota.
 CREATE TABLE aria_usage (
     student_id  uuid NOT NULL REFERENCES students (id),
