@@ -175,3 +175,37 @@ def test_reusing_a_key_for_a_different_grant_is_refused(database_url: str, princ
     )
 
     assert (status, problem["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_a_grant_key_reused_for_another_student_is_refused_and_retries_at_once_grant_once(
+    database_url: str, principal: Any
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reussite import db
+
+    admin = principal(Role.ADMIN)
+    first, second = (identity.resolve_user(principal(Role.ELEVE)).student_id for _ in range(2))
+    body = {"credits": 3, "kind": "GOODWILL", "reason": "retard du coach"}
+    barrier = threading.Barrier(6)
+
+    def grant(_: int) -> tuple[int, Any]:
+        barrier.wait()
+        try:
+            return call("POST", f"/v1/admin/wallets/{first}/grants", admin, body, key="g1")
+        finally:
+            db.release()
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(grant, range(6)))
+    other = call("POST", f"/v1/admin/wallets/{second}/grants", admin, body, key="g1")
+
+    assert {status for status, _ in answers} == {201}
+    assert len({answer["entry_id"] for _, answer in answers}) == 1
+    assert (other[0], other[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    balances = [
+        db.read_one("SELECT balance FROM wallets WHERE student_id = %s", (s,))
+        for s in (first, second)
+    ]
+    assert balances == [{"balance": 3}, {"balance": 0}]

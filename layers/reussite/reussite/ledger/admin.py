@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from reussite import audit, db
+from reussite.idempotency import fingerprint, require_same
 from reussite.identity import service as identity
 from reussite.identity.access import require_staff
 from reussite.identity.models import Role, User
@@ -34,7 +35,27 @@ def staff_grant(actor: User, student_id: UUID, request: StaffGrantRequest, key: 
     require_staff(actor, "Only an assistant or an administrator grants credits")
     identity.accessible_student(actor, student_id)  # 404 when the student does not exist
     wallet_id = ledger.wallet_of(student_id)
+    request_hash = fingerprint(
+        "credits.grant",
+        student=student_id,
+        credits=request.credits,
+        kind=request.kind.value,
+        reason=request.reason,
+    )
     with db.transaction() as conn:
+        # The key names one request of this actor: a concurrent repeat waits here for the first.
+        first = conn.execute(
+            """INSERT INTO staff_grant_keys (actor_id, idempotency_key, student_id, request_hash)
+               VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING request_hash""",
+            (actor.id, key, student_id, request_hash),
+        ).fetchone()
+        if first is None:
+            recorded = conn.execute(
+                """SELECT request_hash FROM staff_grant_keys
+                    WHERE actor_id = %s AND idempotency_key = %s""",
+                (actor.id, key),
+            ).fetchone()
+            require_same(recorded["request_hash"] if recorded else None, request_hash)
         granted = ledger.grant(
             wallet_id,
             request.credits,
