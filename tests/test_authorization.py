@@ -184,6 +184,37 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             {"code": "AAAA-BBBB-CCCC"},
             {"student": 404, "other_student": 404, "default": 403},
         ),
+        (
+            "POST",
+            "/v1/families",
+            {"name": "Parent Matrice", "children": [{"display_name": "Enfant Matrice"}]},
+            {"parent": ALLOW, "other_parent": ALLOW, "default": 403},
+        ),
+        ("POST", "/v1/me/profile", {"language": "fr"}, signed_in),
+        (
+            "POST",
+            f"/v1/students/{s}/profile",
+            {"school": "Lycée pilote de Sfax"},
+            {
+                "parent": ALLOW,
+                "other_parent": 404,
+                "assistante": ALLOW,
+                "admin": ALLOW,
+                "default": 403,
+            },
+        ),
+        (
+            "POST",
+            "/v1/families/invitations",
+            None,
+            {"parent": ALLOW, "other_parent": ALLOW, "default": 403},
+        ),
+        (
+            "POST",
+            "/v1/families/join",
+            {"code": "AAAA-BBBB-CCCC"},
+            {"parent": 404, "other_parent": 404, "default": 403},
+        ),
         ("GET", "/v1/me/credits", None, signed_in),
         (
             "POST",

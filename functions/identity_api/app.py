@@ -1,12 +1,19 @@
-"""Identity API: health, the caller's identity, children's student profiles and link codes."""
+"""Identity API: health, the caller's identity, family sign-up and profiles, children's
+student profiles and link codes, invitations of a second parent."""
+
+from typing import Annotated, Literal
+from uuid import UUID
 
 from fastapi import status
+from pydantic import BaseModel, Field
 
 from reussite import db
+from reussite.bilans.catalogue import LEVELS
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
-from reussite.identity import service
+from reussite.identity import families, service
 from reussite.identity.models import CreatedStudent, LinkedStudent, LinkRequest, Me, NewStudent
+from reussite.inputs import HumanName
 from reussite.settings import require
 
 REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
@@ -34,6 +41,70 @@ def create_student(body: NewStudent, user: CurrentUser, key: IdempotencyKey) -> 
 @app.post("/v1/students/link")
 def link_student(body: LinkRequest, user: CurrentUser) -> LinkedStudent:
     return service.link_own_login(user, body.code)
+
+
+Language = Literal["fr", "ar", "en"]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ().-]{5,24}$")]
+Level = Annotated[str, Field(pattern="^(" + "|".join(LEVELS) + ")$")]
+
+
+class ChildIn(BaseModel):
+    display_name: HumanName
+    school_level: Level | None = None
+    school: HumanName | None = None
+
+
+class SignUp(BaseModel):
+    name: HumanName
+    phone: Phone | None = None
+    language: Language = "fr"
+    children: list[ChildIn] = Field(min_length=1, max_length=6)
+
+
+@app.post("/v1/families", status_code=status.HTTP_201_CREATED)
+def sign_up(body: SignUp, user: CurrentUser, key: IdempotencyKey) -> families.Family:
+    """The parent registers the family in one step; the welcome email follows."""
+    children = [c.model_dump() for c in body.children]
+    return families.sign_up(user, body.name, body.phone, body.language, children, key)
+
+
+class ProfileChange(BaseModel):
+    name: HumanName | None = None
+    phone: Phone | None = None
+    language: Language | None = None
+
+
+@app.post("/v1/me/profile")
+def update_profile(body: ProfileChange, user: CurrentUser) -> families.Profile:
+    return families.update_profile(user, body.name, body.phone, body.language)
+
+
+class ChildChange(BaseModel):
+    display_name: HumanName | None = None
+    school_level: Level | None = None
+    school: HumanName | None = None
+
+
+@app.post("/v1/students/{student_id}/profile")
+def update_child(student_id: UUID, body: ChildChange, user: CurrentUser) -> families.ChildSignedUp:
+    return families.update_child(
+        user, student_id, body.display_name, body.school_level, body.school
+    )
+
+
+@app.post("/v1/families/invitations", status_code=status.HTTP_201_CREATED)
+def invite_parent(user: CurrentUser) -> families.Invitation:
+    """A one-time code (7 days) for the other parent to join the family."""
+    return families.invite(user)
+
+
+class JoinRequest(BaseModel):
+    code: str = Field(min_length=4, max_length=40)
+
+
+@app.post("/v1/families/join")
+def join_family(body: JoinRequest, user: CurrentUser) -> families.Joined:
+    return families.join(user, body.code)
 
 
 handler = lambda_handler(app)

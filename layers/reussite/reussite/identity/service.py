@@ -67,7 +67,8 @@ def _provision(principal: Principal) -> User:
                       updated_at = now()""",
             (principal.sub, principal.email, principal.name, principal.role.value),
         )
-        row = conn.execute(_SELECT_USER + " FOR UPDATE OF u", (principal.sub,)).fetchone()
+        # NO KEY UPDATE: rows naming this user (a sign-up, a child) only hold KEY SHARE on it.
+        row = conn.execute(_SELECT_USER + " FOR NO KEY UPDATE OF u", (principal.sub,)).fetchone()
         assert row is not None
         if principal.role is Role.ELEVE and row["student_id"] is None:
             # An adult learner (or a child with their own login) pays for themselves.
@@ -113,26 +114,41 @@ def create_child(parent: User, display_name: str, key: str | None = None) -> Cre
     """
     require_role(parent, Role.PARENT, refusal="Only a parent creates profiles for their children")
     request_hash = fingerprint("create_student", display_name=display_name)
+    with db.transaction() as conn:
+        return add_child(conn, parent, display_name, key, request_hash)
+
+
+def add_child(
+    conn: db.Connection,
+    parent: User,
+    display_name: str,
+    key: str | None,
+    request_hash: str,
+    school_level: str | None = None,
+    school: str | None = None,
+) -> CreatedStudent:
+    """In the caller's transaction: the child's profile, the parent's link to it, its wallet
+    and a link code; a repeat of the key replays it (see create_child)."""
     code = random_code(_CODE_LENGTH)
     expires_at = datetime.now(UTC) + timedelta(hours=get_settings().link_code_ttl_hours)
-    with db.transaction() as conn:
-        # A concurrent first request with the same key waits here for the other to commit,
-        # then reads its profile: one child, one wallet.
-        student = conn.execute(
-            """INSERT INTO students (display_name, created_by, idempotency_key, request_hash)
-               VALUES (%s, %s, %s, %s)
-               ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING id""",
-            (display_name, parent.id, key, request_hash),
-        ).fetchone()
-        if student is None:
-            assert key is not None  # only a key can conflict
-            return _replay_child(conn, parent, key, request_hash, code, expires_at)
-        conn.execute(
-            "INSERT INTO parent_students (parent_id, student_id) VALUES (%s, %s)",
-            (parent.id, student["id"]),
-        )
-        conn.execute("INSERT INTO wallets (student_id) VALUES (%s)", (student["id"],))
-        _issue_code(conn, student["id"], parent.id, code, expires_at)
+    # A concurrent first request with the same key waits here for the other to commit, then
+    # reads its profile: one child, one wallet.
+    student = conn.execute(
+        """INSERT INTO students (display_name, created_by, idempotency_key, request_hash,
+                                 school_level, school)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING id""",
+        (display_name, parent.id, key, request_hash, school_level, school),
+    ).fetchone()
+    if student is None:
+        assert key is not None  # only a key can conflict
+        return _replay_child(conn, parent, key, request_hash, code, expires_at)
+    conn.execute(
+        "INSERT INTO parent_students (parent_id, student_id) VALUES (%s, %s)",
+        (parent.id, student["id"]),
+    )
+    conn.execute("INSERT INTO wallets (student_id) VALUES (%s)", (student["id"],))
+    _issue_code(conn, student["id"], parent.id, code, expires_at)
     return CreatedStudent(
         student_id=student["id"],
         display_name=display_name,
