@@ -222,6 +222,33 @@ def test_a_paid_family_gets_its_orientation_report_over_http(stack: dict[str, An
     assert "<h2>Orientation" in page.text
 
 
+def test_a_welcome_email_reads_in_chromium_from_the_local_mailbox(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    auth = {"Authorization": f"Bearer {state['tokens']['demo-parent']}"}
+    family = {"name": "Leïla Ben Salah", "children": [{"display_name": "Rayen Ben Salah"}]}
+    signed_up = httpx.post(
+        f"{stack['base']}/v1/families",
+        headers={**auth, "Idempotency-Key": "mailbox-1"},
+        json=family,
+    )
+    assert signed_up.status_code == 201, signed_up.text
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{stack['base']}/_local/mail")
+        page.click("text=Bienvenue")
+        subject, to, body = (page.inner_text(f"#{part}") for part in ("subject", "to", "body"))
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "local-mailbox-welcome.png"), full_page=True)
+        browser.close()
+
+    assert subject.startswith("Bienvenue") and to == "parent@reussite.local"
+    assert "Bonjour Leïla Ben Salah" in body and "Rayen Ben Salah" in body
+    listed = httpx.get(f"{stack['base']}/_local/mail.json").json()
+    assert listed[0]["subject"] == subject  # newest first
+
+
 def test_make_demo_walks_a_family_through_everything(stack: dict[str, Any]) -> None:
     demo = subprocess.run(
         [sys.executable, "-m", "reussite_local", "--state-dir", str(stack["state_dir"]), "demo"],

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"\nreussite local stack on {base}  (OpenAPI: {base}/openapi.json)")
         print(f"PostgreSQL: {os.environ['DATABASE_URL']}\nmoto:       {stack.aws.endpoint}")
         print(f"Konnect:    {konnect}{' (fake sandbox)' if stack.konnect else ''}")
+        print(f"Mailbox:    {base}/_local/mail  (what the functions sent)")
         print("Dev tokens (Authorization: Bearer <token>), also in .local/stack.json:")
         for sub, token in dev_tokens.items():
             print(f"  {sub:16} {token}")

@@ -146,6 +146,7 @@ class Demo:
         self.show(f"certificate {certificate['code']}: {certificate['qualification']}")
         mail = self.until("the email", lambda: self.email_with(certificate["code"]))
         self.show(f"email to {mail['destinations']['ToAddresses']}: {mail['subject']!r}")
+        self.show(f"read it in the local mailbox: {self.base}/_local/mail")
 
         self.say("Anyone verifies it with the code (public page)")
         verified = self.call("GET", f"/v1/certificates/{certificate['code']}")

@@ -12,7 +12,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from reussite_local import functions, tokens
+from reussite_local import functions, mailbox, tokens
 from reussite_local.events import http_api_event
 from reussite_local.template import Function, HttpRoute
 
@@ -81,8 +81,8 @@ class Gateway:
             await send({"type": "http.response.body", "body": b""})
         elif method == "GET" and path == "/openapi.json":
             await _json(send, 200, self.openapi())
-        elif method == "POST" and path.startswith("/_local/invoke/"):
-            await self._invoke(path.removeprefix("/_local/invoke/"), receive, send)
+        elif path.startswith("/_local/"):
+            await self._local(method, path, receive, send)
         else:
             await self._route(scope, receive, send)
 
@@ -109,6 +109,15 @@ class Gateway:
             route.function.logical_id, route.function.timeout
         )
         await route.app(scope, receive, send)
+
+    async def _local(self, method: str, path: str, receive: Receive, send: Send) -> None:
+        """The local stack's own pages: fire a function, read the mailbox."""
+        if method == "POST" and path.startswith("/_local/invoke/"):
+            return await self._invoke(path.removeprefix("/_local/invoke/"), receive, send)
+        if method == "GET" and path.startswith("/_local/mail"):
+            status, media_type, text = await run_in_threadpool(mailbox.page, path)
+            return await _text(send, status, text, media_type)
+        await _problem(send, 404, "NOT_FOUND", "No route matches this path")
 
     async def _invoke(self, name: str, receive: Any, send: Any) -> None:
         """Fire a function (e.g. a scheduled one) with the posted event or its sample event."""
@@ -175,7 +184,11 @@ def _event(
 
 
 async def _json(send: Any, status: int, body: Any, media_type: str = "application/json") -> None:
-    payload = json.dumps(body, default=str).encode()
+    await _text(send, status, json.dumps(body, default=str), media_type)
+
+
+async def _text(send: Any, status: int, text: str, media_type: str) -> None:
+    payload = text.encode()
     await send(
         {
             "type": "http.response.start",
