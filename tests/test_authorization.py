@@ -215,6 +215,7 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             {"code": "AAAA-BBBB-CCCC"},
             {"parent": 404, "other_parent": 404, "default": 403},
         ),
+        ("GET", f"/v1/bilans/{w.bilan}/page?token=1.bad", None, {"anonymous": 403, "default": 403}),
         ("GET", "/v1/me/credits", None, signed_in),
         (
             "POST",

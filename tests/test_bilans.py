@@ -382,3 +382,46 @@ def test_model_output_with_script_is_rendered_inert(
     assert "script-src 'nonce-" in policy and "default-src 'none'" in policy
     nonce = policy.split("'nonce-")[1].split("'")[0]
     assert body.count("<script") == 1 and f'<script nonce="{nonce}">' in body
+
+
+def test_the_emails_link_opens_the_report_without_signing_in_and_nothing_else_does(
+    paid_family: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    import re
+    import time
+
+    from reussite import links
+
+    parent, child = paid_family
+    _, accepted = ask(parent, child)
+    deliver()
+    (mail,) = helpers.emails(local_aws, accepted["id"])
+    link = re.search(r"https?://\S+/v1/bilans/(\S+)/page\?token=(\S+)", mail["body"])
+    assert link is not None and link.group(1) == accepted["id"]
+    token = link.group(2)
+
+    def page(bilan_id: str, token: str, accept: str = "text/html") -> tuple[int, str]:
+        event = http_api_event(
+            "GET",
+            f"/v1/bilans/{bilan_id}/page",
+            query=f"token={token}",
+            headers={"Accept": accept},
+        )
+        result = functions.invoke(helpers.FUNCTIONS["bilans_api"], event)  # no token: public
+        return result["statusCode"], result["body"]
+
+    status, body = page(accepted["id"], token)
+    assert status == 200 and 'data-status="COMPLETED"' in body and "Rayen Trabelsi" in body
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    other = links.sign(f"bilan:{uuid.uuid4()}")
+    expired = links.sign(f"bilan:{accepted['id']}", ttl_seconds=60, now=time.time() - 3600)
+    for bilan_id, bad in (
+        (accepted["id"], altered),
+        (accepted["id"], other),
+        (accepted["id"], expired),
+    ):
+        status, body = page(bilan_id, bad)
+        assert status == 403 and "LINK_REFUSED" in body and "Connectez-vous" in body
+    assert page(str(uuid.uuid4()), token)[0] == 403  # a token names one report
+    status, body = page(accepted["id"], altered, accept="application/json")
+    assert status == 403 and '"code":"LINK_REFUSED"' in body.replace(" ", "")

@@ -17,7 +17,11 @@ from reussite.front_door import guard
 from reussite.handlers import queue_batch
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE")
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "LINK_SECRET|LINK_SECRET_ARN",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 # Every message that failed is reported in batchItemFailures, even when all did: SQS retries

@@ -1,14 +1,15 @@
 """Orientation reports: ask for one (answered at once, written by a queue worker) and read it
 as JSON or as a page."""
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import HTMLResponse
 
 from reussite.bilans import service
 from reussite.bilans.models import Bilan, BilanAccepted, BilanRequest
+from reussite.errors import DomainError
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
@@ -16,7 +17,12 @@ from reussite.http.negotiation import wants_html
 from reussite.identity.models import User
 from reussite.settings import get_settings, require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE", "BILAN_QUEUE_URL")
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "BILAN_QUEUE_URL",
+    "LINK_SECRET|LINK_SECRET_ARN",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite bilans")
@@ -47,6 +53,30 @@ def read_report(bilan_id: UUID, user: CurrentUser, request: Request) -> Any:
         body, policy = page.render(found, get_settings().support_url)
         return HTMLResponse(body, headers={"Content-Security-Policy": policy})
     return found
+
+
+@app.get("/v1/bilans/{bilan_id}/page", response_class=HTMLResponse)
+def report_page(
+    bilan_id: UUID, token: Annotated[str, Query(min_length=1, max_length=100)], request: Request
+) -> HTMLResponse:
+    """Public, with the signed link of the report's email: the page, without a Bearer header.
+    An expired or altered link answers a page saying how to read the report signed in (to a
+    browser; a client asking for JSON gets the problem, 403 LINK_REFUSED)."""
+    from reussite import links
+    from reussite.bilans import page
+
+    if not links.verify(token, f"bilan:{bilan_id}"):
+        if not wants_html(request):
+            raise LinkRefused()
+        return HTMLResponse(page.expired_link(), status_code=403)
+    body, policy = page.render(service.get_by_id(bilan_id), get_settings().support_url)
+    return HTMLResponse(body, headers={"Content-Security-Policy": policy})
+
+
+class LinkRefused(DomainError):
+    code = "LINK_REFUSED"
+    status = 403
+    title = "This link has expired or is not valid; sign in to read the report"
 
 
 handler = lambda_handler(app)

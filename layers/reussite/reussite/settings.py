@@ -36,6 +36,8 @@ class Settings:
     renewal_lead_days: int = 3  # the next period's order is opened and emailed this early
     attempt_token_secret: str | None = None  # locally; in AWS the secret below
     attempt_token_secret_arn: str | None = None
+    link_secret: str | None = None  # locally; in AWS the secret below (links in emails)
+    link_secret_arn: str | None = None
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
     signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
     issuer_name: str = "reussite"

@@ -57,3 +57,15 @@ def render(bilan: dict[str, Any], support_url: str) -> tuple[str, str]:
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return page, policy
+
+
+def expired_link() -> str:
+    """The page a refused link answers (expired, altered, or for another report)."""
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Lien expiré</title><style>{STYLE}</style></head><body>"
+        '<h1 id="status" data-status="LINK_REFUSED">Ce lien a expiré ou n\'est pas valide</h1>'
+        "<p>Les liens envoyés par email sont valables sept jours. Connectez-vous à votre espace "
+        "famille pour lire le bilan d'orientation.</p></body></html>"
+    )

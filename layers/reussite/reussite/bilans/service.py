@@ -123,6 +123,14 @@ def get(user: User, bilan_id: UUID) -> dict[str, Any]:
     return row
 
 
+def get_by_id(bilan_id: UUID) -> dict[str, Any]:
+    """The report, for a caller a signed link vouches for."""
+    row = db.read_one(f"SELECT {_COLUMNS} FROM bilans b WHERE b.id = %s", (bilan_id,))
+    if row is None:
+        raise BilanNotFound()
+    return row
+
+
 def requeue_stale(older_than_minutes: int = 15, limit: int = 200) -> int:
     """Queue again the reports still PENDING and held by no worker a while after they were
     asked for: their message was never sent (SQS down after the commit, and the family did not
@@ -237,7 +245,11 @@ def _owe_email(conn: db.Connection, row: dict[str, Any], outcome: str) -> None:
     owner = conn.execute("SELECT email FROM users WHERE id = %s", (row["owner_id"],)).fetchone()
     if owner is None or not owner["email"]:
         return
-    link = f"{get_settings().public_base_url.rstrip('/')}/v1/bilans/{row['id']}"
+    from reussite import links
+
+    token = links.sign(f"bilan:{row['id']}")
+    base = get_settings().public_base_url.rstrip("/")
+    link = f"{base}/v1/bilans/{row['id']}/page?token={token}"  # opens without signing in
     if outcome == "completed":
         subject = f"Le bilan d'orientation de {row['display_name']} est prêt"
         body = f"Bonjour,\n\nLe bilan d'orientation est prêt : {link}\n"
