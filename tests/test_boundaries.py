@@ -413,7 +413,9 @@ def test_a_cancel_whose_credits_had_expired_says_so(
         (wallet,),
     )
     assert refunds == {"n": 0}
-    mails = helpers.emails(local_aws, f"{starts:%d/%m/%Y %H:%M} UTC est annulée")
+    from reussite.tutoring.service import local_time
+
+    mails = helpers.emails(local_aws, f"{local_time(starts)} est annulée")
     assert mails and not any("rendu" in m["body"] for m in mails)
 
 

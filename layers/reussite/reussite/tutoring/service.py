@@ -73,11 +73,13 @@ _BOOKING = """
            b.cancelled_at, COALESCE(re.amount, 0) > 0 AS refunded,
            COALESCE(re.amount, 0) AS refunded_credits, b.created_at,
            s.coach_id, c.display_name AS coach_name, s.service_code, s.subject, s.starts_at,
-           s.ends_at, s.status AS session_status, s.room_url, st.display_name AS student_name
+           s.ends_at, s.status AS session_status, s.room_url, st.display_name AS student_name,
+           svc.name AS service_name
       FROM tutoring_bookings b
       JOIN tutoring_sessions s ON s.id = b.session_id
       JOIN coaches c ON c.user_id = s.coach_id
       JOIN students st ON st.id = b.student_id
+      JOIN tutoring_services svc ON svc.code = s.service_code
       LEFT JOIN ledger_entries re ON re.id = b.refund_entry_id
 """
 
@@ -470,6 +472,14 @@ def send_reminders() -> int:
     return len(claimed)
 
 
+def local_time(moment: datetime) -> str:
+    """A session's time as the family reads it: in the school's time zone, which it names
+    ("12/03/2027 à 10:00, heure de Tunis")."""
+    zone = get_settings().school_timezone
+    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{moment.astimezone(ZoneInfo(zone)):%d/%m/%Y à %H:%M}, heure de {city}"
+
+
 def _email_keys(booking_id: UUID, event: str) -> list[str]:
     return [f"tutoring-{event}:{booking_id}:{who}" for who in ("family", "coach")]
 
@@ -486,8 +496,11 @@ def _owe_emails(conn: db.Connection, booking: dict[str, Any], event: str) -> Non
         ).fetchall()
     ]
     coach = conn.execute("SELECT email FROM users WHERE id = %s", (booking["coach_id"],)).fetchone()
-    when = f"{booking['starts_at']:%d/%m/%Y %H:%M} UTC"
-    what = f"{booking['subject']} avec {booking['coach_name']} pour {booking['student_name']}"
+    when = local_time(booking["starts_at"])
+    what = (
+        f"{booking['service_name'].lower()} ({booking['subject']}) avec {booking['coach_name']}"
+        f" pour {booking['student_name']}"
+    )
     subject, body = {
         "booked": (
             f"Séance réservée : {when}",
