@@ -397,3 +397,38 @@ def test_a_failed_email_is_sent_later_and_the_payment_stands(
     reconcile()
 
     assert helpers.mailed_to(local_aws, order["reference"]) == [[parent.email]]
+
+
+@pytest.mark.parametrize(
+    ("language", "greeting", "subject"),
+    [
+        (None, "Nous avons bien reçu votre paiement de 50.000 TND", "Paiement reçu"),
+        ("en", "We received your payment of 50.000 TND", "Payment received"),
+        ("ar", "استلمنا دفعتكم بقيمة 50.000 TND", "تم استلام الدفع"),
+    ],
+)
+def test_the_payment_email_is_in_the_buyers_language(
+    database_url: str,
+    principal: Any,
+    local_aws: Any,
+    language: str | None,
+    greeting: str,
+    subject: str,
+) -> None:
+    from reussite.identity import service as identity
+    from reussite.payments import checkout as buying
+    from reussite.payments import wise
+    from reussite.payments.models import Provider
+
+    buyer = identity.resolve_user(principal(Role.ELEVE))
+    if language:
+        db.connection().execute(
+            "UPDATE users SET language = %s WHERE id = %s", (language, buyer.id)
+        )
+    staff = identity.resolve_user(principal(Role.ASSISTANTE))
+    order = buying.checkout(buyer, "PACK_5", None, Provider.WISE, str(uuid.uuid4()))
+
+    wise.confirm_transfer(staff, order.id, f"t-{uuid.uuid4()}", order.amount_minor, "TND")
+
+    (mail,) = helpers.emails(local_aws, order.reference)
+    assert greeting in mail["body"] and mail["subject"].startswith(subject)

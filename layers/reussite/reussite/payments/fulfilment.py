@@ -101,34 +101,66 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
     _owe_confirmation(conn, order, product, receipt)
 
 
+# The payment email in the buyer's language (French unless they chose English or Arabic).
+_CONFIRMATION = {
+    "fr": {
+        "subject": "Paiement reçu - {product} ({reference})",
+        "pack": "{credits} crédits ont été ajoutés au compte de {student}.",
+        "addon": "ARIA accompagne désormais {student} en {subjects} pendant un mois.",
+        "plan": "La formule {product} est payée pour {student} pour un mois, avec {credits}"
+        " crédits.",
+        "body": "Bonjour,\n\nNous avons bien reçu votre paiement de {amount} pour {product}"
+        " (commande {reference}).\n{what}\nVotre reçu {receipt} : {url}\n\nMerci,\n{school}\n",
+    },
+    "en": {
+        "subject": "Payment received - {product} ({reference})",
+        "pack": "{credits} credits were added to {student}'s account.",
+        "addon": "ARIA now tutors {student} in {subjects} for one month.",
+        "plan": "The {product} plan is paid for {student} for one month, with {credits} credits.",
+        "body": "Hello,\n\nWe received your payment of {amount} for {product}"
+        " (order {reference}).\n{what}\nYour receipt {receipt}: {url}\n\nThank you,\n{school}\n",
+    },
+    "ar": {
+        "subject": "تم استلام الدفع - {product} ({reference})",
+        "pack": "أضيف {credits} رصيد إلى حساب {student}.",
+        "addon": "يرافق ARIA الآن {student} في {subjects} لمدة شهر.",
+        "plan": "تم دفع باقة {product} لـ {student} لمدة شهر، مع {credits} رصيد.",
+        "body": "مرحبًا،\n\nاستلمنا دفعتكم بقيمة {amount} مقابل {product}"  # noqa: RUF001 (Arabic letters, meant)
+        " (الطلب {reference}).\n{what}\nالإيصال {receipt}: {url}\n\nشكرًا،\n{school}\n",  # noqa: RUF001 (Arabic letters, meant)
+    },
+}
+
+
 def _owe_confirmation(
     conn: db.Connection, order: dict[str, Any], product: Product, receipt: str
 ) -> None:
     people = conn.execute(
-        """SELECT u.email, s.display_name FROM users u, students s
+        """SELECT u.email, u.language, s.display_name FROM users u, students s
             WHERE u.id = %s AND s.id = %s""",
         (order["buyer_id"], order["student_id"]),
     ).fetchone()
     if people is None or not people["email"]:
         return
+    text = _CONFIRMATION.get(people["language"], _CONFIRMATION["fr"])
+    values = {
+        "product": product.name,
+        "reference": order["reference"],
+        "student": people["display_name"],
+        "credits": product.credits,
+        "subjects": ", ".join(order["aria_subjects"]),
+        "amount": format_amount(order["amount_minor"], order["currency"]),
+        "receipt": receipt,
+        "url": receipt_url(order["id"]),
+        "school": get_settings().issuer_name,
+    }
     if product.kind is ProductKind.CREDIT_PACK:
-        what = f"{product.credits} credits were added to {people['display_name']}'s account."
+        what = text["pack"].format(**values)
     elif product.kind is ProductKind.ARIA_ADDON:
-        subjects = ", ".join(order["aria_subjects"])
-        what = f"ARIA now tutors {people['display_name']} in {subjects} for one month."
+        what = text["addon"].format(**values)
     else:
-        what = (
-            f"The {product.name} plan is paid for {people['display_name']} for one month, "
-            f"with {product.credits} credits."
-        )
-    amount = format_amount(order["amount_minor"], order["currency"])
-    body = (
-        f"Hello,\n\nWe received your payment of {amount}"
-        f" for {product.name} (order {order['reference']}).\n{what}\n"
-        f"Your receipt {receipt}: {receipt_url(order['id'])}\n\n"
-        f"Thank you,\n{get_settings().issuer_name}\n"
-    )
-    subject = f"Payment received - {product.name} ({order['reference']})"
+        what = text["plan"].format(**values)
+    body = text["body"].format(**values, what=what)
+    subject = text["subject"].format(**values)
     outbox.write(conn, email_key(order["id"]), [people["email"]], subject, body)
 
 
