@@ -140,7 +140,13 @@ def bench_handler() -> tuple[tuple[float, float], tuple[float, float]]:
     def conversation() -> str:
         import json
 
-        made = call("POST", "/v1/aria/conversations", "/v1/aria/conversations", {"subject": "NSI"})
+        made = call(
+            "POST",
+            "/v1/aria/conversations",
+            "/v1/aria/conversations",
+            {"subject": "NSI"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
         return str(json.loads(made["body"])["id"])
 
     route = "/v1/aria/conversations/{conversation_id}/messages"

@@ -40,12 +40,14 @@ def aria(
 ) -> tuple[int, Any, dict[str, str]]:
     key = str(uuid.uuid4()) if key == "auto" and method == "POST" else key
     headers = {"Idempotency-Key": key} if key and key != "auto" else None
+    path, _, query = path.partition("?")
     event = http_api_event(
         method,
         path,
         claims=principal_claims(who) if who else None,
         body=body,
         headers=headers,
+        query=query,
         source_ip=ip,
     )
     result = functions.invoke(helpers.FUNCTIONS["aria_api"], event)
@@ -456,7 +458,8 @@ def test_a_visitor_takes_the_quiz_gives_an_email_and_is_recommended_the_free_rep
     status, csv_text, headers = aria("GET", "/v1/admin/leads.csv", staff)
     assert status == 200 and headers["content-type"].startswith("text/csv")
     assert "visiteur@example.test,True,Prospect via Quiz IA,visuel" in csv_text
-    (mine,) = [x for x in aria("GET", "/v1/admin/leads", staff)[1] if x["email"].startswith("vis")]
+    listed_leads = aria("GET", "/v1/admin/leads", staff)[1]["items"]
+    (mine,) = [x for x in listed_leads if x["email"].startswith("vis")]
     assert aria("POST", f"/v1/admin/leads/{mine['id']}/delete", staff)[0] == 204
     assert db.read_one("SELECT 1 FROM leads WHERE id = %s", (mine["id"],)) is None
 
@@ -574,3 +577,48 @@ def test_retries_of_one_key_sent_at_once_call_the_model_once_and_get_one_reply(
     assert len({r.reply.id for r in replies}) == 1
     assert db.read_one("SELECT used FROM aria_usage WHERE student_id = %s", (child,)) == {"used": 1}
     assert db.read_one("SELECT count(*) AS n FROM aria_pending") == {"n": 0}
+
+
+def test_starting_a_conversation_and_writing_content_are_safe_to_retry(
+    family: Any, principal: Any
+) -> None:
+    _, student, child = family(["NSI", "MATHEMATIQUES"])
+    staff = principal(Role.ASSISTANTE)
+
+    first = aria("POST", "/v1/aria/conversations", student, {"subject": "NSI"}, key="c1")
+    again = aria("POST", "/v1/aria/conversations", student, {"subject": "NSI"}, key="c1")
+    other = aria("POST", "/v1/aria/conversations", student, {"subject": "MATHEMATIQUES"}, key="c1")
+    missing = aria("POST", "/v1/aria/conversations", student, {"subject": "NSI"}, key=None)
+
+    assert first[0] == again[0] == 201 and again[1]["id"] == first[1]["id"]
+    assert (other[0], other[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert (missing[0], missing[1]["code"]) == (400, "IDEMPOTENCY_KEY_REQUIRED")
+    count = db.read_one(
+        "SELECT count(*) AS n FROM aria_conversations WHERE student_id = %s", (child,)
+    )
+    assert count == {"n": 1}
+    piece = {"subject": "SES", "school_level": "bac", "title": "L'offre", "body": "Loi de l'offre."}
+    made = aria("POST", "/v1/admin/aria/content", staff, piece, key="p1")
+    remade = aria("POST", "/v1/admin/aria/content", staff, piece, key="p1")
+    changed = aria("POST", "/v1/admin/aria/content", staff, piece | {"title": "Autre"}, key="p1")
+    assert made[0] == remade[0] == 201 and remade[1]["id"] == made[1]["id"]
+    assert (changed[0], changed[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_staff_lists_are_pages_with_a_cursor(database_url: str, principal: Any) -> None:
+    staff = principal(Role.ADMIN)
+    for n in range(3):
+        piece = {"subject": "SES", "school_level": "9e", "title": f"Fiche {n}", "body": "Texte."}
+        assert aria("POST", "/v1/admin/aria/content", staff, piece)[0] == 201
+
+    first = aria("GET", "/v1/admin/aria/content?subject=SES&limit=2", staff)[1]
+    second = aria(
+        "GET", f"/v1/admin/aria/content?subject=SES&limit=2&cursor={first['next']}", staff
+    )[1]
+    seen = [p["id"] for p in first["items"] + second["items"]]
+
+    assert len(first["items"]) == 2 and first["next"]
+    assert len(seen) == len(set(seen)) >= 3
+    leads_cursor = aria("GET", f"/v1/admin/leads?cursor={first['next']}", staff)
+    assert (leads_cursor[0], leads_cursor[1]["code"]) == (400, "BAD_CURSOR")  # another list's
+    assert aria("GET", "/v1/admin/leads?cursor=bm9wZQ", staff)[1]["code"] == "BAD_CURSOR"

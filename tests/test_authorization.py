@@ -142,7 +142,7 @@ class World:
         self.content = aria_content.create(staff, "NSI", "bac", "Les graphes", "Un graphe...").id
         self.widget_session = aria_widget.talk("matrix", None, None).session_id
         aria_widget.capture("matrix", self.widget_session, "matrix@example.test", True)
-        self.lead = aria_widget.leads(staff)[0].id
+        self.lead = aria_widget.leads(staff).items[0].id
 
     def token(self, role: str) -> str | None:
         if role == "anonymous":

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 from reussite.aria import chat, content, widget
 from reussite.aria.models import (
     SUBJECTS,
+    ContentPage,
     ContentPiece,
     Conversation,
     ConversationPage,
     ConversationSummary,
     Entitlements,
     Feedback,
-    Lead,
+    LeadPage,
     Reply,
     WidgetTurn,
 )
@@ -51,8 +52,10 @@ class NewConversation(BaseModel):
 
 
 @app.post("/v1/aria/conversations", status_code=status.HTTP_201_CREATED)
-def start_conversation(body: NewConversation, user: CurrentUser) -> ConversationSummary:
-    return chat.start(user, body.subject, body.student_id, body.school_level)
+def start_conversation(
+    body: NewConversation, user: CurrentUser, key: IdempotencyKey
+) -> ConversationSummary:
+    return chat.start(user, body.subject, body.student_id, body.school_level, key)
 
 
 @app.get("/v1/aria/conversations")
@@ -106,8 +109,8 @@ class NewContent(BaseModel):
 
 
 @app.post("/v1/admin/aria/content", status_code=status.HTTP_201_CREATED)
-def create_content(body: NewContent, user: CurrentUser) -> ContentPiece:
-    return content.create(user, body.subject, body.school_level, body.title, body.body)
+def create_content(body: NewContent, user: CurrentUser, key: IdempotencyKey) -> ContentPiece:
+    return content.create(user, body.subject, body.school_level, body.title, body.body, key)
 
 
 class ContentChange(BaseModel):
@@ -124,8 +127,13 @@ def edit_content(content_id: UUID, body: ContentChange, user: CurrentUser) -> Co
 
 
 @app.get("/v1/admin/aria/content")
-def list_content(user: CurrentUser, subject: Subject | None = None) -> list[ContentPiece]:
-    return content.listing(user, subject)
+def list_content(
+    user: CurrentUser,
+    subject: Subject | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ContentPage:
+    return content.listing(user, subject, limit, cursor)
 
 
 # -- the public widget and its leads -----------------------------------------------------------
@@ -160,8 +168,12 @@ def widget_lead(body: LeadIn, http: Request) -> WidgetTurn:
 
 
 @app.get("/v1/admin/leads")
-def list_leads(user: CurrentUser) -> list[Lead]:
-    return widget.leads(user)
+def list_leads(
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> LeadPage:
+    return widget.leads(user, limit, cursor)
 
 
 @app.get("/v1/admin/leads.csv", response_class=PlainTextResponse)

@@ -11,7 +11,6 @@ answer rather than calling the tutor again.
 
 from __future__ import annotations
 
-import base64
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from reussite import db
+from reussite import db, pagination
 from reussite.aria import content
 from reussite.aria.models import (
     Conversation,
@@ -36,7 +35,7 @@ from reussite.aria.models import (
     SubjectNotIncluded,
 )
 from reussite.aria.tutor import Turn, Tutor, system_prompt
-from reussite.errors import BadCursor, NotEligible, RequestInProgress
+from reussite.errors import NotEligible, RequestInProgress
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.settings import get_settings
@@ -101,24 +100,50 @@ def _require_subject(row: dict[str, Any], subject: str) -> None:
 
 
 def start(
-    user: User, subject: str, student_id: UUID | None, school_level: str | None
+    user: User,
+    subject: str,
+    student_id: UUID | None,
+    school_level: str | None,
+    key: str | None = None,
 ) -> ConversationSummary:
     """A new conversation in one of the student's subjects (its level: the one given, else
-    the student's profile)."""
+    the student's profile). The same key again answers the same conversation; with another
+    request it is IDEMPOTENCY_KEY_REUSED (no key: scripts, never replayed)."""
     from reussite.identity import service as identity
 
     student = identity.acting_for(
         user, student_id, (Role.ELEVE, Role.PARENT), "Students (or their parents) talk to ARIA"
+    )
+    request = fingerprint(
+        "aria.conversation", subject=subject, student=student, school_level=school_level
     )
     with db.transaction() as conn:
         row = _entitlement(conn, student)
         _require_subject(row, subject)
         created = conn.execute(
             f"""INSERT INTO aria_conversations (student_id, subject, school_level, title,
-                                                created_by)
-                VALUES (%s, %s, %s, %s, %s) RETURNING {_CONVERSATION}""",
-            (student, subject, school_level or row["school_level"], subject.title(), user.id),
+                                                created_by, idempotency_key, request_hash)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (created_by, idempotency_key) DO NOTHING
+                RETURNING {_CONVERSATION}""",
+            (
+                student,
+                subject,
+                school_level or row["school_level"],
+                subject.title(),
+                user.id,
+                key,
+                request,
+            ),
         ).fetchone()
+        if created is None:  # the key's first request (committed meanwhile, or before)
+            created = conn.execute(
+                f"""SELECT {_CONVERSATION}, request_hash FROM aria_conversations
+                     WHERE created_by = %s AND idempotency_key = %s""",
+                (user.id, key),
+            ).fetchone()
+            assert created is not None
+            require_same(created.pop("request_hash"), request)
     return ConversationSummary.model_validate(created)
 
 
@@ -171,7 +196,7 @@ def listing(
         students = [r["student_id"] for r in children]
     else:
         students = [identity.acting_for(user, None, (Role.ELEVE,), "Name the student")]
-    after = _decode(cursor) if cursor else None
+    after = pagination.decode("aria-conversations", cursor)
     rows = (
         db.connection()
         .execute(
@@ -191,23 +216,11 @@ def listing(
     items = [ConversationSummary.model_validate(r) for r in rows[:limit]]
     more = len(rows) > limit
     return ConversationPage(
-        items=items, next=_encode(items[-1].updated_at, items[-1].id) if more else None
+        items=items,
+        next=pagination.encode("aria-conversations", items[-1].updated_at, items[-1].id)
+        if more
+        else None,
     )
-
-
-def _encode(at: datetime, last: UUID) -> str:
-    return base64.urlsafe_b64encode(f"aria:{at.isoformat()}|{last}".encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        kind, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        at, _, last = rest.partition("|")
-        if kind != "aria":
-            raise ValueError(kind)
-        return datetime.fromisoformat(at), UUID(last)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor() from exc
 
 
 # -- messages ----------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import re
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import audit, db
-from reussite.aria.models import ContentNotFound, ContentPiece
+from reussite import audit, db, pagination
+from reussite.aria.models import ContentNotFound, ContentPage, ContentPiece
+from reussite.idempotency import fingerprint, require_same
 from reussite.identity.access import require_staff
 
 if TYPE_CHECKING:
@@ -68,15 +69,32 @@ def retrieve(subject: str, level: str | None, question: str, top: int = TOP) -> 
     return [ContentPiece.model_validate(r) for r in rows]
 
 
-def create(staff: User, subject: str, school_level: str, title: str, body: str) -> ContentPiece:
+def create(
+    staff: User, subject: str, school_level: str, title: str, body: str, key: str | None = None
+) -> ContentPiece:
+    """A new piece; the same key again answers the same piece, with another request it is
+    IDEMPOTENCY_KEY_REUSED (no key: scripts, never replayed)."""
     require_staff(staff, _REFUSAL)
+    request = fingerprint(
+        "aria.content", subject=subject, school_level=school_level, title=title, body=body
+    )
     with db.transaction() as conn:
         row = conn.execute(
-            f"""INSERT INTO pedagogical_content (subject, school_level, title, body, created_by)
-                VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
-            (subject, school_level, title, sanitise(body), staff.id),
+            f"""INSERT INTO pedagogical_content (subject, school_level, title, body, created_by,
+                                                 idempotency_key, request_hash)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (created_by, idempotency_key) DO NOTHING RETURNING {_COLUMNS}""",
+            (subject, school_level, title, sanitise(body), staff.id, key, request),
         ).fetchone()
-        assert row is not None
+        if row is None:  # the key's first request
+            row = conn.execute(
+                f"""SELECT {_COLUMNS}, request_hash FROM pedagogical_content
+                     WHERE created_by = %s AND idempotency_key = %s""",
+                (staff.id, key),
+            ).fetchone()
+            assert row is not None
+            require_same(row.pop("request_hash"), request)
+            return ContentPiece.model_validate(row)
         audit.record(conn, staff.id, "content.create", f"content:{row['id']}", {"title": title})
     return ContentPiece.model_validate(row)
 
@@ -103,16 +121,32 @@ def update(staff: User, content_id: UUID, changes: dict[str, Any]) -> ContentPie
 _EDITABLE = ("subject", "school_level", "title", "body", "active")
 
 
-def listing(staff: User, subject: str | None, limit: int = 100) -> list[ContentPiece]:
+def listing(
+    staff: User, subject: str | None, limit: int = 50, cursor: str | None = None
+) -> ContentPage:
+    """The school's content (of one subject, or all), the most recently changed first, a page
+    at a time."""
     require_staff(staff, _REFUSAL)
+    after = pagination.decode("aria-content", cursor)
     rows = (
         db.connection()
         .execute(
             f"""SELECT {_COLUMNS} FROM pedagogical_content
-                 WHERE %(subject)s::text IS NULL OR subject = %(subject)s
-                 ORDER BY subject, school_level, title, id LIMIT %(limit)s""",
-            {"subject": subject, "limit": limit},
+                 WHERE (%(subject)s::text IS NULL OR subject = %(subject)s)
+                   AND (%(at)s::timestamptz IS NULL OR (updated_at, id) < (%(at)s, %(id)s))
+                 ORDER BY updated_at DESC, id DESC LIMIT %(limit)s""",
+            {
+                "subject": subject,
+                "at": after[0] if after else None,
+                "id": after[1] if after else None,
+                "limit": limit + 1,
+            },
         )
         .fetchall()
     )
-    return [ContentPiece.model_validate(r) for r in rows]
+    items = [ContentPiece.model_validate(r) for r in rows[:limit]]
+    last = items[-1] if len(rows) > limit else None
+    return ContentPage(
+        items=items,
+        next=pagination.encode("aria-content", last.updated_at, last.id) if last else None,
+    )

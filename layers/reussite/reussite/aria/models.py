@@ -158,3 +158,13 @@ class Lead(BaseModel):
     source: str
     created_at: datetime
     updated_at: datetime
+
+
+class ContentPage(BaseModel):
+    items: list[ContentPiece]
+    next: str | None = None
+
+
+class LeadPage(BaseModel):
+    items: list[Lead]
+    next: str | None = None

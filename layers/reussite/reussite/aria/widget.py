@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import audit, db
-from reussite.aria.models import Lead, LeadNotFound, RateLimited, WidgetTurn
+from reussite import audit, db, pagination
+from reussite.aria.models import Lead, LeadNotFound, LeadPage, RateLimited, WidgetTurn
 from reussite.errors import DomainError
 from reussite.identity.access import require_staff
 from reussite.settings import get_settings
@@ -199,14 +199,29 @@ def _recommendation(session_id: UUID, profile: str | None = None) -> WidgetTurn:
 _LEAD = "id, email, consent, tag, profile, source, created_at, updated_at"
 
 
-def leads(staff: User, limit: int = 500) -> list[Lead]:
+def leads(staff: User, limit: int = 100, cursor: str | None = None) -> LeadPage:
+    """The leads, the newest first, a page at a time."""
     require_staff(staff, "Staff read the leads")
+    after = pagination.decode("leads", cursor)
     rows = (
         db.connection()
-        .execute(f"SELECT {_LEAD} FROM leads ORDER BY created_at DESC, id LIMIT %s", (limit,))
+        .execute(
+            f"""SELECT {_LEAD} FROM leads
+                 WHERE %(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s, %(id)s)
+                 ORDER BY created_at DESC, id DESC LIMIT %(limit)s""",
+            {
+                "at": after[0] if after else None,
+                "id": after[1] if after else None,
+                "limit": limit + 1,
+            },
+        )
         .fetchall()
     )
-    return [Lead.model_validate(r) for r in rows]
+    items = [Lead.model_validate(r) for r in rows[:limit]]
+    last = items[-1] if len(rows) > limit else None
+    return LeadPage(
+        items=items, next=pagination.encode("leads", last.created_at, last.id) if last else None
+    )
 
 
 def leads_csv(staff: User) -> str:
@@ -215,10 +230,20 @@ def leads_csv(staff: User) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email", "consent", "tag", "profile", "source", "created_at"])
-    for lead in leads(staff, limit=100_000):
+    for lead in _every_lead(staff):
         cells: list[Any] = [lead.email, lead.consent, lead.tag, lead.profile or "", lead.source]
         writer.writerow([_safe_cell(str(c)) for c in cells] + [lead.created_at.isoformat()])
     return out.getvalue()
+
+
+def _every_lead(staff: User) -> list[Lead]:
+    found, cursor = [], None
+    while True:
+        page = leads(staff, limit=1000, cursor=cursor)
+        found += page.items
+        if page.next is None:
+            return found
+        cursor = page.next
 
 
 def _safe_cell(value: str) -> str:
