@@ -55,11 +55,14 @@ def call(
 
 
 def emails(aws: Any, containing: str = "") -> list[dict[str, Any]]:
-    """The emails moto's SES accepted for sending whose body contains `containing`."""
+    """The emails moto's SES accepted for sending whose text contains `containing` (each with
+    `subject`, `body` (the text), `html` and its recipients)."""
     import httpx
 
+    from reussite_local.mailbox import parse
+
     data = httpx.get(f"{aws.endpoint}/moto-api/data.json").json()
-    return [m for m in data.get("ses", {}).get("Message", []) if containing in m["body"]]
+    return [m for m in parse(data) if containing in m["body"]]
 
 
 def mailed_to(aws: Any, containing: str) -> list[list[str]]:

@@ -96,9 +96,9 @@ def test_a_plan_paid_once_buys_one_month_and_lapses(
         (date(2027, 6, 1), 2, Offer.FREE, "EXPIRED"),
         (date(2027, 12, 1), 2, Offer.FREE, "EXPIRED"),
     ]
-    assert helpers.mailed_to(local_aws, "Inès was not renewed: it ended on 05/02/2027") == [
-        [parent_user.email]
-    ]
+    assert helpers.mailed_to(
+        local_aws, "de Inès n'a pas été renouvelée : elle a pris fin le 05/02/2027"
+    ) == [[parent_user.email]]
     assert check_invariants().clean
 
 

@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -413,10 +414,10 @@ def test_a_cancel_whose_credits_had_expired_says_so(
         (wallet,),
     )
     assert refunds == {"n": 0}
-    from reussite.tutoring.service import local_time
-
-    mails = helpers.emails(local_aws, f"{local_time(starts)} est annulée")
-    assert mails and not any("rendu" in m["body"] for m in mails)
+    when = f"{starts.astimezone(ZoneInfo('Africa/Tunis')):%d/%m/%Y à %H:%M} (heure de Tunis)"
+    mails = helpers.emails(local_aws, f"prévue le {when}, est annulée")
+    assert mails and all("les crédits ne sont pas rendus" in m["body"] for m in mails)
+    assert not any("ont été rendus" in m["body"] for m in mails)
 
 
 # -- 7. the role claim -------------------------------------------------------------------------

@@ -402,9 +402,9 @@ def test_a_failed_email_is_sent_later_and_the_payment_stands(
 @pytest.mark.parametrize(
     ("language", "greeting", "subject"),
     [
-        (None, "Nous avons bien reçu votre paiement de 50.000 TND", "Paiement reçu"),
+        (None, "Nous avons bien reçu votre paiement de 50,000 TND", "Paiement reçu"),
         ("en", "We received your payment of 50.000 TND", "Payment received"),
-        ("ar", "استلمنا دفعتكم بقيمة 50.000 TND", "تم استلام الدفع"),
+        ("ar", "استلمنا دفعتكم بقيمة 50,000 TND", "تم استلام الدفع"),
     ],
 )
 def test_the_payment_email_is_in_the_buyers_language(

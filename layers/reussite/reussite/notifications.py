@@ -26,13 +26,17 @@ def send_to_queue(queue_url: str, body: dict[str, Any]) -> str:
     return str(response["MessageId"])
 
 
-def send_email(recipients: list[str], subject: str, text: str) -> str:
-    response = _client("ses").send_email(
-        Source=get_settings().email_sender,
-        Destination={"ToAddresses": recipients},
-        Message={
-            "Subject": {"Data": header_line(subject), "Charset": "UTF-8"},
-            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
-        },
-    )
+def send_email(recipients: list[str], subject: str, text: str, html: str | None = None) -> str:
+    """One email, as MIME: the plain text, and the HTML as its alternative when given."""
+    from email.message import EmailMessage
+
+    sender = get_settings().email_sender
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = header_line(subject)
+    message.set_content(text, charset="utf-8")
+    if html is not None:
+        message.add_alternative(html, subtype="html", charset="utf-8")
+    response = _client("ses").send_raw_email(Source=sender, RawMessage={"Data": message.as_bytes()})
     return str(response["MessageId"])

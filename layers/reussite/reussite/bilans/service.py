@@ -8,13 +8,14 @@ is FAILED with the reason. Either way the owner gets an email (outbox).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from reussite import db, outbox
+from reussite import db, emails, outbox
 from reussite.bilans.models import BilanAccepted
 from reussite.bilans.writers import PASSES, WriterFailed, writer
 from reussite.errors import (
@@ -225,7 +226,7 @@ def _complete(row: dict[str, Any], author: str, sections: list[str]) -> None:
             (markdown, author, row["id"]),
         ).fetchone()
         if done:
-            _owe_email(conn, row, "completed")
+            _owe_email(conn, row, "completed", sections)
     outbox.flush(keys=[f"bilan-completed:{row['id']}"])
 
 
@@ -241,22 +242,41 @@ def _fail(row: dict[str, Any], reason: str) -> None:
     outbox.flush(keys=[f"bilan-failed:{row['id']}"])
 
 
-def _owe_email(conn: db.Connection, row: dict[str, Any], outcome: str) -> None:
-    owner = conn.execute("SELECT email FROM users WHERE id = %s", (row["owner_id"],)).fetchone()
-    if owner is None or not owner["email"]:
-        return
+def _owe_email(
+    conn: db.Connection, row: dict[str, Any], outcome: str, sections: list[str] | None = None
+) -> None:
+    """The owner is told, in their language, with a signed link that opens the report's page
+    without signing in; a ready report's email sums up each section."""
     from reussite import links
+    from reussite.bilans.writers import PASSES
 
     token = links.sign(f"bilan:{row['id']}")
     base = get_settings().public_base_url.rstrip("/")
-    link = f"{base}/v1/bilans/{row['id']}/page?token={token}"  # opens without signing in
-    if outcome == "completed":
-        subject = f"Le bilan d'orientation de {row['display_name']} est prêt"
-        body = f"Bonjour,\n\nLe bilan d'orientation est prêt : {link}\n"
-    else:
-        subject = f"Le bilan d'orientation de {row['display_name']} n'a pas pu être rédigé"
-        body = (
-            f"Bonjour,\n\nNous n'avons pas pu rédiger le bilan d'orientation. Détails et "
-            f"contact du support : {link}\n"
-        )
-    outbox.write(conn, f"bilan-{outcome}:{row['id']}", [owner["email"]], subject, body)
+    values: dict[str, Any] = {
+        "student": row["display_name"],
+        "link": f"{base}/v1/bilans/{row['id']}/page?token={token}",
+        "support_url": get_settings().support_url,
+        "sections": [
+            {"code": step.code, "excerpt": excerpt(text)}
+            for step, text in zip(PASSES, sections or [], strict=False)
+        ],
+    }
+    template = "bilan_ready" if outcome == "completed" else "bilan_failed"
+    key = f"bilan-{outcome}:{row['id']}"
+    emails.owe(conn, key, emails.person(conn, row["owner_id"]), template, values)
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*+>]|\d+[.)])\s+")
+
+
+def excerpt(markdown: str, limit: int = 160) -> str:
+    """The first sentences of a section, as plain text, cut at a word under `limit`."""
+    lines = [
+        _LIST_MARK.sub("", line).strip()
+        for line in markdown.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    text = " ".join(" ".join(lines).replace("**", "").replace("__", "").replace("`", "").split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import audit, db
+from reussite import audit, db, emails, outbox
 from reussite.certificates import codes
 from reussite.errors import CertificateNotFound, NotEligible
 from reussite.identity.access import require_role
@@ -77,8 +77,10 @@ def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> 
         _store_pdf(row)
         row["pdf_stored_at"] = _mark(row["id"], "pdf_stored_at")
     if row["emailed_at"] is None:
-        _email_holder(row)
-        row["emailed_at"] = _mark(row["id"], "emailed_at")
+        with db.transaction() as conn:  # the email is owed with the mark, once
+            row["emailed_at"] = _mark(row["id"], "emailed_at", conn)
+            _owe_ready_email(conn, row)
+        outbox.flush(keys=[_email_key(row["id"])])
     return Issued(row["id"], row["code"], row["attempt_id"], row["outcome_id"], True, True)
 
 
@@ -181,38 +183,59 @@ def _store_pdf(row: dict[str, Any]) -> None:
     )
 
 
-def _email_holder(row: dict[str, Any]) -> None:
-    from reussite.notifications import send_email
+def _email_key(certificate_id: UUID) -> str:
+    return f"certificate-ready:{certificate_id}"
 
-    recipients = [
-        r["email"]
-        for r in db.connection().execute(
-            """SELECT u.email FROM students s JOIN users u ON u.id = s.user_id
-                WHERE s.id = %(student)s AND u.email IS NOT NULL
-               UNION
-               SELECT u.email FROM parent_students ps JOIN users u ON u.id = ps.parent_id
-                WHERE ps.student_id = %(student)s AND u.email IS NOT NULL""",
-            {"student": row["student_id"]},
-        )
-    ]
-    if not recipients:
-        return
-    link = verify_url(row["code"])
-    send_email(
-        recipients,
-        subject=f"Votre certificat : {row['qualification']}",
-        text=(
-            f"Félicitations {row['holder_name']} !\n\nVotre certificat « {row['qualification']} »"
-            f" est disponible. Vérifiez-le et partagez-le : {link}\n"
-            f"Code de vérification : {row['code']}\n"
-        ),
+
+def _owe_ready_email(conn: db.Connection, row: dict[str, Any]) -> None:
+    """ "Certificate ready" to the holder and their parents, with a signed link to the PDF."""
+    emails.owe(
+        conn,
+        _email_key(row["id"]),
+        emails.family(conn, row["student_id"]),
+        "certificate_ready",
+        {
+            "holder": row["holder_name"],
+            "qualification": row["qualification"],
+            "level": row["level"],
+            "code": row["code"],
+            "verify_link": verify_url(row["code"]),
+            "pdf_link": pdf_link(row["code"]),
+        },
     )
 
 
-def _mark(certificate_id: UUID, column: str) -> datetime:
+def pdf_link(code: str) -> str:
+    """The certificate's PDF, opening in a browser without signing in, for a week."""
+    from reussite import links
+
+    token = links.sign(f"certificate:{code}")
+    return f"{get_settings().public_base_url.rstrip('/')}/v1/certificates/{code}/pdf?token={token}"
+
+
+def pdf_redirect(code: str) -> str:
+    """A short-lived S3 link to the stored PDF of the certificate `code`."""
+    from reussite.notifications import s3
+
+    row = db.read_one(
+        "SELECT pdf_key FROM certificates WHERE code = %s AND pdf_stored_at IS NOT NULL",
+        (code,),
+    )
+    if row is None:
+        raise CertificateNotFound()
+    return str(
+        s3().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": get_settings().certificates_bucket, "Key": row["pdf_key"]},
+            ExpiresIn=PRESIGNED_SECONDS,
+        )
+    )
+
+
+def _mark(certificate_id: UUID, column: str, conn: db.Connection | None = None) -> datetime:
     assert column in ("pdf_stored_at", "emailed_at")
     row = (
-        db.connection()
+        (conn or db.connection())
         .execute(
             f"UPDATE certificates SET {column} = coalesce({column}, now()) WHERE id = %s "
             f"RETURNING {column} AS at",

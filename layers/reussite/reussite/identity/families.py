@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from reussite import audit, db, outbox
+from reussite import audit, db, emails, outbox
 from reussite.codes import cleaned, grouped, random_code
 from reussite.errors import NotFound
 from reussite.idempotency import fingerprint, require_same
@@ -60,29 +60,6 @@ class Profile(BaseModel):
     name: str | None
     phone: str | None
     language: str
-
-
-WELCOME = {
-    "fr": (
-        "Bienvenue sur {school}",
-        "Bonjour {name},\n\nVotre espace famille est prêt : {children}.\n"
-        "Première étape conseillée : le Bilan Stratégique Gratuit, un bilan d'orientation "
-        "personnalisé pour chaque enfant.\n\n{link}\n\nÀ bientôt,\n{school}\n",
-    ),
-    "en": (
-        "Welcome to {school}",
-        "Hello {name},\n\nYour family space is ready: {children}.\n"
-        "A good first step: the free strategic assessment, a personalised orientation report "
-        "for each child.\n\n{link}\n\nSee you soon,\n{school}\n",
-    ),
-    # Arabic letters look like Latin ones to a linter: they are meant.
-    "ar": (
-        "مرحبًا بكم في {school}",
-        "مرحبًا {name}،\n\nفضاء عائلتكم جاهز: {children}.\n"  # noqa: RUF001
-        "الخطوة الأولى المقترحة: التقييم الاستراتيجي المجاني، تقرير توجيه شخصي لكل طفل.\n\n"
-        "{link}\n\nإلى اللقاء،\n{school}\n",
-    ),
-}
 
 
 def sign_up(
@@ -159,23 +136,14 @@ def _welcome_key(parent_id: UUID) -> str:
 def _owe_welcome(
     conn: db.Connection, parent: User, name: str, language: str, children: list[str]
 ) -> None:
-    if not parent.email:
-        return
     settings = get_settings()
-    subject, body = WELCOME.get(language, WELCOME["fr"])
-    link = settings.free_bilan_url or f"{settings.public_base_url.rstrip('/')}/bilan-gratuit"
-    values = {
-        "school": settings.issuer_name,
-        "name": name,
-        "children": ", ".join(children),
-        "link": link,
-    }
-    outbox.write(
+    link = settings.free_bilan_url or "/bilan-gratuit"
+    emails.owe(
         conn,
         _welcome_key(parent.id),
-        [parent.email],
-        subject.format(**values),
-        body.format(**values),
+        [emails.Recipient(parent.email or "", language)],
+        "welcome",
+        {"name": name, "children": children, "link": link},
     )
 
 

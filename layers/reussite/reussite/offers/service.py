@@ -12,6 +12,7 @@ function that changes one takes the day (`today`) as an argument: the clock is t
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -130,6 +131,7 @@ def pay_period(
         assert sub is not None
         sub |= {"anchor_on": today}
         starts_on = today
+        _owe_activation(conn, sub["id"], student_id, plan_code, today, order["buyer_id"])
     else:
         last = conn.execute(
             "SELECT max(ends_on) AS ends_on FROM subscription_periods WHERE subscription_id = %s",
@@ -452,19 +454,17 @@ _EXPIRE_AND_TELL = """
          WHERE status = 'PAST_DUE' AND period_end + %(grace)s <= %(today)s
         RETURNING id, student_id, plan_code, created_by, period_end
     ), told AS (
-        INSERT INTO outbox_emails (key, recipients, subject, body)
+        INSERT INTO outbox_emails (key, recipients, template, language, context)
         SELECT 'subscription-expired:' || l.id || ':' || l.period_end, ARRAY[u.email],
-               'Subscription ended - ' || p.name,
-               format(E'Hello,\\n\\nThe %%s plan for %%s was not renewed: it ended on %%s. '
-                      'Credits already granted stay valid until their own expiry date.\\n\\n'
-                      'Subscribe again at any time from your account.\\n',
-                      p.name, st.display_name, to_char(l.period_end, 'DD/MM/YYYY'))
+               'subscription_lapsed', u.language,
+               jsonb_build_object('plan', p.name, 'student', st.display_name,
+                                  'ended_on', l.period_end)
           FROM lapsed l
           JOIN plans p ON p.code = l.plan_code
           JOIN students st ON st.id = l.student_id
           JOIN users u ON u.id = l.created_by
          WHERE coalesce(u.email, '') <> ''
-        ON CONFLICT (key) DO NOTHING
+        ON CONFLICT (key, language) DO NOTHING
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM lapsed)::int AS n, (SELECT count(*) FROM told)::int AS told
@@ -550,7 +550,11 @@ def _own(conn: db.Connection, user: User, subscription_id: UUID) -> dict[str, An
 
 
 def _change(
-    user: User, subscription_id: UUID, sql: str, params: dict[str, Any]
+    user: User,
+    subscription_id: UUID,
+    sql: str,
+    params: dict[str, Any],
+    then: Callable[[db.Connection, dict[str, Any]], None] | None = None,
 ) -> SubscriptionView:
     with db.transaction() as conn:
         row = _own(conn, user, subscription_id)
@@ -558,8 +562,64 @@ def _change(
             raise SubscriptionEnded()
         conn.execute(sql, params | {"id": subscription_id})
         changed = conn.execute(_VIEW + " WHERE s.id = %s", (subscription_id,)).fetchone()
-    assert changed is not None
+        assert changed is not None
+        if then is not None:
+            then(conn, changed)
     return _view(changed)
+
+
+def _owe_activation(
+    conn: db.Connection,
+    subscription_id: UUID,
+    student_id: UUID,
+    plan_code: str,
+    starts_on: date,
+    payer_id: UUID | None,
+    *,
+    changed: bool = False,
+) -> None:
+    """ "Subscription activated", to the parents and the payer: a new subscription's first
+    period, or the plan a change moves to from the next period."""
+    from reussite import emails
+
+    plan = conn.execute(
+        "SELECT name, credits_per_month FROM plans WHERE code = %s", (plan_code,)
+    ).fetchone()
+    student = conn.execute(
+        "SELECT display_name FROM students WHERE id = %s", (student_id,)
+    ).fetchone()
+    assert plan is not None and student is not None
+    to = emails.parents(conn, student_id) + (emails.person(conn, payer_id) if payer_id else [])
+    emails.owe(
+        conn,
+        f"subscription-activated:{subscription_id}:{plan_code}:{starts_on}",
+        to,
+        "subscription_activated",
+        {
+            "plan": plan["name"],
+            "student": student["display_name"],
+            "credits": plan["credits_per_month"],
+            "starts_on": starts_on,
+            "ends_on": add_months(starts_on, 1),
+            "changed": changed,
+        },
+    )
+
+
+def _owe_plan_change(user: User) -> Callable[[db.Connection, dict[str, Any]], None]:
+    def owe(conn: db.Connection, sub: dict[str, Any]) -> None:
+        if sub.get("next_plan_code"):
+            _owe_activation(
+                conn,
+                sub["id"],
+                sub["student_id"],
+                sub["next_plan_code"],
+                sub["period_end"],
+                user.id,
+                changed=True,
+            )
+
+    return owe
 
 
 def cancel(user: User, subscription_id: UUID) -> SubscriptionView:
@@ -595,6 +655,7 @@ def change_plan(user: User, subscription_id: UUID, plan_code: str) -> Subscripti
               SET next_plan_code = CASE WHEN plan_code = %(plan)s THEN NULL ELSE %(plan)s END
             WHERE id = %(id)s""",
         {"plan": plan_code},
+        then=_owe_plan_change(user),
     )
 
 

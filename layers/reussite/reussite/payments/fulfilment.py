@@ -10,7 +10,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from reussite import db, outbox
+from reussite import db, emails, outbox
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.observability import logger
@@ -23,11 +23,9 @@ from reussite.payments.models import (
 from reussite.payments.orders import (
     ORDER_COLUMNS,
     PRODUCT_SELECT,
-    format_amount,
     product_of,
     receipt_url,
 )
-from reussite.settings import get_settings
 
 if TYPE_CHECKING:  # the reconciliation job importing this module never loads pydantic
     pass
@@ -101,67 +99,37 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
     _owe_confirmation(conn, order, product, receipt)
 
 
-# The payment email in the buyer's language (French unless they chose English or Arabic).
-_CONFIRMATION = {
-    "fr": {
-        "subject": "Paiement reçu - {product} ({reference})",
-        "pack": "{credits} crédits ont été ajoutés au compte de {student}.",
-        "addon": "ARIA accompagne désormais {student} en {subjects} pendant un mois.",
-        "plan": "La formule {product} est payée pour {student} pour un mois, avec {credits}"
-        " crédits.",
-        "body": "Bonjour,\n\nNous avons bien reçu votre paiement de {amount} pour {product}"
-        " (commande {reference}).\n{what}\nVotre reçu {receipt} : {url}\n\nMerci,\n{school}\n",
-    },
-    "en": {
-        "subject": "Payment received - {product} ({reference})",
-        "pack": "{credits} credits were added to {student}'s account.",
-        "addon": "ARIA now tutors {student} in {subjects} for one month.",
-        "plan": "The {product} plan is paid for {student} for one month, with {credits} credits.",
-        "body": "Hello,\n\nWe received your payment of {amount} for {product}"
-        " (order {reference}).\n{what}\nYour receipt {receipt}: {url}\n\nThank you,\n{school}\n",
-    },
-    "ar": {
-        "subject": "تم استلام الدفع - {product} ({reference})",
-        "pack": "أضيف {credits} رصيد إلى حساب {student}.",
-        "addon": "يرافق ARIA الآن {student} في {subjects} لمدة شهر.",
-        "plan": "تم دفع باقة {product} لـ {student} لمدة شهر، مع {credits} رصيد.",
-        "body": "مرحبًا،\n\nاستلمنا دفعتكم بقيمة {amount} مقابل {product}"  # noqa: RUF001 (Arabic letters, meant)
-        " (الطلب {reference}).\n{what}\nالإيصال {receipt}: {url}\n\nشكرًا،\n{school}\n",  # noqa: RUF001 (Arabic letters, meant)
-    },
-}
-
-
 def _owe_confirmation(
     conn: db.Connection, order: dict[str, Any], product: Product, receipt: str
 ) -> None:
-    people = conn.execute(
-        """SELECT u.email, u.language, s.display_name FROM users u, students s
-            WHERE u.id = %s AND s.id = %s""",
-        (order["buyer_id"], order["student_id"]),
+    """The buyer's confirmation, in their language, with a signed link to the receipt."""
+    from reussite import links
+
+    student = conn.execute(
+        "SELECT display_name FROM students WHERE id = %s", (order["student_id"],)
     ).fetchone()
-    if people is None or not people["email"]:
-        return
-    text = _CONFIRMATION.get(people["language"], _CONFIRMATION["fr"])
-    values = {
-        "product": product.name,
-        "reference": order["reference"],
-        "student": people["display_name"],
-        "credits": product.credits,
-        "subjects": ", ".join(order["aria_subjects"]),
-        "amount": format_amount(order["amount_minor"], order["currency"]),
-        "receipt": receipt,
-        "url": receipt_url(order["id"]),
-        "school": get_settings().issuer_name,
-    }
-    if product.kind is ProductKind.CREDIT_PACK:
-        what = text["pack"].format(**values)
-    elif product.kind is ProductKind.ARIA_ADDON:
-        what = text["addon"].format(**values)
-    else:
-        what = text["plan"].format(**values)
-    body = text["body"].format(**values, what=what)
-    subject = text["subject"].format(**values)
-    outbox.write(conn, email_key(order["id"]), [people["email"]], subject, body)
+    kind = {ProductKind.CREDIT_PACK: "pack", ProductKind.ARIA_ADDON: "addon"}.get(
+        product.kind, "plan"
+    )
+    token = links.sign(f"receipt:{order['id']}")
+    emails.owe(
+        conn,
+        email_key(order["id"]),
+        emails.person(conn, order["buyer_id"]),
+        "payment_confirmed",
+        {
+            "kind": kind,
+            "product": product.name,
+            "reference": order["reference"],
+            "student": (student or {}).get("display_name", ""),
+            "credits": product.credits,
+            "subjects": list(order["aria_subjects"] or []),
+            "amount_minor": order["amount_minor"],
+            "currency": order["currency"],
+            "receipt": receipt,
+            "receipt_link": f"{receipt_url(order['id'])}/pdf?token={token}",
+        },
+    )
 
 
 def email_key(order_id: UUID) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from reussite import db, outbox
+from reussite import db, emails, outbox
 from reussite.observability import logger
 from reussite.payments.checkout import (
     open_konnect_payment,
@@ -17,7 +17,6 @@ from reussite.payments.models import (
 from reussite.payments.orders import (
     ORDER_COLUMNS,
     PRODUCT_SELECT,
-    format_amount,
     product_of,
 )
 from reussite.settings import get_settings
@@ -115,17 +114,16 @@ def open_renewals(today: date) -> RenewalReport:
 
 
 def _owe_renewal_emails() -> int:
-    """One email per payable renewal order (a Konnect link, or Wise instructions), once."""
-    holder, iban, bic = (
-        get_settings().wise_account_holder,
-        get_settings().wise_iban,
-        get_settings().wise_bic,
-    )
+    """One email per payable renewal order (a Konnect link, or Wise instructions), once, in
+    the payer's language."""
+    settings = get_settings()
+    bank = {"holder": settings.wise_account_holder, "iban": settings.wise_iban}
+    bank["bic"] = settings.wise_bic or ""
     rows = (
         db.connection()
         .execute(
             """SELECT o.id, o.reference, o.provider, o.pay_url, o.amount_minor, o.currency,
-                  o.renews_from, u.email, st.display_name, pr.name AS product
+                  o.renews_from, o.buyer_id, st.display_name, pr.name AS product
              FROM orders o
              JOIN users u ON u.id = o.buyer_id
              JOIN students st ON st.id = o.student_id
@@ -138,20 +136,20 @@ def _owe_renewal_emails() -> int:
     )
     with db.transaction() as conn:
         for r in rows:
-            amount = format_amount(r["amount_minor"], r["currency"])
-            if r["provider"] == Provider.KONNECT:
-                how = f"Pay online: {r['pay_url']}"
-            else:
-                how = (
-                    f"Pay by bank transfer to {holder}, IBAN {iban}"
-                    + (f", BIC {bic}" if bic else "")
-                    + f", with the reference {r['reference']}."
-                )
-            body = (
-                f"Hello,\n\nThe {r['product']} plan for {r['display_name']} renews on "
-                f"{r['renews_from']:%d/%m/%Y}: {amount} (order {r['reference']}).\n{how}\n\n"
-                f"Thank you,\n{get_settings().issuer_name}\n"
+            emails.owe(
+                conn,
+                f"renewal:{r['id']}",
+                emails.person(conn, r["buyer_id"]),
+                "renewal_due",
+                {
+                    "product": r["product"],
+                    "student": r["display_name"],
+                    "renews_from": r["renews_from"],
+                    "amount_minor": r["amount_minor"],
+                    "currency": r["currency"],
+                    "reference": r["reference"],
+                    "pay_url": r["pay_url"] if r["provider"] == Provider.KONNECT else None,
+                    "bank": bank,
+                },
             )
-            subject = f"Renewal - {r['product']} ({r['reference']})"
-            outbox.write(conn, f"renewal:{r['id']}", [r["email"]], subject, body)
     return len(rows)

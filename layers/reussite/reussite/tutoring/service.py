@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from reussite import audit, db, outbox
+from reussite import audit, db, emails, outbox
 from reussite.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.access import require_role, require_staff
@@ -472,55 +472,31 @@ def send_reminders() -> int:
     return len(claimed)
 
 
-def local_time(moment: datetime) -> str:
-    """A session's time as the family reads it: in the school's time zone, which it names
-    ("12/03/2027 à 10:00, heure de Tunis")."""
-    zone = get_settings().school_timezone
-    city = zone.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{moment.astimezone(ZoneInfo(zone)):%d/%m/%Y à %H:%M}, heure de {city}"
-
-
 def _email_keys(booking_id: UUID, event: str) -> list[str]:
     return [f"tutoring-{event}:{booking_id}:{who}" for who in ("family", "coach")]
 
 
 def _owe_emails(conn: db.Connection, booking: dict[str, Any], event: str) -> None:
-    family = [
-        r["email"]
-        for r in conn.execute(
-            """SELECT u.email FROM users u WHERE u.email IS NOT NULL AND (
-                      u.id = (SELECT user_id FROM students WHERE id = %(s)s)
-                   OR u.id IN (SELECT parent_id FROM parent_students WHERE student_id = %(s)s)
-                   OR u.id = %(booker)s)""",
-            {"s": booking["student_id"], "booker": booking["booked_by"]},
-        ).fetchall()
-    ]
-    coach = conn.execute("SELECT email FROM users WHERE id = %s", (booking["coach_id"],)).fetchone()
-    when = local_time(booking["starts_at"])
-    what = (
-        f"{booking['service_name'].lower()} ({booking['subject']}) avec {booking['coach_name']}"
-        f" pour {booking['student_name']}"
-    )
-    subject, body = {
-        "booked": (
-            f"Séance réservée : {when}",
-            f"Séance de {what}, le {when}.\nSalle vidéo : {booking['room_url']}\n",
-        ),
-        "cancelled": (
-            f"Séance annulée : {when}",
-            f"La séance de {what} du {when} est annulée."
-            + (
-                f" {booking['refunded_credits']} crédit(s) rendu(s).\n"
-                if booking["refunded"]
-                else "\n"
-            ),
-        ),
-        "reminder": (
-            f"Rappel : séance le {when}",
-            f"Rappel : séance de {what}, le {when}.\nSalle vidéo : {booking['room_url']}\n",
-        ),
+    """The family (the student, their parents, who booked) and the coach are told, each in
+    their language; the session's time in the school's time zone."""
+    values = {
+        "service": booking["service_code"],
+        "service_name": booking["service_name"],
+        "subject": booking["subject"],
+        "coach": booking["coach_name"],
+        "student": booking["student_name"],
+        "starts_at": booking["starts_at"],
+        "minutes": int((booking["ends_at"] - booking["starts_at"]).total_seconds() // 60),
+        "room_url": booking["room_url"],
+        "refunded": bool(booking["refunded"]),
+        "credits": booking["refunded_credits"],
+    }
+    template = {
+        "booked": "session_booked",
+        "cancelled": "session_cancelled",
+        "reminder": "session_reminder",
     }[event]
     family_key, coach_key = _email_keys(booking["id"], event)
-    outbox.write(conn, family_key, sorted(set(family)), subject, body)
-    if coach and coach["email"]:
-        outbox.write(conn, coach_key, [coach["email"]], subject, body)
+    family = emails.family(conn, booking["student_id"], booking["booked_by"])
+    emails.owe(conn, family_key, family, template, values)
+    emails.owe(conn, coach_key, emails.person(conn, booking["coach_id"]), template, values)

@@ -1,0 +1,10 @@
+-- Emails owed in the outbox name their template, the recipients' language and the values to
+-- fill in; they are rendered (HTML and text) when sent. One email may be owed in several
+-- languages (a family whose parents read different ones): a row per (key, language).
+ALTER TABLE outbox_emails DROP COLUMN subject, DROP COLUMN body;
+ALTER TABLE outbox_emails
+    ADD COLUMN template text NOT NULL CHECK (template ~ '^[a-z_]{1,40}$'),
+    ADD COLUMN language text NOT NULL DEFAULT 'fr' CHECK (language IN ('fr', 'ar', 'en')),
+    ADD COLUMN context  jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE outbox_emails DROP CONSTRAINT outbox_emails_key_key;
+ALTER TABLE outbox_emails ADD CONSTRAINT outbox_emails_once UNIQUE (key, language);
