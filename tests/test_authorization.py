@@ -233,6 +233,12 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         ("POST", "/v1/exercises/generate", {"generator": "proportionality"}, signed_in),
         ("GET", "/v1/certificates/0000-0000-0000-0000", None, {"anonymous": 404, "default": 404}),
         ("GET", "/.well-known/jwks.json", None, {"anonymous": 200, "default": 200}),
+        (
+            "GET",
+            "/v1/certificates/0000-0000-0000-0000/pdf?token=1.bad",
+            None,
+            {"anonymous": 403, "default": 403},
+        ),
         ("GET", "/v1/me/certificates", None, signed_in),
         (
             "POST",
@@ -246,6 +252,12 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             "/v1/payments/checkout",
             {"product_code": "PACK_5", "student_id": s, "provider": "wise"},
             family_a | strangers | {"coach": 403, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        (
+            "GET",
+            f"/v1/payments/orders/{w.order}/receipt/pdf?token=1.bad",
+            None,
+            {"anonymous": 403, "default": 403},
         ),
         (
             "GET",

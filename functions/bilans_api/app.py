@@ -9,11 +9,11 @@ from fastapi.responses import HTMLResponse
 
 from reussite.bilans import service
 from reussite.bilans.models import Bilan, BilanAccepted, BilanRequest
-from reussite.errors import DomainError
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.negotiation import wants_html
+from reussite.http.pages import refused_link
 from reussite.identity.models import User
 from reussite.settings import get_settings, require
 
@@ -66,17 +66,9 @@ def report_page(
     from reussite.bilans import page
 
     if not links.verify(token, f"bilan:{bilan_id}"):
-        if not wants_html(request):
-            raise LinkRefused()
-        return HTMLResponse(page.expired_link(), status_code=403)
+        return refused_link(request, "report")
     body, policy = page.render(service.get_by_id(bilan_id), get_settings().support_url)
     return HTMLResponse(body, headers={"Content-Security-Policy": policy})
-
-
-class LinkRefused(DomainError):
-    code = "LINK_REFUSED"
-    status = 403
-    title = "This link has expired or is not valid; sign in to read the report"
 
 
 handler = lambda_handler(app)

@@ -23,6 +23,7 @@ REQUIRED_SETTINGS = (
     "IDEMPOTENCY_TABLE",
     "CERTIFICATES_BUCKET",
     "SIGNING_KEY_SECRET_ARN",
+    "LINK_SECRET|LINK_SECRET_ARN",
 )
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 

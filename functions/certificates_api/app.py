@@ -2,20 +2,26 @@
 and revocation by an administrator."""
 
 import html
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from reussite.certificates import service, signing
 from reussite.certificates.service import HeldCertificate, Verification
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
+from reussite.http.languages import direction
 from reussite.http.negotiation import wants_html
+from reussite.http.pages import page_language, refused_link
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "CERTIFICATES_BUCKET")
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "CERTIFICATES_BUCKET",
+    "LINK_SECRET|LINK_SECRET_ARN",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite certificates")
@@ -25,8 +31,26 @@ app = create_app("reussite certificates")
 def verify_certificate(code: str, request: Request) -> Any:
     found = service.verify(code[:40])
     if wants_html(request):
-        return HTMLResponse(_page(found), headers={"Content-Security-Policy": PAGE_POLICY})
+        lang = page_language(request)
+        return HTMLResponse(
+            _page(found, lang),
+            headers={"Content-Security-Policy": PAGE_POLICY, "Content-Language": lang},
+        )
     return found
+
+
+@app.get("/v1/certificates/{code}/pdf")
+def certificate_pdf(
+    code: str, token: Annotated[str, Query(min_length=1, max_length=100)], request: Request
+) -> Response:
+    """Public, with the signed link of the certificate's email: the PDF (a redirect to a
+    short-lived copy), without a Bearer header."""
+    from reussite import links
+
+    code = code[:40]
+    if not links.verify(token, f"certificate:{code}"):
+        return refused_link(request, "certificate")
+    return RedirectResponse(service.pdf_redirect(code), status_code=303)
 
 
 # The verify page runs no script and loads nothing: its only style is inline.
@@ -55,23 +79,80 @@ def revoke_certificate(code: str, body: Revocation, user: CurrentUser) -> Verifi
     return service.revoke(user, code[:40], body.reason)
 
 
-def _page(v: Verification) -> str:
+_WORDS = {
+    "fr": (
+        "Vérification de certificat",
+        "Valide",
+        "Révoqué le",
+        "Titulaire",
+        "Certification",
+        "niveau",
+        "Délivré par",
+        "Date",
+        "Score",
+        "Code",
+        "Certificat",
+    ),
+    "en": (
+        "Certificate verification",
+        "Valid",
+        "Revoked on",
+        "Holder",
+        "Qualification",
+        "level",
+        "Issued by",
+        "Date",
+        "Score",
+        "Code",
+        "Certificate",
+    ),
+    "ar": (
+        "التحقق من الشهادة",
+        "صالحة",
+        "أُلغيت في",
+        "صاحب الشهادة",
+        "الشهادة",
+        "المستوى",
+        "صادرة عن",
+        "التاريخ",
+        "النتيجة",
+        "الرمز",
+        "شهادة",
+    ),
+}
+
+
+def _page(v: Verification, lang: str) -> str:
     e = html.escape
-    status = "Valide" if v.status == "valid" else f"Révoqué le {v.revoked_at:%d/%m/%Y}"
-    score = f"<dt>Score</dt><dd>{v.score} %</dd>" if v.score is not None else ""
+    (
+        heading,
+        valid,
+        revoked,
+        holder,
+        qualification,
+        level,
+        issuer,
+        day,
+        score_word,
+        code_word,
+        title,
+    ) = _WORDS[lang]
+    status = valid if v.status == "valid" else f"{revoked} {v.revoked_at:%d/%m/%Y}"
+    score = f"<dt>{score_word}</dt><dd>{v.score} %</dd>" if v.score is not None else ""
     return f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Certificat {e(v.code)}</title>
+<html lang="{lang}" dir="{direction(lang)}"><head><meta charset="utf-8">
+<title>{title} {e(v.code)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}
 .status{{font-weight:bold;color:{"#17663a" if v.status == "valid" else "#a11"}}}
 dt{{font-weight:bold;margin-top:.6rem}}</style></head>
-<body><h1>Vérification de certificat</h1>
+<body><h1>{heading}</h1>
 <p class="status" id="status" data-status="{e(v.status)}">{e(status)}</p>
-<dl><dt>Titulaire</dt><dd id="holder">{e(v.holder_name)}</dd>
-<dt>Certification</dt><dd>{e(v.qualification)} — niveau {e(v.level)}</dd>
-<dt>Délivré par</dt><dd>{e(v.issuer)}</dd>
-<dt>Date</dt><dd>{v.issued_at:%d/%m/%Y}</dd>{score}
-<dt>Code</dt><dd>{e(v.code)}</dd></dl></body></html>"""
+<dl><dt>{holder}</dt><dd id="holder" dir="auto">{e(v.holder_name)}</dd>
+<dt>{qualification}</dt><dd dir="auto">{e(v.qualification)} — {level} {e(v.level)}</dd>
+<dt>{issuer}</dt><dd dir="auto">{e(v.issuer)}</dd>
+<dt>{day}</dt><dd>{v.issued_at:%d/%m/%Y}</dd>{score}
+<dt>{code_word}</dt><dd dir="ltr">{e(v.code)}</dd></dl></body></html>"""
 
 
 handler = lambda_handler(app)

@@ -11,7 +11,7 @@ from reussite.observability import logger, metrics
 from reussite.payments.settlement import reconcile
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "LINK_SECRET|LINK_SECRET_ARN")
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 

@@ -15,7 +15,11 @@ from reussite.jsonable import jsonable
 from reussite.payments import settlement
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE")
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "LINK_SECRET|LINK_SECRET_ARN",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite payment webhook")

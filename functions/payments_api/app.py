@@ -5,12 +5,14 @@ plan; staff end one)."""
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import Request, status
+from fastapi import Query, Request, status
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.pages import refused_link
 from reussite.identity.models import User
 from reussite.offers import service as offers
 from reussite.offers.models import SubscriptionView
@@ -20,7 +22,12 @@ from reussite.payments.models import Order, Product, Provider
 from reussite.payments.receipts import Receipt
 from reussite.settings import require
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "IDEMPOTENCY_TABLE", "CERTIFICATES_BUCKET")
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+    "CERTIFICATES_BUCKET",
+    "LINK_SECRET|LINK_SECRET_ARN",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite payments")
@@ -63,6 +70,20 @@ def checkout(body: CheckoutRequest, user: CurrentUser, key: IdempotencyKey, http
 @app.get("/v1/payments/orders/{order_id}")
 def read_order(order_id: UUID, user: CurrentUser) -> Order:
     return orders.get_order(user, order_id)
+
+
+@app.get("/v1/payments/orders/{order_id}/receipt/pdf")
+def receipt_pdf(
+    order_id: UUID, token: Annotated[str, Query(min_length=1, max_length=100)], request: Request
+) -> Response:
+    """Public, with the signed link of the payment email: the receipt's PDF (a redirect to a
+    short-lived copy), without a Bearer header."""
+    from reussite import links
+    from reussite.payments import receipts
+
+    if not links.verify(token, f"receipt:{order_id}"):
+        return refused_link(request, "receipt")
+    return RedirectResponse(receipts.link({"id": order_id}).url, status_code=303)
 
 
 @app.get("/v1/payments/orders/{order_id}/receipt")

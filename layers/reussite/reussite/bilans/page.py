@@ -35,7 +35,7 @@ def render(bilan: dict[str, Any], support_url: str) -> tuple[str, str]:
         report = MarkdownIt("commonmark", {"html": False}).render(bilan["report_markdown"])
         body = (
             '<p><button id="print" type="button">Imprimer / enregistrer en PDF</button></p>'
-            f'<article id="report" data-status="COMPLETED">{report}</article>'
+            f'<article id="report" data-status="COMPLETED" dir="auto">{report}</article>'
             f'<script nonce="{nonce}">document.getElementById("print")'
             '.addEventListener("click",function(){window.print()})</script>'
         )
@@ -47,7 +47,7 @@ def render(bilan: dict[str, Any], support_url: str) -> tuple[str, str]:
             "rédaction.</p>"
         )
     page = (
-        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        '<!doctype html><html lang="fr" dir="ltr"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"{refresh}<title>Bilan d'orientation</title><style>{STYLE}</style></head>"
         f"<body>{body}</body></html>"
@@ -57,15 +57,3 @@ def render(bilan: dict[str, Any], support_url: str) -> tuple[str, str]:
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return page, policy
-
-
-def expired_link() -> str:
-    """The page a refused link answers (expired, altered, or for another report)."""
-    return (
-        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Lien expiré</title><style>{STYLE}</style></head><body>"
-        '<h1 id="status" data-status="LINK_REFUSED">Ce lien a expiré ou n\'est pas valide</h1>'
-        "<p>Les liens envoyés par email sont valables sept jours. Connectez-vous à votre espace "
-        "famille pour lire le bilan d'orientation.</p></body></html>"
-    )

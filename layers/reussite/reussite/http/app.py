@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import reussite
 from reussite import db
 from reussite.http import problems
+from reussite.http.languages import preferred
 from reussite.observability import logger
 
 # Answered as plain text rather than base64, problem+json included.
@@ -65,8 +66,10 @@ class BoundedBody:
         return f"A request body may hold at most {self.limit // 1024} KiB"
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        language = preferred(headers.get(b"accept-language", b"").decode("latin-1"))
         response = problems.problem(
-            413, "PAYLOAD_TOO_LARGE", "The request body is too large", self._detail()
+            413, "PAYLOAD_TOO_LARGE", "The request body is too large", self._detail(), language
         )
         await response(scope, receive, send)
 
