@@ -54,6 +54,28 @@ def call(
     return result["statusCode"], json.loads(result["body"])
 
 
+def public_get(
+    function: str, path: str, query: str = "", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body text) of an unauthenticated GET to `function`'s handler."""
+    event = http_api_event("GET", path, query=query, headers=headers)
+    result = functions.invoke(FUNCTIONS[function], event)
+    answered = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    return result["statusCode"], answered, result["body"]
+
+
+def follow_signed_link(function: str, link: str, accept: str = "text/html") -> Any:
+    """Open an email's signed link as a browser does: (status, headers, body); a redirect to
+    the stored file is followed to its bytes."""
+    import httpx
+
+    path, _, query = link.split("://", 1)[1].partition("/")[2].partition("?")
+    status, headers, body = public_get(function, "/" + path, query, {"Accept": accept})
+    if status in (302, 303):
+        return status, headers, httpx.get(headers["location"]).content
+    return status, headers, body
+
+
 def emails(aws: Any, containing: str = "") -> list[dict[str, Any]]:
     """The emails moto's SES accepted for sending whose text contains `containing` (each with
     `subject`, `body` (the text), `html` and its recipients)."""

@@ -309,3 +309,66 @@ def test_after_a_key_rotation_old_and_new_credentials_both_verify(
             jose_jwt.decode(cert["credential"], keys, algorithms=["RS256"]).header["kid"]
             == (cert["kid"])
         )
+
+
+def test_the_emails_signed_link_opens_the_pdf_in_a_browser_and_nothing_else(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    import re
+    import time
+
+    from reussite import links
+
+    who, attempt = passed("Ayoub Mejri")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+    (mail,) = helpers.emails(local_aws, cert["code"])
+    assert mail["subject"] == "Votre certificat : Mathématiques : proportionnalité"
+    assert '<html lang="fr" dir="ltr">' in mail["html"] and "Ayoub Mejri" in mail["html"]
+    assert mail["to"] == [who.email]
+    link = re.search(r"https?://\S+/pdf\?token=\S+", mail["body"])
+    assert link is not None
+
+    status, _, document = helpers.follow_signed_link("certificates_api", link.group(0))
+
+    assert status == 303 and document.startswith(b"%PDF")
+    token = link.group(0).rsplit("=", 1)[1]
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    expired = links.sign(f"certificate:{cert['code']}", ttl_seconds=60, now=time.time() - 3600)
+    other = links.sign("certificate:0000-0000-0000-0000")
+    path = f"/v1/certificates/{cert['code']}/pdf"
+    for bad in (altered, expired, other):
+        status, headers, page = helpers.public_get(
+            "certificates_api",
+            path,
+            f"token={bad}",
+            {"Accept": "text/html", "Accept-Language": "ar"},
+        )
+        assert status == 403 and headers["content-type"].startswith("text/html")
+        assert '<html lang="ar" dir="rtl">' in page and 'id="sign-in"' in page
+        assert 'data-status="LINK_REFUSED"' in page
+    status, _, problem = helpers.public_get("certificates_api", path, f"token={altered}")
+    assert status == 403 and json.loads(problem)["code"] == "LINK_REFUSED"
+
+
+@pytest.mark.parametrize(
+    ("language", "direction", "holder_word"),
+    [("fr", "ltr", "Titulaire"), ("en", "ltr", "Holder"), ("ar", "rtl", "صاحب الشهادة")],
+)
+def test_the_verify_page_speaks_the_readers_language_and_isolates_names(
+    passed: Any, deliver: Any, language: str, direction: str, holder_word: str
+) -> None:
+    _, attempt = passed("سارة Ben Ali")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+
+    status, headers, page = helpers.public_get(
+        "certificates_api",
+        f"/v1/certificates/{cert['code']}",
+        headers={"Accept": "text/html", "Accept-Language": f"{language};q=0.9, de;q=0.5"},
+    )
+
+    assert status == 200 and headers["content-language"] == language
+    assert f'<html lang="{language}" dir="{direction}">' in page
+    assert f"<dt>{holder_word}</dt>" in page
+    assert '<dd id="holder" dir="auto">سارة Ben Ali</dd>' in page

@@ -239,12 +239,18 @@ def test_a_welcome_email_reads_in_chromium_from_the_local_mailbox(stack: dict[st
         page.goto(f"{stack['base']}/_local/mail")
         page.click("text=Bienvenue")
         subject, to, body = (page.inner_text(f"#{part}") for part in ("subject", "to", "body"))
+        rendered = page.frame_locator("#html")  # the HTML part, as a mail client shows it
+        greeting = rendered.locator("#content").inner_text()
+        button = rendered.locator("a", has_text="bilan gratuit").get_attribute("href")
+        lang = rendered.locator("html").get_attribute("lang")
         OUTPUT.mkdir(exist_ok=True)
         page.screenshot(path=str(OUTPUT / "local-mailbox-welcome.png"), full_page=True)
         browser.close()
 
     assert subject.startswith("Bienvenue") and to == "parent@reussite.local"
     assert "Bonjour Leïla Ben Salah" in body and "Rayen Ben Salah" in body
+    assert "Bonjour Leïla Ben Salah" in greeting and "Rayen Ben Salah" in greeting
+    assert lang == "fr" and button and button.startswith(("http://", "https://"))
     listed = httpx.get(f"{stack['base']}/_local/mail.json").json()
     assert listed[0]["subject"] == subject  # newest first
 
@@ -259,7 +265,8 @@ def test_make_demo_walks_a_family_through_everything(stack: dict[str, Any]) -> N
     )
 
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    for seen in ("is PAID", "passed: True", "email to", ": valid", "credit_expiry", "complete"):
+    seen_steps = ("is PAID", "passed: True", "email to", "/_local/mail/", ": valid", "complete")
+    for seen in (*seen_steps, "credit_expiry"):
         assert seen in demo.stdout, demo.stdout
     assert "wallet_mismatches': []" in demo.stdout
 

@@ -4,6 +4,7 @@ every payment is fulfilled exactly once."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -432,3 +433,9 @@ def test_the_payment_email_is_in_the_buyers_language(
 
     (mail,) = helpers.emails(local_aws, order.reference)
     assert greeting in mail["body"] and mail["subject"].startswith(subject)
+    link = re.search(r"https?://\S+/receipt/pdf\?token=\S+", mail["body"])
+    assert link is not None  # the receipt opens from the email, without signing in
+    status, _, document = helpers.follow_signed_link("payments_api", link.group(0))
+    assert status == 303 and document.startswith(b"%PDF")
+    other = link.group(0).replace(str(order.id), str(uuid.uuid4()))
+    assert helpers.follow_signed_link("payments_api", other)[0] == 403

@@ -321,3 +321,25 @@ def test_one_key_retried_eight_times_at_once_books_and_debits_once(
     assert {status for status, _ in answers} == {201}
     assert len({body["id"] for _, body in answers}) == 1
     assert balance(student_id) == 5 - 1
+
+
+def test_a_booking_tells_each_person_in_their_own_language(
+    coach: Any, student: Any, local_aws: LocalAws
+) -> None:
+    karim = coach()
+    who, _ = student()
+    for person, language in ((karim, "en"), (who, "ar")):
+        db.connection().execute(
+            "UPDATE users SET language = %s WHERE sub = %s", (language, person.sub)
+        )
+
+    _, booked = book(who, karim, slot(days=5))
+
+    mails = {m["to"][0]: m for m in helpers.emails(local_aws, booked["room_url"])}
+    family, coach_mail = mails[who.email], mails[karim.email]
+    assert family["subject"].startswith("تم حجز الحصة") and "بتوقيت تونس" in family["body"]
+    assert '<html lang="ar" dir="rtl">' in family["html"]
+    assert (
+        coach_mail["subject"].startswith("Session booked") and "(Tunis time)" in coach_mail["body"]
+    )
+    assert "in Mathematics with" in coach_mail["body"]  # the subject as a label, not "maths"

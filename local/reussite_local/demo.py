@@ -108,6 +108,7 @@ class Demo:
         )
         self.show(f"order {paid['reference']} is {paid['status']}")
         self.show(f"Yasmine's balance: {self.balance(child)} credits")
+        self.mailed("the payment email", paid["reference"])
 
         self.say("Leïla starts MATHS-PROP for Yasmine; Yasmine answers and submits")
         attempt = self.call(
@@ -144,9 +145,7 @@ class Demo:
             ),
         )
         self.show(f"certificate {certificate['code']}: {certificate['qualification']}")
-        mail = self.until("the email", lambda: self.email_with(certificate["code"]))
-        self.show(f"email to {mail['destinations']['ToAddresses']}: {mail['subject']!r}")
-        self.show(f"read it in the local mailbox: {self.base}/_local/mail")
+        self.mailed("the certificate email", certificate["code"])
 
         self.say("Anyone verifies it with the code (public page)")
         verified = self.call("GET", f"/v1/certificates/{certificate['code']}")
@@ -176,6 +175,7 @@ class Demo:
             for line in report["report_markdown"].splitlines()[:12]:
                 self.show(f"  | {line}")
             self.show(f"page: {self.base}/v1/bilans/{accepted['id']} (with Leïla's token)")
+            self.mailed("the report email", accepted["id"])
 
         self.say("Yasmine asks ARIA, her tutor, about bubble sort in NSI, and rates the answer")
         conversation = self.call(
@@ -223,9 +223,16 @@ class Demo:
         return int(wallet["balance"])
 
     def email_with(self, text: str) -> dict[str, Any] | None:
+        from reussite_local.mailbox import parse
+
         data = httpx.get(f"{self.state['aws_endpoint']}/moto-api/data.json").json()
-        messages = data.get("ses", {}).get("Message", [])
-        return next((m for m in messages if text in m["body"]), None)
+        return next((m for m in reversed(parse(data)) if text in m["body"]), None)
+
+    def mailed(self, what: str, text: str) -> None:
+        """Wait for the email whose text holds `text` and say where to read it."""
+        mail = self.until(what, lambda: self.email_with(text))
+        self.show(f"email to {', '.join(mail['to'])}: {mail['subject']!r}")
+        self.show(f"read it in the local mailbox: {self.base}/_local/mail/{mail['n']}")
 
 
 def main(state_dir: Path) -> int:

@@ -32,7 +32,8 @@ def parse(data: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     for m in ses.get("RawMessage", []):  # sent as MIME: text and its HTML alternative
-        message = email.message_from_string(m.get("raw_data", ""), policy=policy.default)
+        raw = m.get("raw_data", "").encode("utf-8", "surrogateescape")
+        message = email.message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
         text = message.get_body(preferencelist=("plain",))
         rich = message.get_body(preferencelist=("html",))

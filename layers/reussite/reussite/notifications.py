@@ -35,8 +35,9 @@ def send_email(recipients: list[str], subject: str, text: str, html: str | None 
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Subject"] = header_line(subject)
-    message.set_content(text, charset="utf-8")
+    # Quoted-printable keeps the message 7-bit clean whatever the language (Arabic, accents).
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
     if html is not None:
-        message.add_alternative(html, subtype="html", charset="utf-8")
+        message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     response = _client("ses").send_raw_email(Source=sender, RawMessage={"Data": message.as_bytes()})
     return str(response["MessageId"])

@@ -75,8 +75,19 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# What staff also type for a subject (tutoring subjects are free text).
+ALIASES = {
+    "MATHS": "MATHEMATIQUES",
+    "MATH": "MATHEMATIQUES",
+    "PHYSIQUE": "PHYSIQUE_CHIMIE",
+    "INFORMATIQUE": "NSI",
+    "HISTOIRE": "HISTOIRE_GEO",
+}
+
+
 def label(code: str, language: str, fallback: str | None = None) -> str:
-    known = LABELS.get(code)
+    key = code.strip().upper().replace("-", "_").replace(" ", "_")
+    known = LABELS.get(code) or LABELS.get(ALIASES.get(key, key))
     if known:
         return known.get(language) or known["fr"]
     return fallback or code

@@ -67,6 +67,7 @@ TITLES: dict[str, tuple[str, str]] = {
         "Le temps de l'examen est écoulé ; ces réponses ne sont pas comptées",
         "انتهى وقت الامتحان؛ لم تُحتسب هذه الإجابات",
     ),
+    "DOMAIN_ERROR": ("La requête ne peut pas être exécutée", "لا يمكن تنفيذ الطلب"),
     "DEPENDENCY_UNAVAILABLE": (
         "Un service dont dépend reussite est indisponible ; réessayez",
         "خدمة يعتمد عليها reussite غير متاحة؛ أعيدوا المحاولة",

@@ -131,7 +131,9 @@ def pay_period(
         assert sub is not None
         sub |= {"anchor_on": today}
         starts_on = today
-        _owe_activation(conn, sub["id"], student_id, plan_code, today, order["buyer_id"])
+        _owe_activation(
+            conn, activation_key(order["id"]), student_id, plan_code, today, order["buyer_id"]
+        )
     else:
         last = conn.execute(
             "SELECT max(ends_on) AS ends_on FROM subscription_periods WHERE subscription_id = %s",
@@ -568,9 +570,18 @@ def _change(
     return _view(changed)
 
 
+def activation_key(order_id: UUID) -> str:
+    """The key of the "subscription activated" email a plan's first paid order owes."""
+    return f"subscription-activated:{order_id}"
+
+
+def _change_key(sub: dict[str, Any]) -> str:
+    return f"subscription-changed:{sub['id']}:{sub['next_plan_code']}:{sub['period_end']}"
+
+
 def _owe_activation(
     conn: db.Connection,
-    subscription_id: UUID,
+    key: str,
     student_id: UUID,
     plan_code: str,
     starts_on: date,
@@ -592,7 +603,7 @@ def _owe_activation(
     to = emails.parents(conn, student_id) + (emails.person(conn, payer_id) if payer_id else [])
     emails.owe(
         conn,
-        f"subscription-activated:{subscription_id}:{plan_code}:{starts_on}",
+        key,
         to,
         "subscription_activated",
         {
@@ -611,7 +622,7 @@ def _owe_plan_change(user: User) -> Callable[[db.Connection, dict[str, Any]], No
         if sub.get("next_plan_code"):
             _owe_activation(
                 conn,
-                sub["id"],
+                _change_key(sub),
                 sub["student_id"],
                 sub["next_plan_code"],
                 sub["period_end"],
@@ -648,7 +659,7 @@ def change_plan(user: User, subscription_id: UUID, plan_code: str) -> Subscripti
     found = db.read_one("SELECT code FROM plans WHERE code = %s AND active", (plan_code,))
     if found is None:
         raise PlanNotFound()
-    return _change(
+    changed = _change(
         user,
         subscription_id,
         """UPDATE subscriptions
@@ -657,6 +668,12 @@ def change_plan(user: User, subscription_id: UUID, plan_code: str) -> Subscripti
         {"plan": plan_code},
         then=_owe_plan_change(user),
     )
+    if changed.next_plan_code:
+        from reussite import outbox
+
+        moved = {"id": changed.id, "next_plan_code": changed.next_plan_code}
+        outbox.flush(keys=[_change_key(moved | {"period_end": changed.period_end})])
+    return changed
 
 
 def end_now(staff: User, subscription_id: UUID, reason: str) -> SubscriptionView:

@@ -141,7 +141,9 @@ def after_payment(order: dict[str, Any]) -> None:
 
     with single_metric(name="PaymentsFulfilled", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="provider", value=str(order["provider"]))
-    outbox.flush(keys=[email_key(order["id"])])
+    from reussite.offers.service import activation_key
+
+    outbox.flush(keys=[email_key(order["id"]), activation_key(order["id"])])
 
 
 def alert_mismatch(
