@@ -3,8 +3,9 @@
 A payment's confirmation must not be lost when SES fails, nor sent when the payment's
 transaction rolls back. So the email is a row written with the change, naming its template,
 the recipients' language and the values to fill in; `flush` renders and sends what is unsent
-(right after the commit, and again from a scheduled job) and marks it sent. Sending is at least
-once: a crash between SES accepting and the mark re-sends on the next flush.
+(right after the commit, and again from a scheduled job) and marks it sent. Each email is
+claimed for a while in one short transaction and sent outside it. Sending is at least once: a
+crash between SES accepting and the mark re-sends it once the claim lapses.
 """
 
 from __future__ import annotations
@@ -19,14 +20,21 @@ from reussite import db
 from reussite.jsonable import jsonable
 from reussite.observability import logger
 
-_TAKE = """
-    SELECT id, recipients, template, language, context FROM outbox_emails
-     WHERE sent_at IS NULL AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))
-       AND attempts < %(max_attempts)s AND NOT (id = ANY(%(tried)s::bigint[]))
-     ORDER BY id LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
+# Claim the next unsent email nobody else holds: another flush (a retry, the scheduled job)
+# skips it until the claim lapses, so an email is sent by one flush at a time.
+_CLAIM = """
+    UPDATE outbox_emails SET claimed_until = now() + make_interval(secs => %(hold)s)
+     WHERE id = (
+        SELECT id FROM outbox_emails
+         WHERE sent_at IS NULL AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))
+           AND attempts < %(max_attempts)s AND NOT (id = ANY(%(tried)s::bigint[]))
+           AND (claimed_until IS NULL OR claimed_until < now())
+         ORDER BY id LIMIT 1
+           FOR UPDATE SKIP LOCKED)
+    RETURNING id, recipients, template, language, context
 """
 MAX_ATTEMPTS = 20
+CLAIM_SECONDS = 120  # longer than SES takes to answer or time out
 
 
 @dataclass(frozen=True)
@@ -64,27 +72,43 @@ def flush(keys: list[str] | None = None, limit: int = 100) -> int:
 
     sent, tried = 0, list[int]()
     for _ in range(limit):
-        with db.transaction() as conn:  # one email per short transaction, row locked meanwhile
+        with db.transaction() as conn:
             row = conn.execute(
-                _TAKE, {"keys": keys, "max_attempts": MAX_ATTEMPTS, "tried": tried, "limit": 1}
+                _CLAIM,
+                {
+                    "keys": keys,
+                    "max_attempts": MAX_ATTEMPTS,
+                    "tried": tried,
+                    "hold": CLAIM_SECONDS,
+                },
             ).fetchone()
-            if row is None:
-                break
-            tried.append(row["id"])
-            try:
-                email = render(row["template"], row["language"], row["context"])
-                send_email(list(row["recipients"]), email.subject, email.text, email.html)
-            except Exception as exc:  # SES refused or unreachable: try again later
-                logger.warning("email not sent", extra={"email_id": row["id"], "error": str(exc)})
-                conn.execute(
-                    """UPDATE outbox_emails SET attempts = attempts + 1, last_error = %s
-                        WHERE id = %s""",
-                    (str(exc)[:500], row["id"]),
-                )
-                continue
-            conn.execute(
-                "UPDATE outbox_emails SET sent_at = now(), attempts = attempts + 1 WHERE id = %s",
-                (row["id"],),
-            )
-            sent += 1
+        if row is None:
+            break
+        tried.append(row["id"])
+        try:  # outside any transaction: no lock is held while SES answers
+            email = render(row["template"], row["language"], row["context"])
+            send_email(list(row["recipients"]), email.subject, email.text, email.html)
+        except Exception as exc:  # SES refused or unreachable: try again later
+            logger.warning("email not sent", extra={"email_id": row["id"], "error": str(exc)})
+            _mark(row["id"], str(exc)[:500])
+            continue
+        _mark(row["id"], None)
+        sent += 1
     return sent
+
+
+def _mark(email_id: int, error: str | None) -> None:
+    """Sent (no error), or counted as a failed attempt; the claim is released either way."""
+    with db.transaction() as conn:
+        if error is None:
+            conn.execute(
+                """UPDATE outbox_emails SET sent_at = now(), attempts = attempts + 1,
+                          claimed_until = NULL WHERE id = %s""",
+                (email_id,),
+            )
+        else:
+            conn.execute(
+                """UPDATE outbox_emails SET attempts = attempts + 1, last_error = %s,
+                          claimed_until = NULL WHERE id = %s""",
+                (error, email_id),
+            )

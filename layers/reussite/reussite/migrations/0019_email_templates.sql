@@ -8,3 +8,6 @@ ALTER TABLE outbox_emails
     ADD COLUMN context  jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE outbox_emails DROP CONSTRAINT outbox_emails_key_key;
 ALTER TABLE outbox_emails ADD CONSTRAINT outbox_emails_once UNIQUE (key, language);
+-- A flush claims one email for a few minutes (committed), sends it outside any transaction,
+-- then marks it: SES is never called while a transaction holds a lock.
+ALTER TABLE outbox_emails ADD COLUMN claimed_until timestamptz;
