@@ -37,6 +37,18 @@ from reussite_local.gateway import Gateway
 from reussite_local.tokens import make_token
 
 ALLOW = "ALLOW"
+MATRIX_EXAM = {
+    "course": "language",
+    "language": "fr",
+    "level": "A1",
+    "title": "Matrice",
+    "duration_minutes": 10,
+    "passing_score": 50,
+    "credit_cost": 1,
+    "components": [
+        {"key": "all", "name": "Tout", "pass_mark": 50, "sources": [{"pool": "MATRIX", "count": 1}]}
+    ],
+}
 ROLES = (
     "anonymous",
     "student",
@@ -224,6 +236,7 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             staff_only,
         ),
         ("GET", "/v1/exams", None, signed_in),
+        ("GET", "/v1/exams/FR-A1", None, signed_in),
         (
             "GET",
             f"/v1/attempts/{w.attempt}",
@@ -231,6 +244,33 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             family_a | strangers | {"coach": 404, "assistante": ALLOW, "admin": ALLOW},
         ),
         ("POST", "/v1/exercises/generate", {"generator": "proportionality"}, signed_in),
+        (
+            "GET",
+            f"/v1/attempts/{w.attempt}/review",
+            None,
+            family_a | strangers | {"coach": 404, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        ("PUT", "/v1/admin/question-pools/MATRIX", {"title": "Matrix"}, staff_only),
+        (
+            "PUT",
+            f"/v1/admin/students/{s}/exam-accommodations",
+            {"extra_percent": 25, "reason": "matrix"},
+            staff_only,
+        ),
+        (
+            "PUT",
+            "/v1/admin/question-pools/MATRIX/questions/q1",
+            {"body": {"type": "truefalse", "prompt": "Vrai ?", "answer": True}},
+            staff_only,
+        ),
+        ("POST", "/v1/admin/question-pools/MATRIX/questions/q1/publish", None, staff_only),
+        ("GET", "/v1/admin/question-pools/MATRIX/questions", None, staff_only),
+        ("POST", "/v1/admin/question-pools/MATRIX/import?format=gift", None, staff_only),
+        ("GET", "/v1/admin/question-pools/MATRIX/export", None, staff_only),
+        ("PUT", "/v1/admin/exams/MATRIX-1/draft", MATRIX_EXAM, staff_only),
+        ("POST", "/v1/admin/exams/MATRIX-1/publish", None, staff_only),
+        ("POST", "/v1/admin/exams/MATRIX-1/retire", None, staff_only),
+        ("POST", "/v1/admin/question-pools/MATRIX/questions/q1/retire", None, staff_only),
         ("GET", "/v1/certificates/0000-0000-0000-0000", None, {"anonymous": 404, "default": 404}),
         ("GET", "/.well-known/jwks.json", None, {"anonymous": 200, "default": 200}),
         (
@@ -395,6 +435,12 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             "/v1/exams/FR-A1/attempts",
             {"student_id": s},
             family_a | strangers | {"coach": 403, "assistante": 403, "admin": 403},
+        ),
+        (
+            "PUT",
+            f"/v1/attempts/{w.attempt}/answers",
+            {"answers": {}, "attempt_token": w.attempt_token},
+            family_a | {"default": 404},
         ),
         (
             "POST",

@@ -23,10 +23,14 @@ app = create_app("reussite exam submit")
 
 
 QuestionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Part = Annotated[str, StringConstraints(max_length=200)] | Annotated[int, Field(ge=0, le=99)]
 Answer = (
     Annotated[str, StringConstraints(max_length=MAX_ANSWER_CHARS)]
+    | bool
     | Annotated[int, Field(ge=-(10**12), le=10**12)]
     | float
+    | Annotated[list[Part | None], Field(max_length=20)]  # choices, matches, order, gaps
+    | Annotated[dict[Annotated[str, StringConstraints(max_length=3)], Part], Field(max_length=20)]
     | None
 )
 
@@ -36,8 +40,23 @@ class Submission(BaseModel):
     answers: dict[QuestionId, Answer] = Field(
         default_factory=dict,
         max_length=500,
-        description="Answers by question id: only the attempt's own questions",
+        description="Answers by question id: only the attempt's own questions; those saved "
+        "during the attempt and not sent again count too",
     )
+
+
+class SavedAnswers(BaseModel):
+    attempt_token: str = Field(min_length=10, max_length=300)
+    answers: dict[QuestionId, Answer] = Field(
+        max_length=500, description="Answers to save now, by question id (the last one wins)"
+    )
+
+
+@app.put("/v1/attempts/{attempt_id}/answers")
+def save_answers(attempt_id: UUID, body: SavedAnswers, user: CurrentUser) -> service.Saved:
+    """Autosave while the attempt is open: idempotent, the last write of an answer wins; an
+    attempt closed by a submit or by time answers 409 ATTEMPT_CLOSED and keeps its answers."""
+    return service.save_answers(user, attempt_id, body.attempt_token, dict(body.answers))
 
 
 @app.post("/v1/attempts/{attempt_id}/submit")

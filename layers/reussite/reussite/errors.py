@@ -176,3 +176,9 @@ class IdempotencyKeyReused(DomainError):
 class SpendNotFound(NotFound):
     code = "SPEND_NOT_FOUND"
     title = "No such spend in this wallet"
+
+
+class AttemptClosed(DomainError):
+    code = "ATTEMPT_CLOSED"
+    status = 409
+    title = "This attempt is closed; its answers no longer change"

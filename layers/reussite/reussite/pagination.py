@@ -26,3 +26,20 @@ def decode(kind: str, cursor: str | None) -> tuple[datetime, UUID] | None:
         return datetime.fromisoformat(at), UUID(last)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadCursor() from exc
+
+
+def encode_after(kind: str, last: str) -> str:
+    """A cursor for a list ordered by a text key (a name): the last key seen."""
+    return base64.urlsafe_b64encode(f"{kind}:{last}".encode()).decode()
+
+
+def decode_after(kind: str, cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        named, _, last = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor() from exc
+    if named != kind or not last:
+        raise BadCursor()
+    return last

@@ -159,7 +159,9 @@ def work() -> Iterator[None]:
         lease.release()
 
 
-def read_one(query: str, params: tuple[object, ...] = ()) -> dict[str, Any] | None:
+def read_one(
+    query: str, params: tuple[object, ...] | dict[str, object] = ()
+) -> dict[str, Any] | None:
     """A request's opening read. A kept connection can die while the container sits idle (proxy
     idle timeout, failover, SnapStart restore); then reconnect once and read again."""
     conn = connection()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reussite.exams import questions as types
 from reussite.exams.generators import normalise
 
 
@@ -17,10 +18,18 @@ class Graded:
     components: list[dict[str, Any]]  # key, name, score, pass_mark, passed
 
 
-def percent(right: int, asked: int) -> int:
-    """The share of questions right, in percent, rounded as Python's round() does (half to
-    even: 62.5 → 62), as every attempt graded so far was."""
+def percent(right: float, asked: int) -> int:
+    """The share of questions right (partial credit counts its fraction), in percent, rounded
+    as Python's round() does (half to even: 62.5 → 62), as every attempt graded so far was."""
     return round(100 * right / asked) if asked else 0
+
+
+def credit(question: dict[str, Any], answer: Any) -> float:
+    """One question's credit (0 to 1): the authored types grade themselves; the generated ones
+    (choice, number, fraction) compare the normalised answer with their key."""
+    if question["type"] in types.TYPES:
+        return types.score(question, answer)
+    return float(normalise(question, answer) == str(question["answer"]))
 
 
 def grade(
@@ -29,7 +38,7 @@ def grade(
     components: list[dict[str, Any]],
     passing_score: int,
 ) -> Graded:
-    right = {q["id"]: normalise(q, answers.get(q["id"])) == str(q["answer"]) for q in questions}
+    right = {q["id"]: credit(q, answers.get(q["id"])) for q in questions}
     scored = []
     for component in components:
         mine = [q for q in questions if q["component"] == component["key"]]

@@ -25,6 +25,8 @@ class ExamDefinition:
     components: list[dict[str, Any]]
     overdue_policy: str
     grace_minutes: int
+    review_policy: str = "marks"  # none | score | marks | answers (after the attempt closes)
+    version: int = 1  # the published version; an attempt keeps the one it started on
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,15 @@ class PublicQuestion:
 
     id: str
     component: str
-    type: str  # choice | number | fraction
+    type: str  # choice | number | fraction, or an authored type (questions.TYPES)
     prompt: str
     options: list[str] | None = None
+    prompt_html: str | None = None  # the Markdown prompt, sanitised
+    left: list[str] | None = None  # matching: the items to match, in order
+    right: list[str] | None = None  # matching: what they match, shuffled
+    items: list[str] | None = None  # ordering: the items, shuffled
+    gaps: list[dict[str, Any]] | None = None  # cloze: per gap, its options (or None: typed)
+    units: list[str] | None = None  # numerical: the units accepted
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import json
 import random
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -15,10 +16,12 @@ from uuid import UUID
 from reussite import db
 from reussite.errors import (
     AlreadySubmitted,
+    AttemptClosed,
     AttemptInProgress,
     AttemptNotFound,
     AttemptTokenInvalid,
     DeadlinePassed,
+    DomainError,
     ExamNotFound,
     FeatureDisabled,
     IdempotencyKeyReused,
@@ -34,6 +37,7 @@ from reussite.exams.models import (
     ExamSummary,
     PublicQuestion,
 )
+from reussite.exams.questions import public
 from reussite.identity.roles import Role
 from reussite.ledger import service as ledger
 from reussite.observability import logger
@@ -43,9 +47,9 @@ if TYPE_CHECKING:
     from reussite.identity.models import User
 
 _OFFER_RANK = {"free": 0, "pro": 1}
-_ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, started_at, deadline_at,
-    debit_entry_id, submitted_at, answers, submission_hash, score, passed, component_scores,
-    certificate_requested_at, finalised_by,
+_ATTEMPT_COLUMNS = """id, student_id, exam_code, exam_version, status, seed, questions,
+    started_at, deadline_at, debit_entry_id, submitted_at, answers, submission_hash, score,
+    passed, component_scores, certificate_requested_at, finalised_by, saved_answers, saved_at,
     (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level"""
 
 
@@ -53,9 +57,10 @@ _ATTEMPT_COLUMNS = """id, student_id, exam_code, status, seed, questions, starte
 
 
 def catalogue(
-    user: User, language: str | None = None, level: str | None = None
+    user: User, language: str | None = None, level: str | None = None, course: str | None = None
 ) -> list[ExamSummary]:
-    """Active exams, optionally by language and level; empty while the rollout excludes the user."""
+    """Active exams, optionally by course, language and level; empty while the rollout excludes
+    the user."""
     from reussite import flags
 
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
@@ -68,22 +73,126 @@ def catalogue(
              FROM exam_definitions
             WHERE active AND (%(language)s::text IS NULL OR language = lower(%(language)s))
               AND (%(level)s::text IS NULL OR level = upper(%(level)s))
+              AND (%(course)s::text IS NULL OR course = lower(%(course)s))
             ORDER BY course, language NULLS LAST, level, code""",
-            {"language": language, "level": level},
+            {"language": language, "level": level, "course": course},
         )
         .fetchall()
     )
     return [ExamSummary(**row) for row in rows]
 
 
-# The student's wallet and offer (that of a live subscription's plan, else free) in one read.
+@dataclass(frozen=True)
+class ExamDetail:
+    code: str
+    course: str
+    language: str | None
+    level: str
+    title: str
+    duration_minutes: int
+    passing_score: int
+    credit_cost: int
+    min_offer: str
+    overdue_policy: str
+    review_policy: str
+    version: int
+    components: list[dict[str, Any]]  # key, name, pass_mark, questions
+    may_start: bool
+    why_not: str | None  # the code a start would answer: FEATURE_DISABLED, PREMIUM_REQUIRED…
+    open_attempt_id: UUID | None = None
+
+
+def exam_detail(user: User, code: str, student_id: UUID | None = None) -> ExamDetail:
+    """One active exam: its components, time, cost and review policy, and whether the caller
+    (a student, or a parent for `student_id`) may start it now, and if not, why."""
+    from reussite import flags
+    from reussite.identity import service as identity
+
+    exam = definition(code)
+    why_not, open_id = None, None
+    if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
+        why_not = "FEATURE_DISABLED"
+    elif user.role not in (Role.ELEVE, Role.PARENT):
+        why_not = "FORBIDDEN"
+    else:
+        try:
+            student = identity.acting_for(
+                user, student_id, (Role.ELEVE, Role.PARENT), "A student, or a parent for a child"
+            )
+        except DomainError as refused:  # a parent who did not say which child, say
+            return _detail(exam, refused.code, None)
+        found = db.read_one(
+            _WALLET_AND_OFFER,
+            {"student": student, "exam": code},
+        )
+        opened = db.read_one(
+            """SELECT id FROM exam_attempts WHERE student_id = %s AND exam_code = %s
+                 AND status = 'IN_PROGRESS'""",
+            (student, code),
+        )
+        if found is None:
+            why_not = "STUDENT_NOT_FOUND"
+        elif _OFFER_RANK[found["offer"]] < _OFFER_RANK[exam.min_offer]:
+            why_not = "PREMIUM_REQUIRED"
+        elif opened is not None:
+            why_not, open_id = "ATTEMPT_IN_PROGRESS", opened["id"]
+        elif found["balance"] < exam.credit_cost:
+            why_not = "INSUFFICIENT_CREDITS"
+    return _detail(exam, why_not, open_id)
+
+
+def _detail(exam: ExamDefinition, why_not: str | None, open_id: UUID | None) -> ExamDetail:
+    return ExamDetail(
+        code=exam.code,
+        course=exam.course,
+        language=exam.language,
+        level=exam.level,
+        title=exam.title,
+        duration_minutes=exam.duration_minutes,
+        passing_score=exam.passing_score,
+        credit_cost=exam.credit_cost,
+        min_offer=exam.min_offer,
+        overdue_policy=exam.overdue_policy,
+        review_policy=exam.review_policy,
+        version=exam.version,
+        components=[
+            {
+                "key": c["key"],
+                "name": c["name"],
+                "pass_mark": c["pass_mark"],
+                "questions": sum(int(src["count"]) for src in c["sources"]),
+            }
+            for c in exam.components
+        ],
+        may_start=why_not is None,
+        why_not=why_not,
+        open_attempt_id=open_id,
+    )
+
+
+# The student's wallet, offer (that of a live subscription's plan, else free) and extra time
+# for this exam (one granted for it, else one for every exam), in one read.
 _WALLET_AND_OFFER = """
-    SELECT w.id AS wallet_id,
+    SELECT w.id AS wallet_id, w.balance,
            coalesce((SELECT p.offer FROM subscriptions s JOIN plans p ON p.code = s.plan_code
                       WHERE s.student_id = w.student_id
-                        AND s.status IN ('ACTIVE', 'PAST_DUE')), 'free') AS offer
-      FROM wallets w WHERE w.student_id = %s
+                        AND s.status IN ('ACTIVE', 'PAST_DUE')), 'free') AS offer,
+           (SELECT jsonb_build_object('percent', a.extra_percent, 'minutes', a.extra_minutes)
+              FROM exam_accommodations a
+             WHERE a.student_id = w.student_id AND (a.exam_code = %(exam)s OR a.exam_code IS NULL)
+             ORDER BY a.exam_code NULLS LAST LIMIT 1) AS extra
+      FROM wallets w WHERE w.student_id = %(student)s
 """
+
+
+def allowed_seconds(exam: ExamDefinition, extra: dict[str, int] | None) -> int:
+    """The attempt's time: the exam's duration, plus the student's extra time if granted."""
+    seconds = exam.duration_minutes * 60
+    if extra:
+        seconds += seconds * int(extra.get("percent", 0)) // 100 + 60 * int(extra.get("minutes", 0))
+    return seconds
+
+
 DEFINITION_TTL_SECONDS = 60
 _definitions: dict[str, tuple[float, ExamDefinition]] = {}
 
@@ -101,9 +210,7 @@ def definition(code: str) -> ExamDefinition:
 
 def _load_definition(code: str) -> ExamDefinition:
     row = db.read_one(
-        """SELECT code, course, language, level, title, duration_minutes, passing_score,
-                  credit_cost, min_offer, components, overdue_policy, grace_minutes
-             FROM exam_definitions WHERE code = %s AND active""",
+        f"SELECT {_DEFINITION_COLUMNS} FROM exam_definitions WHERE code = %s AND active",
         (code,),
     )
     if row is None:
@@ -111,13 +218,27 @@ def _load_definition(code: str) -> ExamDefinition:
     return ExamDefinition(**row)
 
 
-def build_questions(exam: ExamDefinition, seed: int) -> list[dict[str, Any]]:
-    """The attempt's questions, answer keys included, fully determined by the exam and seed."""
+_DEFINITION_COLUMNS = """code, course, language, level, title, duration_minutes, passing_score,
+    credit_cost, min_offer, components, overdue_policy, grace_minutes, review_policy, version"""
+
+
+def build_questions(
+    exam: ExamDefinition, seed: int, conn: db.Connection | None = None
+) -> list[dict[str, Any]]:
+    """The attempt's questions, answer keys included, fully determined by the exam, the seed
+    and (for pool sources) the pools' live questions at the start."""
+    from reussite.exams import bank
+
     rng = random.Random(seed)
     questions: list[dict[str, Any]] = []
     for component in exam.components:
         for source in component["sources"]:
-            for question in generators.from_source(rng, source):
+            drawn = (
+                bank.draw(conn or db.connection(), rng, source)
+                if "pool" in source
+                else generators.from_source(rng, source)
+            )
+            for question in drawn:
                 questions.append(
                     {"id": f"q{len(questions) + 1}", "component": component["key"], **question}
                 )
@@ -144,7 +265,7 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         "Only a student, or a parent for their child, starts an exam",
     )
     exam = definition(code)
-    paying = db.read_one(_WALLET_AND_OFFER, (student,))
+    paying = db.read_one(_WALLET_AND_OFFER, {"student": student, "exam": code})
     if paying is None:
         raise StudentNotFound("No wallet for this student")
     wallet_id, offer = paying["wallet_id"], paying["offer"]
@@ -167,7 +288,9 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             (student, code),
         ).fetchone()
         if open_attempt is not None:
-            attempt_exam = _definition_any(conn, open_attempt["exam_code"])
+            attempt_exam = _definition_any(
+                conn, open_attempt["exam_code"], open_attempt["exam_version"]
+            )
             if open_attempt["now"] <= _closes_at(attempt_exam, open_attempt["deadline_at"]):
                 raise AttemptInProgress(attempt=_jsonable(_view(open_attempt, with_token=True)))
             # Its time is over and the sweeper has not passed yet: closed here, as it would
@@ -176,16 +299,18 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
         seed = secrets.randbits(62)
         row = conn.execute(
-            f"""INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
-                                           deadline_at, debit_entry_id, started_by)
-                VALUES (%s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(mins => %s), %s, %s)
+            f"""INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
+                                           questions, deadline_at, debit_entry_id, started_by)
+                VALUES (%s, %s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(secs => %s),
+                        %s, %s)
                 RETURNING {_ATTEMPT_COLUMNS}""",
             (
                 student,
                 code,
+                exam.version,
                 seed,
-                json.dumps(build_questions(exam, seed)),
-                exam.duration_minutes,
+                json.dumps(build_questions(exam, seed, conn)),
+                allowed_seconds(exam, paying["extra"]),
                 debit.entry_id,
                 user.id,
             ),
@@ -221,7 +346,7 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
                  WHERE id = %s FOR UPDATE""",
             (attempt_id,),
         ).fetchone()
-        if row is None or not _may_act_for(user, row["student_id"]):
+        if row is None or not may_act_for(user, row["student_id"]):
             raise AttemptNotFound()
         if not tokens.verify(
             token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
@@ -236,17 +361,59 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
         unknown = sorted(set(answers) - {q["id"] for q in row["questions"]})
         if unknown:
             raise UnknownQuestions(questions=unknown[:20])
-        exam = _definition_any(conn, row["exam_code"])
+        exam = _definition_any(conn, row["exam_code"], row["exam_version"])
         if row["now"] > _closes_at(exam, row["deadline_at"]):
             row = _finalise_overdue(conn, row, exam)
             late = True
-        else:
-            row = _grade(conn, row, exam, answers, digest, "student")
+        else:  # what was saved during the attempt counts, unless answered again now
+            final = (row["saved_answers"] or {}) | answers
+            row = _grade(conn, row, exam, final, digest, "student")
     if late:
         raise DeadlinePassed(attempt=_jsonable(_view(row)))
     if row["passed"] and request_certificate(row):
         row = {**row, "certificate_requested_at": row["submitted_at"]}
     return _view(row)
+
+
+@dataclass(frozen=True)
+class Saved:
+    attempt_id: UUID
+    saved: int  # answers the attempt holds now
+    saved_at: datetime
+
+
+def save_answers(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) -> Saved:
+    """Keep answers during an attempt, under its row lock: a save and a submit (or the sweeper)
+    run one after the other, so a save never changes a graded attempt and a submit never loses
+    what was saved. Each answer saved again replaces the one before."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
+                 WHERE id = %s FOR UPDATE""",
+            (attempt_id,),
+        ).fetchone()
+        if row is None or not may_act_for(user, row["student_id"]):
+            raise AttemptNotFound()
+        if not tokens.verify(
+            token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
+        ):
+            raise AttemptTokenInvalid()
+        exam = _definition_any(conn, row["exam_code"], row["exam_version"])
+        if row["status"] != "IN_PROGRESS" or row["now"] > _closes_at(exam, row["deadline_at"]):
+            raise AttemptClosed(attempt_status=row["status"])
+        unknown = sorted(set(answers) - {q["id"] for q in row["questions"]})
+        if unknown:
+            raise UnknownQuestions(questions=unknown[:20])
+        saved = conn.execute(
+            """UPDATE exam_attempts
+                  SET saved_answers = coalesce(saved_answers, '{}'::jsonb) || %s::jsonb,
+                      saved_at = clock_timestamp()
+                WHERE id = %s
+            RETURNING saved_at, (SELECT count(*) FROM jsonb_object_keys(saved_answers)) AS n""",
+            (json.dumps(answers, default=str), attempt_id),
+        ).fetchone()
+    assert saved is not None
+    return Saved(attempt_id=attempt_id, saved=int(saved["n"]), saved_at=saved["saved_at"])
 
 
 def _closes_at(exam: ExamDefinition, deadline: datetime) -> datetime:
@@ -290,8 +457,8 @@ def _finalise_overdue(
 ) -> dict[str, Any]:
     """Past the deadline: autosubmit grades what was saved (nothing counts), the others close
     the attempt as OVERDUE (grace period over) or ABANDONED."""
-    if exam.overdue_policy == "autosubmit":
-        return _grade(conn, row, exam, {}, None, "sweeper")
+    if exam.overdue_policy == "autosubmit":  # what was saved is graded
+        return _grade(conn, row, exam, row["saved_answers"] or {}, None, "sweeper")
     status = "OVERDUE" if exam.overdue_policy == "grace" else "ABANDONED"
     closed = conn.execute(
         f"""UPDATE exam_attempts SET status = %s, finalised_by = 'sweeper'
@@ -302,16 +469,20 @@ def _finalise_overdue(
     return closed
 
 
-def _definition_any(conn: db.Connection, code: str) -> ExamDefinition:
-    """An attempt's exam, even if it was withdrawn from the catalogue since."""
+def _definition_any(conn: db.Connection, code: str, version: int) -> ExamDefinition:
+    """The version of an exam an attempt started on, even if the exam was edited or withdrawn
+    from the catalogue since."""
     row = conn.execute(
-        """SELECT code, course, language, level, title, duration_minutes, passing_score,
-                  credit_cost, min_offer, components, overdue_policy, grace_minutes
-             FROM exam_definitions WHERE code = %s""",
-        (code,),
+        "SELECT definition FROM exam_versions WHERE exam_code = %s AND version = %s",
+        (code, version),
     ).fetchone()
     assert row is not None
-    return ExamDefinition(**row)
+    return definition_of(row["definition"], version)
+
+
+def definition_of(stored: dict[str, Any], version: int) -> ExamDefinition:
+    fields = {f for f in ExamDefinition.__dataclass_fields__ if f != "version"}
+    return ExamDefinition(**{k: v for k, v in stored.items() if k in fields}, version=version)
 
 
 # -- reading and sweeping ----------------------------------------------------------------------
@@ -320,7 +491,7 @@ def _definition_any(conn: db.Connection, code: str) -> ExamDefinition:
 def get_attempt(user: User, attempt_id: UUID) -> Attempt:
     """The student, their parents and staff see an attempt; anyone else gets a 404."""
     row = db.read_one(f"SELECT {_ATTEMPT_COLUMNS} FROM exam_attempts WHERE id = %s", (attempt_id,))
-    if row is None or not (user.is_staff or _may_act_for(user, row["student_id"])):
+    if row is None or not (user.is_staff or may_act_for(user, row["student_id"])):
         raise AttemptNotFound()
     return _view(row, with_token=row["status"] == "IN_PROGRESS" and not user.is_staff)
 
@@ -352,7 +523,8 @@ def sweep(limit: int = 500) -> dict[str, int]:
             ).fetchone()
             if row is None:
                 continue  # submitted meanwhile, or being submitted now
-            row = _finalise_overdue(conn, row, _definition_any(conn, row["exam_code"]))
+            exam = _definition_any(conn, row["exam_code"], row["exam_version"])
+            row = _finalise_overdue(conn, row, exam)
         counts[
             {"GRADED": "autosubmitted", "OVERDUE": "overdue"}.get(row["status"], "abandoned")
         ] += 1
@@ -408,7 +580,7 @@ def request_certificate(row: dict[str, Any]) -> int:
     return 1
 
 
-def _may_act_for(user: User, student_id: UUID) -> bool:
+def may_act_for(user: User, student_id: UUID) -> bool:
     from reussite.identity import service as identity
 
     if user.role is Role.ELEVE:
@@ -433,7 +605,7 @@ def _view(row: dict[str, Any], with_token: bool = False, balance: int | None = N
         started_at=row["started_at"],
         deadline_at=row["deadline_at"],
         questions=[
-            PublicQuestion(q["id"], q["component"], q["type"], q["prompt"], q.get("options"))
+            PublicQuestion(id=q["id"], component=q["component"], type=q["type"], **public(q))
             for q in row["questions"]
         ]
         if open_

@@ -141,6 +141,28 @@ TITLES: dict[str, tuple[str, str]] = {
     "PAYMENT_ALREADY_CONFIRMED": ("Cette commande est déjà payée", "هذا الطلب مدفوع مسبقًا"),
     "PAYMENT_NOT_FOUND": ("Aucun paiement ne porte cette référence", "لا يوجد دفع بهذا المرجع"),
     "PLAN_NOT_FOUND": ("Formule introuvable", "الباقة غير موجودة"),
+    "POOL_NOT_FOUND": ("Banque de questions introuvable", "بنك الأسئلة غير موجود"),
+    "POOL_TOO_SMALL": (
+        "La banque a moins de questions publiées que l'examen n'en tire",
+        "في البنك أسئلة منشورة أقل مما يسحبه الامتحان",
+    ),
+    "QUESTION_NOT_FOUND": (
+        "Question introuvable dans cette banque",
+        "السؤال غير موجود في هذا البنك",
+    ),
+    "NOTHING_TO_PUBLISH": ("Il n'y a pas de brouillon à publier", "لا توجد مسودة للنشر"),
+    "IMPORT_FAILED": (
+        "Le fichier n'a pas pu être importé ; rien n'a été importé",
+        "تعذر استيراد الملف؛ لم يُستورد أي شيء",
+    ),
+    "ATTEMPT_CLOSED": (
+        "Cette tentative est close ; ses réponses ne changent plus",
+        "أُغلقت هذه المحاولة؛ لم تعد إجاباتها تتغير",
+    ),
+    "REVIEW_NOT_AVAILABLE": (
+        "La correction de cet examen n'est pas disponible",
+        "تصحيح هذا الامتحان غير متاح",
+    ),
     "PREMIUM_REQUIRED": ("Il faut une offre supérieure", "يلزم عرض أعلى"),
     "PROCTOR_NOT_FOUND": (
         "Le surveillant doit être un coach ou un membre de l'équipe",
