@@ -270,6 +270,8 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         ("PUT", "/v1/admin/exams/MATRIX-1/draft", MATRIX_EXAM, staff_only),
         ("POST", "/v1/admin/exams/MATRIX-1/publish", None, staff_only),
         ("POST", "/v1/admin/exams/MATRIX-1/retire", None, staff_only),
+        ("GET", "/v1/admin/exams/FR-A1/statistics", None, staff_only),
+        ("GET", "/v1/admin/exam-statistics/levels?course=language", None, staff_only),
         ("POST", "/v1/admin/question-pools/MATRIX/questions/q1/retire", None, staff_only),
         ("GET", "/v1/certificates/0000-0000-0000-0000", None, {"anonymous": 404, "default": 404}),
         ("GET", "/.well-known/jwks.json", None, {"anonymous": 200, "default": 200}),

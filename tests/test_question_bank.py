@@ -732,3 +732,50 @@ def test_a_file_with_problems_imports_nothing_and_names_each_one(staff: Any) -> 
     for hostile in ("<quiz", '<!DOCTYPE x [<!ENTITY a "b">]><quiz/>', "\xff"):
         status, problem = _import(staff, pool, "moodle", hostile)
         assert status == 422 and problem["code"] in ("IMPORT_FAILED", "VALIDATION_FAILED")
+
+
+def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: Any) -> None:
+    pool, code = f"P{uuid.uuid4().hex[:8].upper()}", f"E{uuid.uuid4().hex[:8].upper()}"
+    api("PUT", f"/v1/admin/question-pools/{pool}", staff, {"title": "Statistiques"})
+    for name in ("anchor", "other", "bad", "easy", "good"):
+        body = {"type": "truefalse", "prompt": f"{name} ?", "answer": True}
+        path = f"/v1/admin/question-pools/{pool}/questions/{name}"
+        api("PUT", path, staff, {"body": body})
+        api("POST", f"{path}/publish", staff)
+    api("PUT", f"/v1/admin/exams/{code}/draft", staff, _exam(pool, 5) | {"passing_score": 60})
+    api("POST", f"/v1/admin/exams/{code}/publish", staff)
+    # Ten students: the five strong ones get "anchor", "other" and "good" right, the five weak
+    # ones get "bad" right; everyone gets "easy" right.
+    for i in range(10):
+        who = principal_with_credits(principal)
+        attempt = _start(who, code)[1]
+        strong = i >= 5
+        answers = {
+            x["id"]: {
+                "anchor": strong,
+                "other": strong,
+                "good": strong,
+                "bad": not strong,
+                "easy": True,
+            }[x["prompt"].split()[0]]
+            for x in attempt["questions"]
+        }
+        helpers.call(
+            "exam_submit",
+            "POST",
+            f"/v1/attempts/{attempt['id']}/submit",
+            who,
+            {"attempt_token": attempt["attempt_token"], "answers": answers},
+        )
+
+    status, stats = api("GET", f"/v1/admin/exams/{code}/statistics", staff)
+
+    assert status == 200 and stats["attempts"] == 10 and stats["version"] == 1
+    assert stats["pass_rate"] == 50.0 and stats["mean_score"] == 60.0  # 80 % and 40 %
+    by = {s["question"].split("/")[1].split("@")[0]: s for s in stats["questions"]}
+    assert by["easy"]["facility"] == 100.0 and by["easy"]["discrimination"] is None
+    assert by["good"]["facility"] == 50.0 and by["good"]["discrimination"] == 100.0
+    assert not by["good"]["flagged"]
+    assert by["bad"]["discrimination"] == -100.0 and by["bad"]["flagged"]
+    levels = api("GET", "/v1/admin/exam-statistics/levels?course=language", staff)[1]
+    assert any(row["level"] == "B1" and row["attempts"] >= 10 for row in levels)

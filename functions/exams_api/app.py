@@ -8,7 +8,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from reussite import pagination
-from reussite.exams import accommodations, authoring, exercises, formats, review, service
+from reussite.exams import (
+    accommodations,
+    authoring,
+    exercises,
+    formats,
+    review,
+    service,
+    statistics,
+)
 from reussite.exams.authoring import (
     ExamDraft,
     ExamSpec,
@@ -171,6 +179,23 @@ def publish_exam(code: ExamCode, user: CurrentUser) -> Published:
 @app.post("/v1/admin/exams/{code}/retire")
 def retire_exam(code: ExamCode, user: CurrentUser) -> Published:
     return authoring.retire_exam(user, code)
+
+
+@app.get("/v1/admin/exams/{code}/statistics")
+def exam_statistics(
+    code: ExamCode, user: CurrentUser, version: int | None = Query(None, ge=1, le=10_000)
+) -> statistics.ExamStatistics:
+    """Attempts, pass rate and mean score of an exam version (the current one by default), and
+    each question's facility and discrimination indexes, weak ones flagged."""
+    return statistics.exam_statistics(user, code, version)
+
+
+@app.get("/v1/admin/exam-statistics/levels")
+def pass_rate_by_level(
+    user: CurrentUser, course: str | None = Query(None, pattern="^(language|wine|maths)$")
+) -> list[statistics.LevelStatistics]:
+    """The pass rate per level (the seed's KPI), over every exam or one course."""
+    return statistics.pass_rate_by_level(user, course)
 
 
 @app.put("/v1/admin/students/{student_id}/exam-accommodations")

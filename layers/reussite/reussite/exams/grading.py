@@ -16,6 +16,7 @@ class Graded:
     score: int  # percent of all questions right
     passed: bool
     components: list[dict[str, Any]]  # key, name, score, pass_mark, passed
+    credits: dict[str, float]  # each question's credit, 0 to 1 (for item statistics)
 
 
 def percent(right: float, asked: int) -> int:
@@ -53,4 +54,5 @@ def grade(
             }
         )
     total = percent(sum(right.values()), len(questions))
-    return Graded(total, total >= passing_score and all(c["passed"] for c in scored), scored)
+    passed = total >= passing_score and all(c["passed"] for c in scored)
+    return Graded(total, passed, scored, right)

@@ -436,7 +436,7 @@ def _grade(
         f"""UPDATE exam_attempts
                SET status = 'GRADED', submitted_at = clock_timestamp(), answers = %s,
                    submission_hash = %s, score = %s, passed = %s, component_scores = %s,
-                   finalised_by = %s
+                   finalised_by = %s, question_credits = %s
              WHERE id = %s RETURNING {_ATTEMPT_COLUMNS}""",
         (
             json.dumps(answers, default=str),
@@ -445,6 +445,7 @@ def _grade(
             result.passed,
             json.dumps(result.components),
             by,
+            json.dumps(result.credits),
             row["id"],
         ),
     ).fetchone()

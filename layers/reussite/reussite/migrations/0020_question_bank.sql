@@ -74,6 +74,7 @@ ALTER TABLE exam_attempts
     ADD COLUMN exam_version integer NOT NULL DEFAULT 1,
     ADD COLUMN saved_answers jsonb,
     ADD COLUMN saved_at timestamptz,
+    ADD COLUMN question_credits jsonb,  -- each question's credit (0..1) when graded
     ADD CONSTRAINT exam_attempts_version_fk FOREIGN KEY (exam_code, exam_version)
         REFERENCES exam_versions (exam_code, version);
 
