@@ -16,6 +16,7 @@ import pytest
 from reussite import db, flags
 from reussite.exams import service as exams
 from reussite.exams import tokens
+from reussite.exams.questions import model_answer
 from reussite.identity import service as identity
 from reussite.identity.models import Principal, Role
 from reussite.ledger import service as ledger
@@ -59,14 +60,14 @@ def submit(who: Principal, attempt: dict[str, Any], answers: dict[str, Any]) -> 
     return call("exam_submit", "POST", f"/v1/attempts/{attempt['id']}/submit", who, body)
 
 
-def answer_key(attempt_id: str) -> dict[str, str]:
+def answer_key(attempt_id: str) -> dict[str, Any]:
     row = (
         db.connection()
         .execute("SELECT questions FROM exam_attempts WHERE id = %s", (attempt_id,))
         .fetchone()
     )
     assert row is not None
-    return {q["id"]: str(q["answer"]) for q in row["questions"]}
+    return {q["id"]: model_answer(q) for q in row["questions"]}
 
 
 def debits(student_id: Any) -> int:
@@ -170,12 +171,12 @@ def test_start_debits_once_and_never_sends_answer_keys(student: Any) -> None:
     assert status == 201, attempt
     assert attempt["status"] == "IN_PROGRESS" and attempt["balance"] == 4
     assert attempt["attempt_token"] and attempt["deadline_at"] > attempt["started_at"]
-    assert len(attempt["questions"]) == 6
+    assert len(attempt["questions"]) == 10  # drawn from the pool's 42
     assert all("answer" not in q for q in attempt["questions"])
     keys = answer_key(attempt["id"])
     assert '"answer"' not in json.dumps(attempt)
     assert not any(f'"{k}"' in json.dumps(attempt["questions"]) for k in ("answer",))
-    assert len(keys) == 6 and debits(student_id) == 1
+    assert len(keys) == 10 and debits(student_id) == 1
 
 
 def test_fifty_concurrent_starts_with_one_key_give_one_attempt_one_debit(

@@ -102,6 +102,49 @@ def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> N
     assert graded.status_code == 200 and graded.json()["status"] == "GRADED"
 
 
+def test_the_readmes_authoring_flow_works_over_http(stack: dict[str, Any]) -> None:
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    staff = {"Authorization": f"Bearer {state['tokens']['demo-assistante']}"}
+    base = f"{stack['base']}/v1/admin"
+    gift = (ROOT / "tests" / "fixtures" / "questions" / "every-type.gift").read_bytes()
+
+    assert (
+        httpx.put(
+            f"{base}/question-pools/FR-B1-GRAMMAIRE", headers=staff, json={"title": "Grammaire B1"}
+        ).status_code
+        == 200
+    )
+    imported = httpx.post(
+        f"{base}/question-pools/FR-B1-GRAMMAIRE/import?format=gift&publish=true",
+        headers={**staff, "Content-Type": "text/plain"},
+        content=gift,
+    )
+    assert imported.status_code == 200 and imported.json()["published"] == 10, imported.text
+    exam = {
+        "course": "language",
+        "language": "fr",
+        "level": "B1",
+        "title": "Grammaire B1",
+        "duration_minutes": 20,
+        "passing_score": 60,
+        "credit_cost": 1,
+        "components": [
+            {
+                "key": "grammar",
+                "name": "Grammaire",
+                "pass_mark": 50,
+                "sources": [{"pool": "FR-B1-GRAMMAIRE", "count": 8}],
+            }
+        ],
+    }
+    assert httpx.put(f"{base}/exams/FR-B1-G/draft", headers=staff, json=exam).status_code == 200
+    published = httpx.post(f"{base}/exams/FR-B1-G/publish", headers=staff)
+    assert published.status_code == 200 and published.json()["version"] == 1
+    student = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
+    listed = httpx.get(f"{stack['base']}/v1/exams?course=language&level=B1", headers=student)
+    assert "FR-B1-G" in [e["code"] for e in listed.json()]
+
+
 def test_a_certificate_is_issued_and_its_page_renders_in_chromium(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     auth = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}

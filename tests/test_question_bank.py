@@ -779,3 +779,101 @@ def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: A
     assert by["bad"]["discrimination"] == -100.0 and by["bad"]["flagged"]
     levels = api("GET", "/v1/admin/exam-statistics/levels?course=language", staff)[1]
     assert any(row["level"] == "B1" and row["attempts"] >= 10 for row in levels)
+
+
+# -- the seeded catalogue ----------------------------------------------------------------------
+
+
+def test_the_language_pools_migration_is_what_its_generator_writes() -> None:
+    from reussite_local import language_pools
+
+    migrations = Path(__file__).parents[1] / "layers/reussite/reussite/migrations"
+    assert (migrations / "0021_language_pools.sql").read_text() == language_pools.migration()
+
+
+def test_each_language_exam_draws_few_shared_questions_from_a_large_mixed_pool(
+    database_url: str, capsys: Any
+) -> None:
+    from reussite.exams import service as exams
+
+    overlaps = []
+    for language in ("FR", "EN", "ES", "AR"):
+        for level in ("A1", "A2", "B1", "B2", "C1", "C2"):
+            code = f"{language}-{level}"
+            pool = db.read_one(
+                """SELECT count(*) AS n, count(DISTINCT type) AS types FROM questions
+                    WHERE pool_code = %s AND status = 'PUBLISHED'""",
+                (f"LANG-{code}",),
+            )
+            assert pool is not None and pool["n"] >= 40 and pool["types"] >= 3, code
+            exams._definitions.clear()
+            exam = exams.definition(code)
+            assert exam.version >= 2
+            drawn = [
+                {(x["ref"]["pool"], x["ref"]["name"]) for x in exams.build_questions(exam, seed)}
+                for seed in range(20)
+            ]
+            assert all(len(d) == 10 for d in drawn)
+            pairs = [(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1 :]]
+            overlaps.append(sum(len(a & b) for a, b in pairs) / len(pairs) / 10)
+    mean = sum(overlaps) / len(overlaps)
+    with capsys.disabled():
+        print(
+            f"\nlanguage exams: two attempts share {100 * mean:.1f} % of their questions on "
+            f"average (10 drawn of 42; {100 * max(overlaps):.1f} % at most for one exam)"
+        )
+    assert mean < 0.35
+
+
+def test_sweepers_and_a_late_submit_racing_grade_the_saved_answers_once(
+    staff: Any, student: Any
+) -> None:
+    from reussite.exams import service as exams
+
+    code = _published_exam(staff, 4, 4, overdue_policy="autosubmit")
+    attempt = _start(student, code)[1]
+    keys = _keys(attempt["id"])
+    assert _save(student, attempt, keys)[0] == 200  # everything saved right
+    moved = db.read_one(
+        """UPDATE exam_attempts SET started_at = now() - interval '2 hours',
+                  deadline_at = now() - interval '1 hour'
+            WHERE id = %s RETURNING id, student_id, started_at, deadline_at""",
+        (attempt["id"],),
+    )
+    assert moved is not None
+    from reussite.exams import tokens
+
+    token = tokens.sign(moved["id"], moved["student_id"], moved["started_at"], moved["deadline_at"])
+    barrier = threading.Barrier(4)
+
+    def sweep(_: int) -> Any:
+        barrier.wait()
+        try:
+            return exams.sweep()["autosubmitted"]
+        finally:
+            db.release()
+
+    def submit() -> Any:
+        barrier.wait()
+        try:
+            return helpers.call(
+                "exam_submit",
+                "POST",
+                f"/v1/attempts/{attempt['id']}/submit",
+                student,
+                {"attempt_token": token, "answers": {}},
+            )
+        finally:
+            db.release()
+
+    with ThreadPoolExecutor(4) as pool_:
+        late = pool_.submit(submit)
+        swept = list(pool_.map(sweep, range(3)))
+
+    status, answer = late.result()
+    row = db.read_one(
+        "SELECT status, score, finalised_by FROM exam_attempts WHERE id = %s", (attempt["id"],)
+    )
+    assert row == {"status": "GRADED", "score": 100, "finalised_by": "sweeper"}  # what was saved
+    assert sum(swept) <= 1  # graded once: by a sweeper, or by the late submit closing it
+    assert (status, answer["code"]) == (422, "DEADLINE_PASSED")

@@ -287,18 +287,30 @@ def publish_draft(conn: db.Connection, pool: str, name: str) -> Question | None:
     ).fetchone()
     if draft is None:
         return None
-    conn.execute(
-        """UPDATE questions SET status = 'SUPERSEDED'
-            WHERE pool_code = %s AND name = %s AND status = 'PUBLISHED'""",
-        (pool, name),
-    )
-    row = conn.execute(
-        f"""UPDATE questions SET status = 'PUBLISHED', published_at = now()
-             WHERE pool_code = %s AND name = %s AND status = 'DRAFT'
-         RETURNING {_QUESTION}""",
+    superseded = conn.execute(
+        """UPDATE questions q SET status = 'SUPERSEDED', ordinal = NULL
+             FROM questions old
+            WHERE old.id = q.id AND q.pool_code = %s AND q.name = %s AND q.status = 'PUBLISHED'
+        RETURNING old.ordinal""",
         (pool, name),
     ).fetchone()
+    ordinal = superseded["ordinal"] if superseded else _live_count(conn, pool) + 1
+    row = conn.execute(
+        f"""UPDATE questions SET status = 'PUBLISHED', published_at = now(), ordinal = %s
+             WHERE pool_code = %s AND name = %s AND status = 'DRAFT'
+         RETURNING {_QUESTION}""",
+        (ordinal, pool, name),
+    ).fetchone()
     return Question.model_validate(row)
+
+
+def _live_count(conn: db.Connection, pool: str) -> int:
+    row = conn.execute(
+        """SELECT coalesce(max(ordinal), 0) AS n FROM questions
+            WHERE pool_code = %s AND status = 'PUBLISHED'""",
+        (pool,),
+    ).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def retire_question(staff: User, pool: str, name: str) -> Question:

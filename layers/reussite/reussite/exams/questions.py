@@ -390,3 +390,20 @@ _GRADERS: dict[str, Any] = {
         a, q["answer"], len(q["shown"]), partial=q.get("scoring") == "absolute_position"
     ),
 }
+
+
+def model_answer(q: dict[str, Any]) -> Any:
+    """An answer that earns full credit, as a student would send it (the attempt's copy)."""
+    kind = q["type"]
+    if kind == "multiple":
+        return q["answers"]
+    if kind == "shortanswer":
+        return q["answers"][0]
+    if kind == "cloze":
+        return [
+            g["options"].index(g["answers"][0]) if g.get("options") else g["answers"][0]
+            for g in q["gaps"]
+        ]
+    if kind == "numerical":
+        return str(q["answer"])
+    return q["answer"]

@@ -30,8 +30,14 @@ CREATE TABLE questions (
 );
 CREATE UNIQUE INDEX questions_one_draft ON questions (pool_code, name) WHERE status = 'DRAFT';
 CREATE UNIQUE INDEX questions_one_live ON questions (pool_code, name) WHERE status = 'PUBLISHED';
--- A component's draw reads the live questions of a pool in name order.
-CREATE INDEX questions_draw ON questions (pool_code, name) WHERE status = 'PUBLISHED';
+-- The live questions of a pool are numbered 1..n without gaps (publishing appends or takes
+-- over the superseded version's number, retiring moves the last one into the hole), so an
+-- unfiltered draw picks n numbers from the seed and reads just those rows, whatever the
+-- pool's size.
+ALTER TABLE questions ADD COLUMN ordinal integer CHECK (ordinal >= 1);
+ALTER TABLE questions ADD CONSTRAINT questions_live_numbered
+    CHECK ((status = 'PUBLISHED') = (ordinal IS NOT NULL));
+CREATE UNIQUE INDEX questions_draw ON questions (pool_code, ordinal) WHERE status = 'PUBLISHED';
 
 -- A published question is frozen: only its status moves on (superseded, retired).
 CREATE FUNCTION questions_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
