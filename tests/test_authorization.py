@@ -169,6 +169,7 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
     family_a = {"student": ALLOW, "parent": ALLOW}
     strangers = {"other_student": 404, "other_parent": 404}
     staff_only = {"assistante": ALLOW, "admin": ALLOW, "default": 403}
+    history = family_a | strangers | {"coach": 403, "assistante": ALLOW, "admin": ALLOW}
     signed_in = {"default": ALLOW}
     staff = {"assistante": ALLOW, "admin": ALLOW, "coach": 404}
     payer = {"parent": ALLOW, "default": 404}  # a parent paid family A's plan
@@ -229,6 +230,22 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         ),
         ("GET", f"/v1/bilans/{w.bilan}/page?token=1.bad", None, {"anonymous": 403, "default": 403}),
         ("GET", "/v1/me/credits", None, signed_in),
+        ("GET", "/v1/admin/people?q=matrix", None, staff_only),
+        ("GET", "/v1/admin/audit?subject=order:", None, {"admin": ALLOW, "default": 403}),
+        ("GET", "/v1/admin/orders?provider=WISE&status=PENDING", None, staff_only),
+        ("GET", "/v1/admin/exam-registrations?status=REGISTERED", None, staff_only),
+        ("GET", "/v1/admin/enquiries?status=SUBMITTED", None, staff_only),
+        *[
+            ("GET", f"/v1/me/{what}?student_id={s}", None, history)
+            for what in (
+                "attempts",
+                "orders",
+                "bilans",
+                "ledger",
+                "tutoring-history",
+                "exam-registrations",
+            )
+        ],
         (
             "POST",
             f"/v1/admin/wallets/{s}/grants",

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import Query, Request, status
 from fastapi.responses import HTMLResponse
 
+from reussite import history
 from reussite.bilans import service
 from reussite.bilans.models import Bilan, BilanAccepted, BilanRequest
 from reussite.front_door import http_write
@@ -69,6 +70,17 @@ def report_page(
         return refused_link(request, "report")
     body, policy = page.render(service.get_by_id(bilan_id), get_settings().support_url)
     return HTMLResponse(body, headers={"Content-Security-Policy": policy})
+
+
+@app.get("/v1/me/bilans")
+def history_bilans(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[history.BilanItem]:
+    """A student's orientation reports, newest first. A parent names the child (`student_id`)."""
+    return history.bilans(user, student_id, cursor, limit)
 
 
 handler = lambda_handler(app)

@@ -2,8 +2,9 @@
 
 from uuid import UUID
 
-from fastapi import status
+from fastapi import Query, status
 
+from reussite import history
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.ledger import admin, views
@@ -27,6 +28,18 @@ def grant_credits(
     student_id: UUID, body: admin.StaffGrantRequest, user: CurrentUser, key: IdempotencyKey
 ) -> Grant:
     return admin.staff_grant(user, student_id, body, key)
+
+
+@app.get("/v1/me/ledger")
+def history_ledger(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[history.EntryItem]:
+    """A student's whole credit history, newest first: each entry with its purpose and its lots.
+    A parent names the child (`student_id`)."""
+    return history.ledger(user, student_id, cursor, limit)
 
 
 handler = lambda_handler(app)

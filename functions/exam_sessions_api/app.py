@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from reussite import backoffice, history
 from reussite.exam_sessions import catalogue, enquiries, registrations, results, scheduling
 from reussite.exam_sessions.models import (
     Component,
@@ -259,6 +260,48 @@ def decide_enquiry(
 ) -> Enquiry:
     request = DecisionOn(enquiry_id=enquiry_id, **body.model_dump())
     return decide_enquiry_once(user, key, request, http.scope.get("aws.context"))
+
+
+@app.get("/v1/me/exam-registrations")
+def history_registrations(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[history.RegistrationItem]:
+    """A student's exam registrations, newest first, with their outcome and certificate.
+    A parent names the child (`student_id`)."""
+    return history.registrations(user, student_id, cursor, limit)
+
+
+@app.get("/v1/admin/exam-registrations")
+def list_registrations(
+    user: CurrentUser,
+    registration_status: str | None = Query(
+        None, alias="status", pattern="^(REGISTERED|ABSENT|SAT)$"
+    ),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[backoffice.RegistrationRow]:
+    """Registrations by status and by their session's date."""
+    return backoffice.registrations(user, cursor, limit, registration_status, since, until)
+
+
+@app.get("/v1/admin/enquiries")
+def list_enquiries(
+    user: CurrentUser,
+    enquiry_status: str | None = Query(
+        None, alias="status", pattern="^(SUBMITTED|UNDER_REVIEW|UPHELD|REJECTED|PARTIAL)$"
+    ),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[backoffice.EnquiryRow]:
+    """Result enquiries by status (the queue: SUBMITTED) and date asked."""
+    return backoffice.enquiries(user, cursor, limit, enquiry_status, since, until)
 
 
 handler = lambda_handler(app)

@@ -7,7 +7,7 @@ from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from reussite import pagination
+from reussite import history, pagination
 from reussite.exams import (
     accommodations,
     authoring,
@@ -204,6 +204,19 @@ def grant_accommodation(
 ) -> accommodations.Granted:
     """Extra time for one exam (or every exam, `exam_code` null); granting again replaces it."""
     return accommodations.grant(user, student_id, body)
+
+
+@app.get("/v1/me/attempts")
+def history_attempts(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+    exam: str | None = Query(None, max_length=40),
+) -> history.Page[history.AttemptItem]:
+    """A student's attempts, newest first, each with its certificate's code when it has one.
+    A parent names the child (`student_id`)."""
+    return history.attempts(user, student_id, cursor, limit, exam)
 
 
 handler = lambda_handler(app)

@@ -4,10 +4,10 @@ student profiles and link codes, invitations of a second parent."""
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import status
-from pydantic import BaseModel, Field
+from fastapi import Query, status
+from pydantic import AwareDatetime, BaseModel, Field
 
-from reussite import db
+from reussite import backoffice, db, history
 from reussite.bilans.catalogue import LEVELS
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
@@ -105,6 +105,32 @@ class JoinRequest(BaseModel):
 @app.post("/v1/families/join")
 def join_family(body: JoinRequest, user: CurrentUser) -> families.Joined:
     return families.join(user, body.code)
+
+
+@app.get("/v1/admin/people")
+def search_people(
+    user: CurrentUser,
+    q: str = Query(min_length=2, max_length=100, description="A name, an email, or an id"),
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[backoffice.Person]:
+    """Staff find a person: users and student profiles by name, email, user or student id."""
+    return backoffice.people(user, q, cursor, limit)
+
+
+@app.get("/v1/admin/audit")
+def read_audit_log(
+    user: CurrentUser,
+    actor: UUID | None = None,
+    subject: str | None = Query(None, max_length=200),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(50, ge=1, le=200),
+) -> history.Page[backoffice.AuditRow]:
+    """The audit log (ADMIN), newest first: by actor, subject ("order:<id>", or a prefix such
+    as "order:") and time."""
+    return backoffice.audit_log(user, cursor, limit, actor, subject, since, until)
 
 
 handler = lambda_handler(app)

@@ -9,6 +9,7 @@ from fastapi import Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from reussite import backoffice, history
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
@@ -156,6 +157,37 @@ def end_subscription(
     subscription_id: UUID, body: SubscriptionEnd, user: CurrentUser
 ) -> SubscriptionView:
     return offers.end_now(user, subscription_id, body.reason)
+
+
+@app.get("/v1/me/orders")
+def history_orders(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+    order_status: str | None = Query(
+        None, alias="status", pattern="^(CREATED|PENDING|PAID|MISMATCH|EXPIRED)$"
+    ),
+) -> history.Page[history.OrderItem]:
+    """A student's orders, newest first, with their receipt and what they paid for (the
+    credits' lot, the plan period). A parent names the child (`student_id`)."""
+    return history.orders(user, student_id, cursor, limit, order_status)
+
+
+@app.get("/v1/admin/orders")
+def find_orders(
+    user: CurrentUser,
+    reference: str | None = Query(None, max_length=60, description="RSS-… or an order id"),
+    order_status: str | None = Query(
+        None, alias="status", pattern="^(CREATED|PENDING|PAID|MISMATCH|EXPIRED)$"
+    ),
+    provider: str | None = Query(None, pattern="^(KONNECT|WISE)$"),
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[backoffice.OrderRow]:
+    """Staff find orders by the bank reference a family wrote (or an id); `provider=WISE&
+    status=PENDING` is the queue of transfers to confirm."""
+    return backoffice.orders(user, cursor, limit, reference, order_status, provider)
 
 
 handler = lambda_handler(app)

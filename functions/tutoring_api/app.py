@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import Query, status
 from pydantic import BaseModel, Field, model_validator
 
+from reussite import history
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.inputs import Moment
@@ -112,6 +113,18 @@ def file_report(session_id: UUID, body: Report, user: CurrentUser) -> Any:
 @app.post("/v1/admin/tutoring-bookings/{booking_id}/no-show", response_model=TutoringBooking)
 def mark_no_show(booking_id: UUID, user: CurrentUser) -> Any:
     return service.mark_no_show(user, booking_id)
+
+
+@app.get("/v1/me/tutoring-history")
+def history_tutoring(
+    user: CurrentUser,
+    student_id: UUID | None = None,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[history.SessionItem]:
+    """A student's tutoring bookings, newest first (booked, cancelled, attended).
+    A parent names the child (`student_id`)."""
+    return history.tutoring(user, student_id, cursor, limit)
 
 
 handler = lambda_handler(app)

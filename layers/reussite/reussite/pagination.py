@@ -43,3 +43,33 @@ def decode_after(kind: str, cursor: str | None) -> str | None:
     if named != kind or not last:
         raise BadCursor()
     return last
+
+
+def keyset(kind: str, cursor: str | None) -> dict[str, object]:
+    """SQL parameters `after_at` and `after_id` (None on the first page) for a list ordered by
+    (created_at DESC, id DESC): `AND (%(after_at)s::timestamptz IS NULL OR (t.created_at, t.id)
+    < (%(after_at)s, %(after_id)s))`."""
+    if not cursor:
+        return {"after_at": None, "after_id": None}
+    try:
+        named, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        at, _, last = rest.partition("|")
+        if named != kind or not last:
+            raise ValueError(named)
+        return {"after_at": datetime.fromisoformat(at), "after_id": last}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursor() from exc
+
+
+def next_cursor(
+    kind: str, rows: list[dict[str, object]], limit: int, at: str = "created_at", key: str = "id"
+) -> tuple[list[dict[str, object]], str | None]:
+    """The page (rows were read with LIMIT limit + 1) and the cursor of the next one."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    last = page[-1]
+    moment = last[at]
+    assert isinstance(moment, datetime)
+    stamp = base64.urlsafe_b64encode(f"{kind}:{moment.isoformat()}|{last[key]}".encode())
+    return page, stamp.decode()

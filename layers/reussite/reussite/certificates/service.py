@@ -67,6 +67,8 @@ class HeldCertificate:
     status: str
     verify_url: str
     pdf_url: str | None  # short-lived presigned link
+    attempt_id: UUID | None = None  # the online attempt it certifies, or
+    outcome_id: UUID | None = None  # the sat exam's outcome
 
 
 def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> Issued:
@@ -305,6 +307,8 @@ def held_by(user: User) -> list[HeldCertificate]:
             )
             if r["pdf_stored_at"]
             else None,
+            attempt_id=r["attempt_id"],
+            outcome_id=r["outcome_id"],
         )
         for r in rows
     ]

@@ -85,3 +85,4 @@ class Attempt:
     passed: bool | None = None
     component_scores: list[ComponentScore] | None = None
     certificate_requested: bool = False
+    certificate_code: str | None = None  # once the certificate is issued (it is queued)

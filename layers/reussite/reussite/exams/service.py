@@ -50,7 +50,8 @@ _OFFER_RANK = {"free": 0, "pro": 1}
 _ATTEMPT_COLUMNS = """id, student_id, exam_code, exam_version, status, seed, questions,
     started_at, deadline_at, debit_entry_id, submitted_at, answers, submission_hash, score,
     passed, component_scores, certificate_requested_at, finalised_by, saved_answers, saved_at,
-    (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level"""
+    (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level,
+    (SELECT c.code FROM certificates c WHERE c.attempt_id = exam_attempts.id) AS certificate_code"""
 
 
 # -- catalogue ---------------------------------------------------------------------------------
@@ -624,6 +625,7 @@ def _view(row: dict[str, Any], with_token: bool = False, balance: int | None = N
         if row["component_scores"]
         else None,
         certificate_requested=row["certificate_requested_at"] is not None,
+        certificate_code=row.get("certificate_code"),
     )
 
 
