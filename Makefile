@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke demo load signing-key lint lint-template build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template lint-openapi build layer-size bench bench-cold-start bench-ledger bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -58,6 +58,20 @@ tools: $(TOOLS)/.installed
 
 lint-template: $(TOOLS)/.installed
 	$(SAM) validate --lint
+
+## lint-openapi: the merged OpenAPI document through Spectral (spectral:oas), its TypeScript
+## types generated (openapi-typescript) and a small client type-checked against them (tsc)
+NODE_TOOLS := clients/typescript/node_modules/.bin
+$(NODE_TOOLS)/.installed: clients/typescript/package.json clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund --silent
+	touch $@
+
+lint-openapi: $(VENV)/.installed $(NODE_TOOLS)/.installed
+	mkdir -p build
+	$(PY) -m reussite_local openapi > build/openapi.json
+	$(NODE_TOOLS)/spectral lint build/openapi.json --ruleset .spectral.yaml --fail-severity warn
+	$(NODE_TOOLS)/openapi-typescript build/openapi.json -o clients/typescript/reussite.d.ts
+	$(NODE_TOOLS)/tsc -p clients/typescript
 
 ## build: sam build without Docker and without a python3.13 interpreter
 build: $(TOOLS)/.installed

@@ -1,6 +1,7 @@
 """Schemathesis against the merged OpenAPI document of the running local stack: every
 operation, generated valid and invalid inputs, with a valid token of each kind of user, a
-forged one and none. Whatever comes back is never a 5xx, and every error is problem+json.
+forged one and none. Whatever comes back is never a 5xx, every error is problem+json, and
+every answer conforms to the document: a documented status, content type and schema.
 
 Bounded for CI: FUZZ_EXAMPLES examples an operation (default 8; schemathesis mixes valid and
 invalid ones), each sent with every token.
@@ -15,12 +16,18 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi import checks
 
 from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
 from tests.helpers import postgres_home
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+CONFORMANCE = [
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,4 +79,9 @@ def test_no_input_and_no_token_gets_a_server_error(case: Any, fuzz_stack: dict[s
             failures.append((label, response.status_code, f"not problem+json: {kind}"))
         elif "Traceback" in response.text:
             failures.append((label, response.status_code, "stack trace in the body"))
+        else:
+            try:
+                case.validate_response(response, checks=CONFORMANCE)
+            except Exception as exc:  # schemathesis raises its failures grouped
+                failures.append((label, response.status_code, str(exc)[:300]))
     assert failures == [], f"{case.method} {case.formatted_path}: {failures}"

@@ -71,6 +71,16 @@ def signing_key(args: argparse.Namespace) -> None:
     print(rsa_signing_key())
 
 
+def openapi(args: argparse.Namespace) -> None:
+    """Print the merged OpenAPI document (no stack needed)."""
+    import json
+
+    from reussite_local import openapi as document
+
+    document.placeholder_settings()
+    print(json.dumps(document.document(), indent=1, ensure_ascii=False))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
@@ -84,8 +94,10 @@ def main() -> None:
     p_invoke.add_argument("--event", help="event file (default: events/<name>.json)")
     sub.add_parser("signing-key", help="print a new signing key (the secret's value)")
     sub.add_parser("demo", help="walk a family through everything on the running stack")
+    sub.add_parser("openapi", help="print the API's merged OpenAPI document")
     args = parser.parse_args()
-    {"run": run, "invoke": invoke, "signing-key": signing_key, "demo": demo}[args.command](args)
+    commands = {"run": run, "invoke": invoke, "signing-key": signing_key, "demo": demo}
+    (commands | {"openapi": openapi})[args.command](args)
 
 
 if __name__ == "__main__":

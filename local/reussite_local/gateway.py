@@ -36,6 +36,7 @@ class Gateway:
         self.cors = _cors_headers(cors or {})
         self.functions = {fn.name: fn for fn in fns}
         self.routes: list[Route] = []
+        self._openapi: dict[str, Any] | None = None
         for fn in fns:
             if fn.routes:
                 app = functions.load_module(fn).app
@@ -44,26 +45,12 @@ class Gateway:
         self.routes.sort(key=lambda r: r.route.path.count("{"))
 
     def openapi(self) -> dict[str, Any]:
-        """Every HTTP function's OpenAPI document merged into one."""
-        merged: dict[str, Any] = {
-            "openapi": "3.1.0",
-            "info": {"title": "reussite", "version": "v1"},
-            "paths": {},
-            "components": {"schemas": {}},
-        }
-        for app in {id(r.app): r.app for r in self.routes}.values():
-            doc = app.openapi()
-            merged["paths"].update(doc.get("paths", {}))
-            merged["components"]["schemas"].update(doc.get("components", {}).get("schemas", {}))
-        merged["components"]["securitySchemes"] = {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        }
-        public = {(r.route.method.lower(), r.route.path) for r in self.routes if r.route.public}
-        for path, ops in merged["paths"].items():
-            for method, op in ops.items():
-                if (method, path) not in public:
-                    op["security"] = [{"bearer": []}]
-        return merged
+        """Every HTTP function's OpenAPI document merged into one (reussite_local.openapi)."""
+        from reussite_local import openapi
+
+        if self._openapi is None:
+            self._openapi = openapi.document()
+        return self._openapi
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -77,12 +77,12 @@ class SourceSpec(BaseModel):
     pool: Code
     count: int = Field(ge=1, le=200)
     topic: str | None = Field(None, min_length=1, max_length=60)
-    difficulty: tuple[int, int] | None = None
+    difficulty: list[int] | None = Field(None, min_length=2, max_length=2)
     tag: str | None = Field(None, min_length=1, max_length=40)
 
     @field_validator("difficulty")
     @classmethod
-    def _a_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+    def _a_range(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and not 1 <= value[0] <= value[1] <= 5:
             raise ValueError("a difficulty range within 1..5, low first")
         return value
