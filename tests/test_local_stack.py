@@ -224,6 +224,22 @@ def test_a_family_pays_through_the_konnect_page_and_the_webhook_over_http(
     credits = httpx.get(f"{stack['base']}/v1/me/credits", headers=auth, timeout=10).json()
     (yasmine,) = credits["wallets"]
     assert any(lot["kind"] == "PURCHASE" and lot["amount"] == 5 for lot in yasmine["lots"])
+    # The school's systems hear of it: a signed payment.succeeded at the local receiver.
+    from standardwebhooks import Webhook
+
+    deadline = time.monotonic() + 30
+    found: list[dict[str, Any]] = []
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.3)
+        found = [
+            w
+            for w in httpx.get(f"{stack['base']}/_local/webhooks", timeout=10).json()
+            if w["body"]["type"] == "payment.succeeded"
+            and w["body"]["data"]["order_id"] == order["id"]
+        ]
+    (event,) = found
+    raw = json.dumps(event["body"], separators=(",", ":"), ensure_ascii=False)
+    Webhook(state["webhook_secret"]).verify(raw, event["headers"])
 
 
 def test_a_paid_family_gets_its_orientation_report_over_http(stack: dict[str, Any]) -> None:

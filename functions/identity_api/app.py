@@ -15,6 +15,7 @@ from reussite.identity import families, service
 from reussite.identity.models import CreatedStudent, LinkedStudent, LinkRequest, Me, NewStudent
 from reussite.inputs import HumanName
 from reussite.settings import require
+from reussite.webhooks import endpoints
 
 REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
@@ -131,6 +132,32 @@ def read_audit_log(
     """The audit log (ADMIN), newest first: by actor, subject ("order:<id>", or a prefix such
     as "order:") and time."""
     return backoffice.audit_log(user, cursor, limit, actor, subject, since, until)
+
+
+@app.post("/v1/admin/webhooks", status_code=status.HTTP_201_CREATED)
+def register_webhook(
+    body: endpoints.EndpointSpec, user: CurrentUser, key: IdempotencyKey
+) -> endpoints.Endpoint:
+    """Staff register an endpoint for the event types wanted; the answer holds its signing
+    secret (Standard Webhooks, `whsec_…`), shown to this request only (and its replays)."""
+    return endpoints.register(user, body, key)
+
+
+@app.get("/v1/admin/webhooks/{endpoint_id}/deliveries")
+def webhook_deliveries(
+    endpoint_id: UUID,
+    user: CurrentUser,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> history.Page[endpoints.Delivery]:
+    """An endpoint's delivery log, newest first: each event, its attempts and outcome."""
+    return endpoints.deliveries(user, endpoint_id, cursor, limit)
+
+
+@app.post("/v1/admin/webhooks/deliveries/{delivery_id}/replay")
+def replay_webhook(delivery_id: UUID, user: CurrentUser) -> endpoints.Delivery:
+    """Send a delivery again, with the same webhook-id."""
+    return endpoints.replay(user, delivery_id)
 
 
 handler = lambda_handler(app)

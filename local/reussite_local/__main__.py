@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> None:
     print("reussite: starting PostgreSQL, moto and the functions of template.yaml ...", flush=True)
     stack.start()
     try:
-        demo = seed.seed()
+        demo = seed.seed(webhook_url=f"http://127.0.0.1:{port}/_local/webhooks")
         dev_tokens = {
             p.sub: tokens.make_token(p.sub, p.role, p.email, p.name) for p in seed.DEMO_USERS
         }
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"PostgreSQL: {os.environ['DATABASE_URL']}\nmoto:       {stack.aws.endpoint}")
         print(f"Konnect:    {konnect}{' (fake sandbox)' if stack.konnect else ''}")
         print(f"Mailbox:    {base}/_local/mail  (what the functions sent)")
+        print(f"Webhooks:   {base}/_local/webhooks  (the signed events a school would receive)")
         print("Dev tokens (Authorization: Bearer <token>), also in .local/stack.json:")
         for sub, token in dev_tokens.items():
             print(f"  {sub:16} {token}")

@@ -37,6 +37,7 @@ class Gateway:
         self.functions = {fn.name: fn for fn in fns}
         self.routes: list[Route] = []
         self._openapi: dict[str, Any] | None = None
+        self.webhooks: list[dict[str, Any]] = []  # what the local receiver got
         for fn in fns:
             if fn.routes:
                 app = functions.load_module(fn).app
@@ -69,7 +70,7 @@ class Gateway:
         elif method == "GET" and path == "/openapi.json":
             await _json(send, 200, self.openapi())
         elif path.startswith("/_local/"):
-            await self._local(method, path, receive, send)
+            await self._local(method, path, receive, send, scope)
         else:
             await self._route(scope, receive, send)
 
@@ -97,14 +98,39 @@ class Gateway:
         )
         await route.app(scope, receive, send)
 
-    async def _local(self, method: str, path: str, receive: Receive, send: Send) -> None:
+    async def _local(
+        self, method: str, path: str, receive: Receive, send: Send, scope: Scope | None = None
+    ) -> None:
         """The local stack's own pages: fire a function, read the mailbox."""
         if method == "POST" and path.startswith("/_local/invoke/"):
             return await self._invoke(path.removeprefix("/_local/invoke/"), receive, send)
+        if path == "/_local/webhooks":
+            return await self._webhooks(method, scope or {}, receive, send)
         if method == "GET" and path.startswith("/_local/mail"):
             status, media_type, text = await run_in_threadpool(mailbox.page, path)
             return await _text(send, status, text, media_type)
         await _problem(send, 404, "NOT_FOUND", "No route matches this path")
+
+    async def _webhooks(self, method: str, scope: Scope, receive: Any, send: Any) -> None:
+        """The local stack's test receiver: what a school's endpoint would get (POST), and the
+        list of what it got, newest first (GET)."""
+        if method == "GET":
+            return await _json(send, 200, list(reversed(self.webhooks)))
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope.get("headers", [])}
+        self.webhooks.append(
+            {
+                "headers": {k: v for k, v in headers.items() if k.startswith("webhook-")},
+                "body": json.loads(body or b"null"),
+            }
+        )
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _invoke(self, name: str, receive: Any, send: Any) -> None:
         """Fire a function (e.g. a scheduled one) with the posted event or its sample event."""

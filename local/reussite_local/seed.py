@@ -28,10 +28,17 @@ DEMO_USERS = [
 ]
 
 
-def seed() -> dict[str, str]:
+def seed(webhook_url: str | None = None) -> dict[str, str]:
     """Provision the demo users, give the adult learner a credit pack and the parent's child a
-    paid subscription; return the child's one-time link code."""
+    paid subscription, and (with `webhook_url`) register the local receiver for every event;
+    return the child's one-time link code."""
     users = {p.sub: service.resolve_user(p) for p in DEMO_USERS}
+    webhook_secret = ""
+    if webhook_url:
+        from reussite.webhooks import TYPES, endpoints
+
+        spec = endpoints.EndpointSpec(url=webhook_url, events=list(TYPES))  # type: ignore[arg-type]
+        webhook_secret = endpoints.register(users["demo-admin"], spec, "demo-webhooks").secret or ""
     child = service.create_child(users["demo-parent"], "Yasmine Ben Salah")
     eleve = users["demo-eleve"]
     assert eleve.student_id is not None
@@ -55,4 +62,8 @@ def seed() -> dict[str, str]:
     wise.confirm_transfer(
         users["demo-assistante"], order.id, "demo-wise-transfer", order.amount_minor, order.currency
     )
-    return {"child_student_id": str(child.student_id), "child_link_code": child.link_code or ""}
+    return {
+        "child_student_id": str(child.student_id),
+        "child_link_code": child.link_code or "",
+        "webhook_secret": webhook_secret,
+    }

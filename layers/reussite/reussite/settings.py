@@ -38,6 +38,10 @@ class Settings:
     attempt_token_secret_arn: str | None = None
     link_secret: str | None = None  # locally; in AWS the secret below (links in emails)
     link_secret_arn: str | None = None
+    webhook_secret: str | None = None  # locally; in AWS the secret below (outgoing events)
+    webhook_secret_arn: str | None = None
+    webhook_queue_url: str | None = None
+    webhook_timeout_seconds: float = 10.0
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
     signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
     issuer_name: str = "reussite"

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from reussite import db, emails, outbox
+from reussite import db, emails, outbox, webhooks
 from reussite.bilans.models import BilanAccepted
 from reussite.bilans.writers import PASSES, WriterFailed, writer
 from reussite.errors import (
@@ -227,7 +227,14 @@ def _complete(row: dict[str, Any], author: str, sections: list[str]) -> None:
         ).fetchone()
         if done:
             _owe_email(conn, row, "completed", sections)
+            webhooks.emit(
+                conn,
+                "bilan.completed",
+                f"bilan:{row['id']}",
+                {"bilan_id": row["id"], "student_id": row["student_id"], "writer": author},
+            )
     outbox.flush(keys=[f"bilan-completed:{row['id']}"])
+    webhooks.dispatch_for("bilan.completed", f"bilan:{row['id']}")
 
 
 def _fail(row: dict[str, Any], reason: str) -> None:

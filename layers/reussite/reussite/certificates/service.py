@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from reussite import audit, db, emails, outbox
+from reussite import audit, db, emails, outbox, webhooks
 from reussite.certificates import codes
 from reussite.errors import CertificateNotFound, NotEligible
 from reussite.identity.access import require_role
@@ -79,10 +79,25 @@ def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> 
         _store_pdf(row)
         row["pdf_stored_at"] = _mark(row["id"], "pdf_stored_at")
     if row["emailed_at"] is None:
-        with db.transaction() as conn:  # the email is owed with the mark, once
+        with db.transaction() as conn:  # the email and the event are owed with the mark, once
             row["emailed_at"] = _mark(row["id"], "emailed_at", conn)
             _owe_ready_email(conn, row)
+            webhooks.emit(
+                conn,
+                "certificate.issued",
+                f"certificate:{row['id']}",
+                {
+                    "code": row["code"],
+                    "student_id": row["student_id"],
+                    "attempt_id": row["attempt_id"],
+                    "outcome_id": row["outcome_id"],
+                    "qualification": row["qualification"],
+                    "level": row["level"],
+                    "verify_url": verify_url(row["code"]),
+                },
+            )
         outbox.flush(keys=[_email_key(row["id"])])
+        webhooks.dispatch_for("certificate.issued", f"certificate:{row['id']}")
     return Issued(row["id"], row["code"], row["attempt_id"], row["outcome_id"], True, True)
 
 
@@ -323,7 +338,7 @@ def revoke(actor: User, code: str, reason: str) -> Verification:
                   SET revoked_at = coalesce(revoked_at, now()),
                       revoked_reason = coalesce(revoked_reason, %s),
                       revoked_by = coalesce(revoked_by, %s)
-                WHERE code = %s RETURNING id, revoked_at""",
+                WHERE code = %s RETURNING id, revoked_at, revoked_reason, student_id""",
             (reason, actor.id, normal),
         ).fetchone()
         if row is None:
@@ -331,7 +346,20 @@ def revoke(actor: User, code: str, reason: str) -> Verification:
         audit.record(
             conn, actor.id, "certificate.revoke", f"certificate:{normal}", {"reason": reason}
         )
+        _emit_revoked(conn, row["id"], normal, row["student_id"], row["revoked_reason"])
+    webhooks.dispatch_for("certificate.revoked", f"certificate:{row['id']}")
     return verify(normal)
+
+
+def _emit_revoked(
+    conn: db.Connection, certificate_id: UUID, code: str, student_id: UUID, reason: str
+) -> None:
+    webhooks.emit(
+        conn,
+        "certificate.revoked",
+        f"certificate:{certificate_id}",
+        {"code": code, "student_id": student_id, "reason": reason},
+    )
 
 
 def revoke_for_outcome(conn: db.Connection, outcome_id: UUID, actor_id: UUID, reason: str) -> None:
@@ -339,8 +367,9 @@ def revoke_for_outcome(conn: db.Connection, outcome_id: UUID, actor_id: UUID, re
     change)."""
     revoked = conn.execute(
         """UPDATE certificates SET revoked_at = now(), revoked_reason = %s, revoked_by = %s
-            WHERE outcome_id = %s AND revoked_at IS NULL RETURNING code""",
+            WHERE outcome_id = %s AND revoked_at IS NULL RETURNING id, code, student_id""",
         (reason, actor_id, outcome_id),
     ).fetchone()
     if revoked is not None:
         audit.record(conn, actor_id, "certificate.revoke", f"certificate:{revoked['code']}", reason)
+        _emit_revoked(conn, revoked["id"], revoked["code"], revoked["student_id"], reason)

@@ -369,6 +369,9 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
         else:  # what was saved during the attempt counts, unless answered again now
             final = (row["saved_answers"] or {}) | answers
             row = _grade(conn, row, exam, final, digest, "student")
+    from reussite import webhooks
+
+    webhooks.dispatch_for("attempt.graded", f"attempt:{row['id']}")
     if late:
         raise DeadlinePassed(attempt=_jsonable(_view(row)))
     if row["passed"] and request_certificate(row):
@@ -451,6 +454,22 @@ def _grade(
         ),
     ).fetchone()
     assert graded is not None
+    from reussite import webhooks
+
+    webhooks.emit(
+        conn,
+        "attempt.graded",
+        f"attempt:{graded['id']}",
+        {
+            "attempt_id": graded["id"],
+            "student_id": graded["student_id"],
+            "exam_code": graded["exam_code"],
+            "exam_version": graded["exam_version"],
+            "score": graded["score"],
+            "passed": graded["passed"],
+            "finalised_by": by,
+        },
+    )
     return graded
 
 

@@ -264,6 +264,10 @@ TITLES: dict[str, tuple[str, str]] = {
         "دور الرمز يأتي من خاصية يمكن للمستخدم تعديلها؛ لا يثق بها reussite",
     ),
     "VALIDATION_FAILED": ("La requête n'est pas valide", "الطلب غير صالح"),
+    "WEBHOOK_NOT_FOUND": (
+        "Point de réception ou livraison introuvable",
+        "نقطة الاستقبال أو التسليم غير موجودة",
+    ),
     "WIDGET_SESSION_NOT_FOUND": (
         "Session du widget introuvable ; recommencez",
         "جلسة الأداة غير موجودة؛ ابدؤوا من جديد",

@@ -146,12 +146,29 @@ def pay_period(
                 WHERE id = %s""",
             (order["provider"], plan_code, plan_code, sub["id"]),
         )
+    ends_on = _period_end(sub, starts_on)
     conn.execute(
         """INSERT INTO subscription_periods (subscription_id, starts_on, ends_on, plan_code,
                                              order_id)
            VALUES (%s, %s, %s, %s, %s)""",
-        (sub["id"], starts_on, _period_end(sub, starts_on), plan_code, order["id"]),
+        (sub["id"], starts_on, ends_on, plan_code, order["id"]),
     )
+    if starts_on != today or sub.get("period_index", 0):  # a period after the first
+        from reussite import webhooks
+
+        webhooks.emit(
+            conn,
+            "subscription.renewed",
+            f"order:{order['id']}",
+            {
+                "subscription_id": sub["id"],
+                "student_id": student_id,
+                "plan_code": plan_code,
+                "starts_on": starts_on,
+                "ends_on": ends_on,
+                "order_id": order["id"],
+            },
+        )
     if order.get("aria_subjects"):  # chosen at checkout; the payer may change them later
         conn.execute(
             "UPDATE subscriptions SET aria_subjects = %s WHERE id = %s",
@@ -468,8 +485,22 @@ _EXPIRE_AND_TELL = """
          WHERE coalesce(u.email, '') <> ''
         ON CONFLICT (key, language) DO NOTHING
         RETURNING 1
+    ), events AS (
+        INSERT INTO webhook_events (type, subject, payload)
+        SELECT 'subscription.lapsed', 'subscription:' || l.id || ':' || l.period_end,
+               jsonb_build_object('subscription_id', l.id, 'student_id', l.student_id,
+                                  'plan_code', l.plan_code, 'ended_on', l.period_end)
+          FROM lapsed l
+        ON CONFLICT (type, subject) DO NOTHING
+        RETURNING id
+    ), deliveries AS (
+        INSERT INTO webhook_deliveries (event_id, endpoint_id)
+        SELECT e.id, p.id FROM events e
+          JOIN webhook_endpoints p ON p.active AND 'subscription.lapsed' = ANY(p.events)
+        RETURNING 1
     )
-    SELECT (SELECT count(*) FROM lapsed)::int AS n, (SELECT count(*) FROM told)::int AS told
+    SELECT (SELECT count(*) FROM lapsed)::int AS n, (SELECT count(*) FROM told)::int AS told,
+           (SELECT count(*) FROM deliveries)::int AS deliveries
 """
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from reussite import db, emails, outbox
+from reussite import db, emails, outbox, webhooks
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.observability import logger
@@ -97,6 +97,23 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
     )
     receipt = receipts.take_number(conn, order["id"])
     _owe_confirmation(conn, order, product, receipt)
+    webhooks.emit(
+        conn,
+        "payment.succeeded",
+        f"order:{order['id']}",
+        {
+            "order_id": order["id"],
+            "reference": order["reference"],
+            "student_id": order["student_id"],
+            "product_code": product.code,
+            "amount_minor": order["amount_minor"],
+            "currency": order["currency"],
+            "provider": order["provider"],
+            "receipt": receipt,
+            "lot_id": lot_id,
+            "subscription_id": subscription_id,
+        },
+    )
 
 
 def _owe_confirmation(
@@ -144,6 +161,8 @@ def after_payment(order: dict[str, Any]) -> None:
     from reussite.offers.service import activation_key
 
     outbox.flush(keys=[email_key(order["id"]), activation_key(order["id"])])
+    webhooks.dispatch_for("payment.succeeded", f"order:{order['id']}")
+    webhooks.dispatch_for("subscription.renewed", f"order:{order['id']}")
 
 
 def alert_mismatch(
