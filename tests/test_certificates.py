@@ -278,9 +278,11 @@ def test_holders_list_their_certificates_with_short_lived_links(passed: Any, del
     who, _ = passed("Sami Titulaire")
     deliver()
 
-    status, mine = call("certificates_api", "GET", "/v1/me/certificates", who)
+    status, page = call("certificates_api", "GET", "/v1/me/certificates", who)
+    mine = page["items"]
 
-    assert status == 200 and len(mine) == 1
+    assert status == 200 and len(mine) == 1 and page["next"] is None
+    assert mine[0]["attempt_id"] and mine[0]["outcome_id"] is None
     assert "Expires" in mine[0]["pdf_url"]  # a presigned, expiring link
     pdf = httpx.get(mine[0]["pdf_url"])
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

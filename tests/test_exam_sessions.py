@@ -319,7 +319,9 @@ def test_resit_covers_only_failed_components_then_a_pass_issues_a_capped_certifi
 
     deliver_certificates()
 
-    (mine,) = [r for r in api("GET", "/v1/me/exams", who, key=None)[1] if r["id"] == again["id"]]
+    (mine,) = [
+        r for r in api("GET", "/v1/me/exams", who, key=None)[1]["items"] if r["id"] == again["id"]
+    ]
     assert mine["grade"] == "PASS" and mine["certificate"]
     _, verified = helpers.call("certificates_api", "GET", f"/v1/certificates/{mine['certificate']}")
     assert verified["status"] == "valid" and verified["holder_name"] == "Hédi Ben Amor"
@@ -416,7 +418,7 @@ def test_an_upheld_enquiry_refunds_regrades_revokes_and_reissues(
     reg = register(who, sitting["id"])[1]
     results(staff, reg["id"], scores={"COMBINED": 60})
     deliver_certificates()
-    old_code = api("GET", "/v1/me/exams", who, key=None)[1][0]["certificate"]
+    old_code = api("GET", "/v1/me/exams", who, key=None)[1]["items"][0]["certificate"]
     before = balance(student_id)
 
     status, enquiry = api(
@@ -441,13 +443,16 @@ def test_an_upheld_enquiry_refunds_regrades_revokes_and_reissues(
 
     assert status == 200 and decided["status"] == "UPHELD"
     assert decided["outcome"]["grade"] == "DISTINCTION"
+    assert decided["outcome"]["enquiry_id"] == enquiry["id"]  # the regrade names its enquiry
     assert balance(student_id) == before  # the fee came back
     _, old = helpers.call("certificates_api", "GET", f"/v1/certificates/{old_code}")
     assert old["status"] == "revoked"
     deliver_certificates()
-    new_code = api("GET", "/v1/me/exams", who, key=None)[1][0]["certificate"]
+    new_code = api("GET", "/v1/me/exams", who, key=None)[1]["items"][0]["certificate"]
     _, new = helpers.call("certificates_api", "GET", f"/v1/certificates/{new_code}")
     assert new_code != old_code and new["status"] == "valid" and new["level"] == "Distinction"
+    history = api("GET", "/v1/me/exam-registrations", who, key=None)[1]["items"][0]
+    assert (history["certificate_code"], history["enquiry_id"]) == (new_code, enquiry["id"])
 
 
 def test_rejected_enquiries_keep_the_fee_and_windows_close(staff: Principal, student: Any) -> None:

@@ -260,7 +260,8 @@ def test_the_coach_side_agenda_report_and_staff_no_shows(
     _, second = book(bilel, karim, starts, "ATELIER_GROUPE")
     session_id = first["session_id"]
 
-    status, agenda = api("GET", "/v1/coach/agenda", karim)
+    status, page = api("GET", "/v1/coach/agenda", karim)
+    agenda = page["items"]
     assert status == 200
     (mine,) = [s for s in agenda if s["id"] == session_id]
     assert sorted(b["student"] for b in mine["bookings"]) == ["Anna", "Bilel"]
@@ -281,7 +282,8 @@ def test_the_coach_side_agenda_report_and_staff_no_shows(
     assert no_show[0] == 200 and no_show[1]["status"] == "NO_SHOW"
     assert filed[0] == 200 and filed[1]["status"] == "COMPLETED"
     statuses = {
-        b["student_name"]: b["status"] for b in api("GET", "/v1/me/tutoring-sessions", anna)[1]
+        b["student_name"]: b["status"]
+        for b in api("GET", "/v1/me/tutoring-sessions", anna)[1]["items"]
     }
     assert statuses == {"Anna": "ATTENDED"}
     assert api("POST", f"/v1/admin/tutoring-bookings/{second['id']}/no-show", anna)[0] == 403
@@ -343,3 +345,38 @@ def test_a_booking_tells_each_person_in_their_own_language(
         coach_mail["subject"].startswith("Session booked") and "(Tunis time)" in coach_mail["body"]
     )
     assert "in Mathematics with" in coach_mail["body"]  # the subject as a label, not "maths"
+
+
+def test_the_agenda_and_the_bookings_are_cursor_pages_in_their_order(
+    coach: Any, student: Any
+) -> None:
+    karim = coach()
+    who, _ = student(credits=5)
+    for day in (3, 4, 5):
+        book(who, karim, slot(days=day))
+
+    seen, cursor = [], None
+    while True:
+        status, page = helpers.call(
+            "tutoring_api",
+            "GET",
+            "/v1/coach/agenda",
+            karim,
+            query="limit=1" + (f"&cursor={cursor}" if cursor else ""),
+        )
+        assert status == 200
+        seen += [s["starts_at"] for s in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert len(seen) == 3 and seen == sorted(seen)  # soonest first, none twice
+    first = helpers.call("tutoring_api", "GET", "/v1/me/tutoring-sessions", who, query="limit=2")
+    rest = helpers.call(
+        "tutoring_api",
+        "GET",
+        "/v1/me/tutoring-sessions",
+        who,
+        query=f"limit=2&cursor={first[1]['next']}",
+    )
+    starts = [b["starts_at"] for b in first[1]["items"] + rest[1]["items"]]
+    assert len(starts) == 3 and starts == sorted(starts, reverse=True)  # latest first

@@ -225,6 +225,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register Webhook
+         * @description Staff register an endpoint for the event types wanted; the answer holds its signing
+         *     secret (Standard Webhooks, `whsec_…`), shown to this request only (and its replays).
+         */
+        post: operations["register_webhook_v1_admin_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{endpoint_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook Deliveries
+         * @description An endpoint's delivery log, newest first: each event, its attempts and outcome.
+         */
+        get: operations["webhook_deliveries_v1_admin_webhooks__endpoint_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Webhook
+         * @description Send a delivery again, with the same webhook-id.
+         */
+        post: operations["replay_webhook_v1_admin_webhooks_deliveries__delivery_id__replay_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/credits": {
         parameters: {
             query?: never;
@@ -801,7 +862,8 @@ export interface paths {
         };
         /**
          * My Certificates
-         * @description My Certificates.
+         * @description The student's (or a parent's children's) certificates, newest first, each with a
+         *     short-lived PDF link and the attempt or outcome it certifies.
          */
         get: operations["my_certificates_v1_me_certificates_get"];
         put?: never;
@@ -1330,7 +1392,8 @@ export interface paths {
         };
         /**
          * My Exams
-         * @description My Exams.
+         * @description The student's (or a parent's children's) registrations, newest first, with scores,
+         *     outcome and certificate.
          */
         get: operations["my_exams_v1_me_exams_get"];
         put?: never;
@@ -1801,7 +1864,7 @@ export interface paths {
         };
         /**
          * Export Leads
-         * @description Export Leads.
+         * @description The captured leads as CSV, for the school's mailing tool.
          */
         get: operations["export_leads_v1_admin_leads_csv_get"];
         put?: never;
@@ -1921,7 +1984,7 @@ export interface paths {
         };
         /**
          * My Sessions
-         * @description My Sessions.
+         * @description The student's (or a parent's children's) bookings, latest session first.
          */
         get: operations["my_sessions_v1_me_tutoring_sessions_get"];
         put?: never;
@@ -1961,7 +2024,7 @@ export interface paths {
         };
         /**
          * Agenda
-         * @description Agenda.
+         * @description The coach's sessions from a week ago on, soonest first, with who booked them.
          */
         get: operations["agenda_v1_coach_agenda_get"];
         put?: never;
@@ -2058,11 +2121,14 @@ export interface components {
             detail?: string;
             /** @description The English detail, when translated */
             detail_en?: string;
-            /** @description A validation failure's problems, one per invalid value */
+            /** @description Each problem found: for a validation failure `loc`, `msg` and `type` per invalid value; for a file import `question`, `line` and `error` */
             errors?: {
-                loc: (string | number)[];
-                msg: string;
-                type: string;
+                question?: number;
+                line?: number;
+                error?: string;
+                loc?: (string | number)[];
+                msg?: string;
+                type?: string;
             }[];
         } & {
             [key: string]: unknown;
@@ -2150,6 +2216,64 @@ export interface components {
             /** Link Code Expires At */
             link_code_expires_at?: string | null;
         };
+        /** Delivery */
+        Delivery: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Event Id
+             * Format: uuid
+             */
+            event_id: string;
+            /** Type */
+            type: string;
+            /** Status */
+            status: string;
+            /** Attempts */
+            attempts: number;
+            /** Last Status */
+            last_status: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+        };
+        /** Endpoint */
+        Endpoint: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Secret */
+            secret?: string | null;
+        };
+        /** EndpointSpec */
+        EndpointSpec: {
+            /** Url */
+            url: string;
+            /** Events */
+            events: ("payment.succeeded" | "subscription.renewed" | "subscription.lapsed" | "attempt.graded" | "certificate.issued" | "certificate.revoked" | "bilan.completed")[];
+        };
         /** Family */
         Family: {
             /**
@@ -2227,6 +2351,13 @@ export interface components {
         Page_AuditRow_: {
             /** Items */
             items: components["schemas"]["AuditRow"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[Delivery] */
+        Page_Delivery_: {
+            /** Items */
+            items: components["schemas"]["Delivery"][];
             /** Next */
             next?: string | null;
         };
@@ -3234,6 +3365,13 @@ export interface components {
             /** Answer */
             answer: boolean;
         };
+        /** CertificatePage */
+        CertificatePage: {
+            /** Items */
+            items: components["schemas"]["HeldCertificate"][];
+            /** Next */
+            next?: string | null;
+        };
         /** HeldCertificate */
         HeldCertificate: {
             /** Code */
@@ -3959,6 +4097,13 @@ export interface components {
             /** Certificate */
             certificate: string | null;
         };
+        /** MyExamPage */
+        MyExamPage: {
+            /** Items */
+            items: components["schemas"]["MyExam"][];
+            /** Next */
+            next?: string | null;
+        };
         /** NewCourse */
         NewCourse: {
             /**
@@ -4086,6 +4231,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Enquiry Id */
+            enquiry_id?: string | null;
         };
         /** Page[EnquiryRow] */
         Page_EnquiryRow_: {
@@ -4224,6 +4371,8 @@ export interface components {
             passed: boolean | null;
             /** Certificate Code */
             certificate_code: string | null;
+            /** Enquiry Id */
+            enquiry_id: string | null;
         };
         /** RegistrationRow */
         RegistrationRow: {
@@ -4598,6 +4747,13 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** AgendaPage */
+        AgendaPage: {
+            /** Items */
+            items: components["schemas"]["AgendaSession"][];
+            /** Next */
+            next?: string | null;
+        };
         /** AgendaSession */
         AgendaSession: {
             /**
@@ -4652,6 +4808,13 @@ export interface components {
             starts_at: string;
             /** Student Id */
             student_id?: string | null;
+        };
+        /** BookingPage */
+        BookingPage: {
+            /** Items */
+            items: components["schemas"]["TutoringBooking"][];
+            /** Next */
+            next?: string | null;
         };
         /** Coach */
         Coach: {
@@ -6046,6 +6209,350 @@ export interface operations {
             };
             /** @description No valid bearer token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_webhook_v1_admin_webhooks_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per intended operation; 1-200 chars */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointSpec"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough live credits */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_deliveries_v1_admin_webhooks__endpoint_id__deliveries_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery_"];
+                };
+            };
+            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replay_webhook_v1_admin_webhooks_deliveries__delivery_id__replay_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough live credits */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9245,7 +9752,10 @@ export interface operations {
     };
     my_certificates_v1_me_certificates_get: {
         parameters: {
-            query?: never;
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9258,7 +9768,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HeldCertificate"][];
+                    "application/json": components["schemas"]["CertificatePage"];
                 };
             };
             /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
@@ -12226,7 +12736,10 @@ export interface operations {
     };
     my_exams_v1_me_exams_get: {
         parameters: {
-            query?: never;
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -12239,7 +12752,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MyExam"][];
+                    "application/json": components["schemas"]["MyExamPage"];
                 };
             };
             /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
@@ -15162,6 +15675,7 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                    "text/csv": string;
                 };
             };
             /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
@@ -15814,7 +16328,10 @@ export interface operations {
     };
     my_sessions_v1_me_tutoring_sessions_get: {
         parameters: {
-            query?: never;
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -15827,7 +16344,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TutoringBooking"][];
+                    "application/json": components["schemas"]["BookingPage"];
                 };
             };
             /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
@@ -16027,7 +16544,10 @@ export interface operations {
     };
     agenda_v1_coach_agenda_get: {
         parameters: {
-            query?: never;
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -16040,7 +16560,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AgendaSession"][];
+                    "application/json": components["schemas"]["AgendaPage"];
                 };
             };
             /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */

@@ -65,9 +65,21 @@ def key_set() -> dict[str, Any]:
     return signing.jwks()
 
 
+class CertificatePage(BaseModel):
+    items: list[HeldCertificate]
+    next: str | None = None
+
+
 @app.get("/v1/me/certificates")
-def my_certificates(user: CurrentUser) -> list[HeldCertificate]:
-    return service.held_by(user)
+def my_certificates(
+    user: CurrentUser,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> CertificatePage:
+    """The student's (or a parent's children's) certificates, newest first, each with a
+    short-lived PDF link and the attempt or outcome it certifies."""
+    items, following = service.held_by(user, cursor, limit)
+    return CertificatePage(items=items, next=following)
 
 
 class Revocation(BaseModel):

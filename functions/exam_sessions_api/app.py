@@ -82,9 +82,21 @@ def register_makeup(
     return registrations.register_makeup(user, code[:32], student, key)
 
 
+class MyExamPage(BaseModel):
+    items: list[MyExam]
+    next: str | None = None
+
+
 @app.get("/v1/me/exams")
-def my_exams(user: CurrentUser) -> list[MyExam]:
-    return registrations.my_exams(user)
+def my_exams(
+    user: CurrentUser,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> MyExamPage:
+    """The student's (or a parent's children's) registrations, newest first, with scores,
+    outcome and certificate."""
+    items, following = registrations.my_exams(user, cursor, limit)
+    return MyExamPage(items=items, next=following)
 
 
 class EnquiryRequest(BaseModel):

@@ -86,9 +86,25 @@ def book(body: Booking, user: CurrentUser, key: IdempotencyKey) -> Any:
     )
 
 
-@app.get("/v1/me/tutoring-sessions", response_model=list[TutoringBooking])
-def my_sessions(user: CurrentUser) -> Any:
-    return service.my_sessions(user)
+class BookingPage(BaseModel):
+    items: list[TutoringBooking]
+    next: str | None = None
+
+
+class AgendaPage(BaseModel):
+    items: list[AgendaSession]
+    next: str | None = None
+
+
+@app.get("/v1/me/tutoring-sessions")
+def my_sessions(
+    user: CurrentUser,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(20, ge=1, le=100),
+) -> BookingPage:
+    """The student's (or a parent's children's) bookings, latest session first."""
+    items, following = service.my_sessions(user, cursor, limit)
+    return BookingPage(items=items, next=following)
 
 
 @app.post("/v1/tutoring-sessions/{booking_id}/cancel", response_model=TutoringBooking)
@@ -96,9 +112,15 @@ def cancel(booking_id: UUID, user: CurrentUser) -> Any:
     return service.cancel(user, booking_id)
 
 
-@app.get("/v1/coach/agenda", response_model=list[AgendaSession])
-def agenda(user: CurrentUser) -> Any:
-    return service.agenda(user)
+@app.get("/v1/coach/agenda")
+def agenda(
+    user: CurrentUser,
+    cursor: str | None = Query(None, max_length=400),
+    limit: int = Query(50, ge=1, le=200),
+) -> AgendaPage:
+    """The coach's sessions from a week ago on, soonest first, with who booked them."""
+    items, following = service.agenda(user, cursor, limit)
+    return AgendaPage(items=items, next=following)
 
 
 class Report(BaseModel):

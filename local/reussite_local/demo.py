@@ -138,7 +138,7 @@ class Demo:
             lambda: next(
                 (
                     c
-                    for c in self.call("GET", "/v1/me/certificates", "demo-parent")
+                    for c in self.call("GET", "/v1/me/certificates", "demo-parent")["items"]
                     if c["status"] == "valid"
                 ),
                 None,

@@ -51,14 +51,22 @@ def paged(
     cursor: str | None,
     limit: int,
     cast: str = "::uuid",
+    column: str = "created_at",
+    ascending: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    query = sql.replace("{keyset}", _KEYSET.replace("{cast}", cast))
+    """One page of `sql`, whose `{keyset}` is the condition after the cursor on
+    (t.<column>, t.id), newest first (or oldest first with `ascending`); the query orders
+    and limits (LIMIT %(limit)s, one more than the page) the same way."""
+    keyset = _KEYSET.replace("{cast}", cast).replace("t.created_at", f"t.{column}")
+    if ascending:
+        keyset = keyset.replace(") < (", ") > (")
+    query = sql.replace("{keyset}", keyset)
     after = pagination.keyset(kind, cursor)
     last = after["after_id"]
     if isinstance(last, str) and not _valid_id(last, cast):
         raise BadCursor()
     rows = db.connection().execute(query, params | after | {"limit": limit + 1}).fetchall()
-    page, following = pagination.next_cursor(kind, [dict(r) for r in rows], limit)
+    page, following = pagination.next_cursor(kind, [dict(r) for r in rows], limit, at=column)
     return page, following
 
 
@@ -270,6 +278,7 @@ class RegistrationItem(BaseModel):
     grade: str | None
     passed: bool | None
     certificate_code: str | None
+    enquiry_id: UUID | None  # the enquiry that regraded the outcome, if one did
 
 
 def registrations(
@@ -280,7 +289,8 @@ def registrations(
         "registrations",
         """SELECT t.id, t.status, t.created_at, t.session_id, t.components,
                   es.qualification_code AS qualification, es.starts_at::date AS exam_date,
-                  o.id AS outcome_id, o.grade, o.passed, c.code AS certificate_code
+                  o.id AS outcome_id, o.grade, o.passed, c.code AS certificate_code,
+                  o.enquiry_id
              FROM exam_registrations t
              JOIN exam_sessions es ON es.id = t.session_id
              LEFT JOIN qualification_outcomes o

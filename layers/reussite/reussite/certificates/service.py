@@ -290,21 +290,26 @@ def verify(code: str) -> Verification:
     )
 
 
-def held_by(user: User) -> list[HeldCertificate]:
-    """The certificates of the user (a student) or of their children, with presigned PDF links."""
+def held_by(
+    user: User, cursor: str | None = None, limit: int = 20
+) -> tuple[list[HeldCertificate], str | None]:
+    """The certificates of the user (a student) or of their children, newest first, with
+    presigned PDF links; a page and the next page's cursor."""
+    from reussite.history import paged
     from reussite.notifications import s3
 
-    rows = (
-        db.connection()
-        .execute(
-            f"""SELECT {_COLUMNS} FROM certificates c
-             WHERE c.student_id IN (
+    rows, following = paged(
+        "certificates",
+        f"""SELECT {_COLUMNS} FROM certificates t
+             WHERE t.student_id IN (
                    SELECT id FROM students WHERE user_id = %(user)s
                    UNION SELECT student_id FROM parent_students WHERE parent_id = %(user)s)
-             ORDER BY c.issued_at DESC""",
-            {"user": user.id},
-        )
-        .fetchall()
+               AND {{keyset}}
+             ORDER BY t.issued_at DESC, t.id DESC LIMIT %(limit)s""",
+        {"user": user.id},
+        cursor,
+        limit,
+        column="issued_at",
     )
     bucket = get_settings().certificates_bucket
     return [
@@ -326,7 +331,7 @@ def held_by(user: User) -> list[HeldCertificate]:
             outcome_id=r["outcome_id"],
         )
         for r in rows
-    ]
+    ], following
 
 
 def revoke(actor: User, code: str, reason: str) -> Verification:

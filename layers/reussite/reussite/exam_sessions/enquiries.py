@@ -182,6 +182,11 @@ def _regrade(
         (reg["id"],),
     ).fetchone()
     outcome = grade_sitting(conn, staff, reg)
+    conn.execute(
+        "UPDATE qualification_outcomes SET enquiry_id = %s WHERE id = %s",
+        (enquiry_id, outcome.id),
+    )
+    outcome = outcome.model_copy(update={"enquiry_id": enquiry_id})
     if previous is not None:
         reason = f"Regraded after enquiry {enquiry_id}"
         certificates.revoke_for_outcome(conn, previous["id"], staff.id, reason)

@@ -55,6 +55,7 @@ class Outcome(BaseModel):
     grade: Literal["FAIL", "PASS", "MERIT", "DISTINCTION"]
     percent: int
     created_at: datetime
+    enquiry_id: UUID | None = None  # the enquiry whose decision regraded it
 
 
 class MyExam(Registration):

@@ -284,27 +284,33 @@ def current_outcome(conn: db.Connection, student: UUID, code: str) -> dict[str, 
     return dict(row) if row else None
 
 
-def my_exams(user: User) -> list[MyExam]:
-    """The registrations of the student (or of a parent's children), with results and
-    outcomes."""
-    rows = (
-        db.connection()
-        .execute(
-            f"""SELECT {REG_COLUMNS},
-                       (SELECT jsonb_object_agg(c.component, c.score) FROM component_results c
-                         WHERE c.registration_id = r.id) AS scores,
-                       o.id AS outcome_id, o.passed, o.grade, o.percent,
-                       (SELECT code FROM certificates WHERE outcome_id = o.id) AS certificate
-                  FROM exam_registrations r
-                  JOIN exam_sessions s ON s.id = r.session_id
-                  LEFT JOIN qualification_outcomes o
-                         ON o.registration_id = r.id AND o.superseded_at IS NULL
-                 WHERE r.student_id = %(me)s
-                    OR r.student_id IN (SELECT student_id FROM parent_students
-                                         WHERE parent_id = %(user)s)
-                 ORDER BY s.starts_at, r.id""",
-            {"me": user.student_id, "user": user.id},
-        )
-        .fetchall()
+def my_exams(
+    user: User, cursor: str | None = None, limit: int = 20
+) -> tuple[list[MyExam], str | None]:
+    """The registrations of the student (or of a parent's children), newest first, with results
+    and outcomes; a page and the next page's cursor."""
+    from reussite.history import paged
+
+    rows, following = paged(
+        "my-exams",
+        f"""SELECT * FROM (
+               SELECT {REG_COLUMNS},
+                      (SELECT jsonb_object_agg(c.component, c.score) FROM component_results c
+                        WHERE c.registration_id = r.id) AS scores,
+                      o.id AS outcome_id, o.passed, o.grade, o.percent,
+                      (SELECT code FROM certificates WHERE outcome_id = o.id) AS certificate
+                 FROM exam_registrations r
+                 JOIN exam_sessions s ON s.id = r.session_id
+                 LEFT JOIN qualification_outcomes o
+                        ON o.registration_id = r.id AND o.superseded_at IS NULL
+                WHERE r.student_id = %(me)s
+                   OR r.student_id IN (SELECT student_id FROM parent_students
+                                        WHERE parent_id = %(user)s)
+             ) t
+            WHERE {{keyset}}
+            ORDER BY t.created_at DESC, t.id DESC LIMIT %(limit)s""",
+        {"me": user.student_id, "user": user.id},
+        cursor,
+        limit,
     )
-    return [MyExam.model_validate(r) for r in rows]
+    return [MyExam.model_validate(r) for r in rows], following

@@ -298,19 +298,26 @@ def _booking(conn: db.Connection, booking_id: UUID) -> dict[str, Any]:
     return dict(row)
 
 
-def my_sessions(user: User) -> list[TutoringBooking]:
-    rows = (
-        db.connection()
-        .execute(
-            f"""{_BOOKING}
+def my_sessions(
+    user: User, cursor: str | None = None, limit: int = 20
+) -> tuple[list[TutoringBooking], str | None]:
+    """The student's (or a parent's children's) bookings, latest session first; a page and the
+    next page's cursor."""
+    from reussite.history import paged
+
+    rows, following = paged(
+        "my-tutoring",
+        f"""SELECT * FROM ({_BOOKING}
                 WHERE b.student_id = %(me)s OR b.student_id IN (
-                      SELECT student_id FROM parent_students WHERE parent_id = %(user)s)
-                ORDER BY s.starts_at, b.id""",
-            {"me": user.student_id, "user": user.id},
-        )
-        .fetchall()
+                      SELECT student_id FROM parent_students WHERE parent_id = %(user)s)) t
+             WHERE {{keyset}}
+             ORDER BY t.starts_at DESC, t.id DESC LIMIT %(limit)s""",
+        {"me": user.student_id, "user": user.id},
+        cursor,
+        limit,
+        column="starts_at",
     )
-    return [TutoringBooking.model_validate(r) for r in rows]
+    return [TutoringBooking.model_validate(r) for r in rows], following
 
 
 # -- cancelling --------------------------------------------------------------------------------
@@ -382,13 +389,18 @@ def _may_cancel(conn: db.Connection, user: User, booking: dict[str, Any]) -> boo
 # -- coaches' side and staff -------------------------------------------------------------------
 
 
-def agenda(user: User) -> list[AgendaSession]:
-    """The coach's sessions from a week ago on, with who booked them."""
+def agenda(
+    user: User, cursor: str | None = None, limit: int = 50
+) -> tuple[list[AgendaSession], str | None]:
+    """The coach's sessions from a week ago on, soonest first, with who booked them; a page
+    and the next page's cursor."""
+    from reussite.history import paged
+
     require_role(user, Role.COACH, refusal="The agenda is a coach's")
-    rows = (
-        db.connection()
-        .execute(
-            """SELECT s.id, s.service_code, s.subject, s.starts_at, s.ends_at, s.status,
+    rows, following = paged(
+        "agenda",
+        """SELECT * FROM (
+               SELECT s.id, s.service_code, s.subject, s.starts_at, s.ends_at, s.status,
                       s.room_url, s.report,
                       coalesce(jsonb_agg(jsonb_build_object('booking_id', b.id,
                                'student', st.display_name, 'status', b.status))
@@ -396,13 +408,17 @@ def agenda(user: User) -> list[AgendaSession]:
                  FROM tutoring_sessions s
                  LEFT JOIN tutoring_bookings b ON b.session_id = s.id
                  LEFT JOIN students st ON st.id = b.student_id
-                WHERE s.coach_id = %s AND s.ends_at > now() - interval '7 days'
-                GROUP BY s.id ORDER BY s.starts_at""",
-            (user.id,),
-        )
-        .fetchall()
+                WHERE s.coach_id = %(coach)s AND s.ends_at > now() - interval '7 days'
+                GROUP BY s.id) t
+            WHERE {keyset}
+            ORDER BY t.starts_at, t.id LIMIT %(limit)s""",
+        {"coach": user.id},
+        cursor,
+        limit,
+        column="starts_at",
+        ascending=True,
     )
-    return [AgendaSession.model_validate(r) for r in rows]
+    return [AgendaSession.model_validate(r) for r in rows], following
 
 
 def file_report(user: User, session_id: UUID, report: str) -> AgendaSession:
