@@ -102,7 +102,7 @@ def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> N
     assert graded.status_code == 200 and graded.json()["status"] == "GRADED"
 
 
-def test_the_readmes_authoring_flow_works_over_http(stack: dict[str, Any]) -> None:
+def test_the_documented_authoring_flow_works_over_http(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     staff = {"Authorization": f"Bearer {state['tokens']['demo-assistante']}"}
     base = f"{stack['base']}/v1/admin"

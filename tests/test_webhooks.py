@@ -201,3 +201,38 @@ def test_a_tampered_or_wrongly_signed_delivery_fails_the_receivers_check(
     other = signing.endpoint_secret("another-endpoint")
     with pytest.raises(WebhookVerificationError):
         Webhook(other).verify(body, headers)
+
+
+def test_registering_replays_the_first_answer_and_refuses_another_request_with_the_key(
+    database_url: str, principal: Any
+) -> None:
+    staff = principal(Role.ASSISTANTE)
+    body = {"url": "http://127.0.0.1:9/school", "events": ["payment.succeeded"]}
+
+    first = helpers.call("identity_api", "POST", "/v1/admin/webhooks", staff, body, key="w-1")
+    again = helpers.call("identity_api", "POST", "/v1/admin/webhooks", staff, body, key="w-1")
+    other = helpers.call(
+        "identity_api",
+        "POST",
+        "/v1/admin/webhooks",
+        staff,
+        body | {"events": ["bilan.completed"]},
+        key="w-1",
+    )
+
+    assert first[0] == 201 and again == first  # the same endpoint and secret, once
+    assert (other[0], other[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    count = db.read_one(
+        "SELECT count(*) AS n FROM webhook_endpoints WHERE url = %s AND idempotency_key = 'w-1'",
+        (body["url"],),
+    )
+    assert count == {"n": 1}
+    status, problem = helpers.call(
+        "identity_api",
+        "POST",
+        "/v1/admin/webhooks",
+        staff,
+        {"url": "ftp://school", "events": ["nope"]},
+        key="w-2",
+    )
+    assert (status, problem["code"]) == (422, "VALIDATION_FAILED")

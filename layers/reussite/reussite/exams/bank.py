@@ -11,7 +11,7 @@ from typing import Any
 
 from reussite import db
 from reussite.errors import DomainError
-from reussite.exams import questions
+from reussite.exams import scoring as questions
 
 
 class PoolTooSmall(DomainError):

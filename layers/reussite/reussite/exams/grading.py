@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reussite.exams import questions as types
+from reussite.exams import scoring as types
 from reussite.exams.generators import normalise
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from reussite import db
 from reussite.errors import AttemptNotFound, DomainError
 from reussite.exams import grading
-from reussite.exams.questions import public
+from reussite.exams.scoring import public
 from reussite.identity.models import User
 
 POLICIES = ("none", "score", "marks", "answers")

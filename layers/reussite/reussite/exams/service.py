@@ -37,7 +37,7 @@ from reussite.exams.models import (
     ExamSummary,
     PublicQuestion,
 )
-from reussite.exams.questions import public
+from reussite.exams.scoring import public
 from reussite.identity.roles import Role
 from reussite.ledger import service as ledger
 from reussite.observability import logger
@@ -342,17 +342,7 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
     digest = hashlib.sha256(json.dumps(answers, sort_keys=True, default=str).encode()).hexdigest()
     late = False
     with db.transaction() as conn:
-        row = conn.execute(
-            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
-                 WHERE id = %s FOR UPDATE""",
-            (attempt_id,),
-        ).fetchone()
-        if row is None or not may_act_for(user, row["student_id"]):
-            raise AttemptNotFound()
-        if not tokens.verify(
-            token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
-        ):
-            raise AttemptTokenInvalid()
+        row = _locked_attempt(conn, user, attempt_id, token)
         if row["status"] != "IN_PROGRESS":
             if row["status"] == "GRADED" and row["submission_hash"] == digest:
                 return _view(row)
@@ -379,6 +369,25 @@ def submit(user: User, attempt_id: UUID, token: str, answers: dict[str, Any]) ->
     return _view(row)
 
 
+def _locked_attempt(
+    conn: db.Connection, user: User, attempt_id: UUID, token: str
+) -> dict[str, Any]:
+    """The attempt under its row lock, for its student or their parent holding its token
+    (404 for anyone else, 403 ATTEMPT_TOKEN_INVALID for a wrong token)."""
+    row = conn.execute(
+        f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
+             WHERE id = %s FOR UPDATE""",
+        (attempt_id,),
+    ).fetchone()
+    if row is None or not may_act_for(user, row["student_id"]):
+        raise AttemptNotFound()
+    if not tokens.verify(
+        token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
+    ):
+        raise AttemptTokenInvalid()
+    return dict(row)
+
+
 @dataclass(frozen=True)
 class Saved:
     attempt_id: UUID
@@ -391,17 +400,7 @@ def save_answers(user: User, attempt_id: UUID, token: str, answers: dict[str, An
     run one after the other, so a save never changes a graded attempt and a submit never loses
     what was saved. Each answer saved again replaces the one before."""
     with db.transaction() as conn:
-        row = conn.execute(
-            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
-                 WHERE id = %s FOR UPDATE""",
-            (attempt_id,),
-        ).fetchone()
-        if row is None or not may_act_for(user, row["student_id"]):
-            raise AttemptNotFound()
-        if not tokens.verify(
-            token, row["id"], row["student_id"], row["started_at"], row["deadline_at"]
-        ):
-            raise AttemptTokenInvalid()
+        row = _locked_attempt(conn, user, attempt_id, token)
         exam = _definition_any(conn, row["exam_code"], row["exam_version"])
         if row["status"] != "IN_PROGRESS" or row["now"] > _closes_at(exam, row["deadline_at"]):
             raise AttemptClosed(attempt_status=row["status"])
