@@ -102,3 +102,34 @@ def user(database_url: str, principal: Any) -> Any:
         return service.resolve_user(principal(role, name))
 
     return make
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Every error answer the suite met is listed, with its code, on its operation in the
+    OpenAPI document (which finds them by reading the code: `reussite_local.raises`)."""
+    import re
+
+    from reussite_local import openapi
+    from tests.helpers import ANSWERED
+
+    if not ANSWERED or exitstatus != 0:
+        return
+    openapi.placeholder_settings()  # for the functions no test loaded
+    listed = openapi.listed_codes(openapi.document())
+    templates = {
+        (method, path): re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+        for method, path in listed
+    }
+    missing = []
+    for method, path, status, code in sorted(ANSWERED):
+        matches = [t for (m, t), rx in templates.items() if m == method and rx.match(path)]
+        if not matches:
+            continue  # not an operation of the API (an unknown path or method)
+        template_path = min(matches, key=lambda t: t.count("{"))
+        if (status, code) not in listed[(method, template_path)]:
+            missing.append(f"{method.upper()} {template_path} → {status} {code}")
+    if missing:
+        print(
+            "\nThe OpenAPI document does not list answers the suite met:\n  " + "\n  ".join(missing)
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -210,7 +210,8 @@ def test_a_cancelled_plan_ends_at_its_period_end_and_can_be_resumed_before(
 ) -> None:
     parent, parent_user, child = family(user, principal)
     pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
-    status, (mine,) = call("payments_api", "GET", "/v1/me/subscriptions", parent)
+    status, page = call("payments_api", "GET", "/v1/me/subscriptions", parent)
+    (mine,) = page["items"]
     assert status == 200 and mine["next_renewal"] == "2027-02-10"
 
     first = subscription_call(parent, mine["id"], "cancel")
@@ -235,7 +236,7 @@ def test_a_cancelled_plan_ends_at_its_period_end_and_can_be_resumed_before(
 def test_a_plan_change_takes_effect_at_the_next_period(user: Any, principal: Any) -> None:
     parent, parent_user, child = family(user, principal)
     pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
-    (mine,) = offers.subscriptions_of(parent_user, child)
+    (mine,) = offers.subscriptions_of(parent_user, child).items
 
     status, changed = subscription_call(parent, mine.id, "plan", {"plan_code": "IMMERSION"})
     assert status == 200 and changed["next_plan_code"] == "IMMERSION"
@@ -243,7 +244,7 @@ def test_a_plan_change_takes_effect_at_the_next_period(user: Any, principal: Any
     pay_plan(parent_user, child, "IMMERSION", today=date(2027, 2, 5))
     daily_job(date(2027, 2, 10))
 
-    (after,) = offers.subscriptions_of(parent_user, child)
+    (after,) = offers.subscriptions_of(parent_user, child).items
     assert (after.plan_code, after.next_plan_code, after.status) == ("IMMERSION", None, "ACTIVE")
     assert balance(child) == 4 + 8
     status, problem = subscription_call(parent, mine.id, "plan", {"plan_code": "NOPE"})
@@ -253,7 +254,7 @@ def test_a_plan_change_takes_effect_at_the_next_period(user: Any, principal: Any
 def test_staff_end_a_subscription_at_once_audited(user: Any, principal: Any) -> None:
     parent, parent_user, child = family(user, principal)
     pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
-    (mine,) = offers.subscriptions_of(parent_user, child)
+    (mine,) = offers.subscriptions_of(parent_user, child).items
     staff = principal(Role.ASSISTANTE)
     path = f"/v1/admin/subscriptions/{mine.id}/end"
 

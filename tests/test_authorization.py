@@ -106,7 +106,8 @@ class World:
         )
         wise.confirm_transfer(staff, plan.id, f"t-{plan.id}", plan.amount_minor, "TND")
         self.paid_order = plan.id
-        self.subscription = offers.subscriptions_of(self.users["parent"], self.student_id)[0].id
+        subscriptions = offers.subscriptions_of(self.users["parent"], self.student_id)
+        self.subscription = subscriptions.items[0].id
         self.bilan = bilans.request(
             self.users["parent"], self.student_id, QUESTIONNAIRE, str(uuid.uuid4())
         ).id

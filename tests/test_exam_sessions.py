@@ -137,7 +137,8 @@ def deliver_certificates(local_aws: LocalAws) -> Any:
 
 
 def test_qualifications_are_data(staff: Principal) -> None:
-    status, found = api("GET", "/v1/qualifications", staff, key=None)
+    status, page = api("GET", "/v1/qualifications", staff, key=None)
+    found = page["items"]
 
     assert status == 200
     by_code = {q["code"]: q for q in found}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reussite import db
@@ -129,3 +130,78 @@ def test_a_parent_reads_a_childs_orders_with_what_they_paid_for(
     ledger_page = _get("credits_api", "/v1/me/ledger", who, f"student_id={lina}")[1]
     grant = ledger_page["items"][0]
     assert grant["kind"] == "GRANT" and grant["lots"][0]["lot_kind"] == "MONTHLY_ALLOCATION"
+
+
+def _walk(function: str, path: str, who: Any, query: str, limit: int) -> list[Any]:
+    """Every item of a list, page by page."""
+    items: list[Any] = []
+    cursor = ""
+    for _ in range(200):
+        status, page = _get(function, path, who, f"{query}&limit={limit}{cursor}")
+        assert status == 200, page
+        items += page["items"]
+        if page["next"] is None:
+            return items
+        assert len(page["items"]) == limit
+        cursor = f"&cursor={page['next']}"
+    raise AssertionError("the pages never ended")
+
+
+def test_every_catalogue_is_a_cursor_page_with_no_duplicate_or_gap(
+    database_url: str, principal: Any
+) -> None:
+    staff, who = principal(Role.ASSISTANTE), principal(Role.ELEVE)
+    subject = f"oenologie-{uuid.uuid4().hex[:8]}"
+    for name in ("Zoé | Pipe", "Amal", "Amal", "Bilel", "Élodie"):  # a tie, a separator
+        coach = identity.resolve_user(principal(Role.COACH, name))
+        profile = {"subjects": [subject], "availability": []}
+        assert (
+            helpers.call("tutoring_api", "POST", f"/v1/admin/coaches/{coach.id}", staff, profile)[0]
+            == 200
+        )
+    starts = datetime.now(UTC) + timedelta(days=40)
+    for n in range(5):
+        at = starts + timedelta(hours=n // 2)  # two sittings share a start time
+        body = {
+            "qualification_code": "WINE-L3",
+            "type": "STANDALONE",
+            "capacity": 5,
+            "starts_at": at.isoformat(),
+            "registration_deadline": (at - timedelta(days=1)).isoformat(),
+        }
+        assert (
+            helpers.call(
+                "exam_sessions_api",
+                "POST",
+                "/v1/admin/exam-sessions",
+                staff,
+                body,
+                str(uuid.uuid4()),
+            )[0]
+            == 201
+        )
+
+    lists = [
+        ("tutoring_api", "/v1/coaches", f"subject={subject}", "id"),
+        ("exam_sessions_api", "/v1/exam-sessions", "qualification=WINE-L3", "id"),
+        ("exams_api", "/v1/exams", "", "code"),
+        ("payments_api", "/v1/products", "", "code"),
+        ("exam_sessions_api", "/v1/qualifications", "", "code"),
+        ("tutoring_api", "/v1/tutoring/services", "", "code"),
+    ]
+    products = _get("payments_api", "/v1/products", who, "limit=1")[1]["next"]
+    exams = _get("exams_api", "/v1/exams", who, "limit=1")[1]["next"]
+    for function, path, query, key in lists:
+        small = _walk(function, path, who, query, 2)
+        whole = _walk(function, path, who, query, 100)
+        assert [i[key] for i in small] == [i[key] for i in whole], path
+        assert len({i[key] for i in small}) == len(small) >= 3, path
+        foreign = _get(
+            function, path, who, f"{query}&cursor={exams if 'products' in path else products}"
+        )
+        assert (foreign[0], foreign[1]["code"]) == (400, "BAD_CURSOR"), path
+
+    coaches = _walk("tutoring_api", "/v1/coaches", who, f"subject={subject}", 2)
+    assert [c["display_name"] for c in coaches] == sorted(c["display_name"] for c in coaches)
+    sittings = _walk("exam_sessions_api", "/v1/exam-sessions", who, "qualification=WINE-L3", 2)
+    assert [s["starts_at"] for s in sittings] == sorted(s["starts_at"] for s in sittings)

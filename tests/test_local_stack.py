@@ -142,7 +142,7 @@ def test_the_documented_authoring_flow_works_over_http(stack: dict[str, Any]) ->
     assert published.status_code == 200 and published.json()["version"] == 1
     student = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
     listed = httpx.get(f"{stack['base']}/v1/exams?course=language&level=B1", headers=student)
-    assert "FR-B1-G" in [e["code"] for e in listed.json()]
+    assert "FR-B1-G" in [e["code"] for e in listed.json()["items"]]
 
 
 def test_a_certificate_is_issued_and_its_page_renders_in_chromium(stack: dict[str, Any]) -> None:

@@ -38,11 +38,46 @@ def test_every_operation_is_described_tagged_and_lists_its_problems(
     for method, path, op in operations(document):
         assert op["tags"] and op["summary"] and op["description"], (method, path)
         problems = {s for s, r in op["responses"].items() if s >= "400"}
-        assert {"400", "403", "404", "422", "500"} <= problems, (method, path)
+        assert "500" in problems, (method, path)
+        if op.get("parameters") or "requestBody" in op:
+            assert "422" in problems, (method, path)
         for status in problems:
-            schema = op["responses"][status]["content"]["application/problem+json"]["schema"]
-            assert schema == {"$ref": "#/components/schemas/Problem"}
+            media = op["responses"][status]["content"]["application/problem+json"]
+            assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+            for code, example in media["examples"].items():
+                assert example["value"]["code"] == code and example["value"]["status"] == int(
+                    status
+                )
+                assert f"`{code}`" in op["responses"][status]["description"]
         assert ("401" in problems) == bool(op["security"]), (method, path)
+
+
+def test_each_operation_lists_its_own_error_codes(document: dict[str, Any]) -> None:
+    """Read from the code each operation can reach: a start lists what a start can answer and
+    a read lists no credit or key errors."""
+    listed = openapi.listed_codes(document)
+    start = listed[("post", "/v1/exams/{code}/attempts")]
+    assert {
+        (402, "INSUFFICIENT_CREDITS"),
+        (404, "EXAM_NOT_FOUND"),
+        (409, "ATTEMPT_IN_PROGRESS"),
+        (422, "IDEMPOTENCY_KEY_REUSED"),
+        (400, "IDEMPOTENCY_KEY_REQUIRED"),
+        (401, "UNAUTHENTICATED"),
+    } <= start
+    chat = listed[("post", "/v1/aria/conversations/{conversation_id}/messages")]
+    assert {
+        (429, "DAILY_QUOTA_EXCEEDED"),
+        (502, "TUTOR_UNAVAILABLE"),
+        (504, "TUTOR_TIMEOUT"),
+    } <= chat
+    ledger = listed[("get", "/v1/me/ledger")]
+    assert (400, "BAD_CURSOR") in ledger
+    assert not {c for _, c in ledger} & {"INSUFFICIENT_CREDITS", "IDEMPOTENCY_KEY_REUSED"}
+    assert listed[("get", "/v1/health")] == {
+        (500, "INTERNAL_ERROR"),
+        (503, "DEPENDENCY_UNAVAILABLE"),
+    }
 
 
 def test_idempotency_key_is_required_where_a_write_needs_it(document: dict[str, Any]) -> None:

@@ -108,7 +108,8 @@ def events_of(order_id: str) -> list[tuple[str, str]]:
 
 
 def test_products_are_data_with_integer_minor_units(database_url: str) -> None:
-    status, products = api("GET", "/v1/products", None)
+    status, page = api("GET", "/v1/products", None)
+    products = page["items"]
 
     assert status == 200
     plans = {p["code"]: (p["price_minor"], p["currency"]) for p in products if p["plan_code"]}

@@ -118,7 +118,7 @@ def test_renewal_runs_at_once_open_one_order_and_a_plan_change_is_billed_at_its_
 ) -> None:
     _, parent_user, child = family(user, principal)
     helpers.pay_plan(parent_user, child, "IMMERSION", today=date(2027, 1, 10))
-    (sub,) = offers.subscriptions_of(parent_user, child)
+    (sub,) = offers.subscriptions_of(parent_user, child).items
     offers.change_plan(parent_user, sub.id, "ACCES_PLATEFORME")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -132,7 +132,7 @@ def test_renewal_runs_at_once_open_one_order_and_a_plan_change_is_billed_at_its_
 def test_a_cancelled_subscription_is_not_billed_again(user: Any, principal: Any) -> None:
     _, parent_user, child = family(user, principal)
     helpers.pay_plan(parent_user, child, "HYBRIDE", today=date(2027, 1, 10))
-    (sub,) = offers.subscriptions_of(parent_user, child)
+    (sub,) = offers.subscriptions_of(parent_user, child).items
     offers.cancel(parent_user, sub.id)
 
     renewal_job.open_renewals(date(2027, 2, 8))

@@ -6,6 +6,7 @@ library), and a receiver checking a tampered delivery refuses it."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -236,3 +237,94 @@ def test_registering_replays_the_first_answer_and_refuses_another_request_with_t
         key="w-2",
     )
     assert (status, problem["code"]) == (422, "VALIDATION_FAILED")
+
+
+REFUSED = [
+    "http://hooks.example.com/reussite",  # not https
+    "https://127.0.0.1/hook",
+    "https://10.0.0.5/hook",
+    "https://192.168.1.20:8443/hook",
+    "https://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+    "https://[::1]/hook",
+    "https://[::ffff:10.0.0.1]/hook",
+    "https://[fd00::1]/hook",
+    "https://224.0.0.1/hook",
+    "https://localhost:8443/hook",
+    "https://billing.internal/hook",
+    "https://printer.local/hook",
+    "https://user:secret@hooks.example.com/hook",
+]
+
+
+def test_only_https_urls_on_public_hosts_receive_events(
+    database_url: str, principal: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reussite.settings import get_settings
+    from reussite.webhooks import urls
+
+    for url in REFUSED:
+        assert urls.refusal(url, private_allowed=False), url
+    for url in ("https://hooks.example.com/reussite", "https://93.184.216.34/hook"):
+        assert urls.refusal(url, private_allowed=False) is None, url
+    # a public-looking name that resolves to this machine is refused before each delivery
+    assert urls.resolved_refusal(f"https://{socket.gethostname()}/hook", False)
+
+    monkeypatch.setenv("WEBHOOK_PRIVATE_ADDRESSES", "refuse")
+    get_settings.cache_clear()
+    try:
+        admin = principal(Role.ADMIN)
+        for url in ("https://169.254.169.254/latest/", "http://hooks.example.com/x"):
+            body = {"url": url, "events": ["payment.succeeded"]}
+            status, problem = helpers.call(
+                "identity_api", "POST", "/v1/admin/webhooks", admin, body, str(uuid.uuid4())
+            )
+            assert (status, problem["code"]) == (422, "WEBHOOK_URL_REFUSED"), url
+    finally:
+        monkeypatch.delenv("WEBHOOK_PRIVATE_ADDRESSES")
+        get_settings.cache_clear()
+
+
+def test_a_receivers_redirect_is_not_followed(
+    database_url: str, principal: Any, local_aws: Any
+) -> None:
+    """A redirect (to the metadata service, say) is an undelivered answer, and the address it
+    names is never called."""
+    called: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            called.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{server.server_port}/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        db.connection().execute("UPDATE webhook_endpoints SET active = false")
+        body = {"url": f"http://127.0.0.1:{server.server_port}/hook", "events": ["bilan.completed"]}
+        admin = principal(Role.ADMIN)
+        status, endpoint = helpers.call(
+            "identity_api", "POST", "/v1/admin/webhooks", admin, body, str(uuid.uuid4())
+        )
+        assert status == 201
+        with db.transaction() as conn:
+            from reussite import webhooks
+
+            webhooks.emit(conn, "bilan.completed", f"bilan:{uuid.uuid4()}", {"probe": True})
+        _deliver_all(tries=2)
+        log = (
+            db.connection()
+            .execute(
+                "SELECT status, last_status FROM webhook_deliveries WHERE endpoint_id = %s",
+                (endpoint["id"],),
+            )
+            .fetchall()
+        )
+        assert [(r["status"], r["last_status"]) for r in log] == [("PENDING", 307)]
+        assert called == ["/hook", "/hook"]
+    finally:
+        server.shutdown()

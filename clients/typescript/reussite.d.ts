@@ -417,7 +417,7 @@ export interface paths {
         };
         /**
          * List Exams
-         * @description List Exams.
+         * @description The active exams, by code, a page at a time.
          */
         get: operations["list_exams_v1_exams_get"];
         put?: never;
@@ -903,7 +903,7 @@ export interface paths {
         };
         /**
          * List Products
-         * @description List Products.
+         * @description What the school sells (packs, plans, add-ons), by code; public.
          */
         get: operations["list_products_v1_products_get"];
         put?: never;
@@ -1124,7 +1124,7 @@ export interface paths {
         };
         /**
          * Student Subscriptions
-         * @description Student Subscriptions.
+         * @description Any student's subscriptions, newest first (the back office's view).
          */
         get: operations["student_subscriptions_v1_admin_students__student_id__subscriptions_get"];
         put?: never;
@@ -1312,7 +1312,7 @@ export interface paths {
         };
         /**
          * List Qualifications
-         * @description List Qualifications.
+         * @description The qualifications the school examines, by code.
          */
         get: operations["list_qualifications_v1_qualifications_get"];
         put?: never;
@@ -1332,7 +1332,7 @@ export interface paths {
         };
         /**
          * Open Sessions
-         * @description Open Sessions.
+         * @description Sittings open for registration with a free seat, soonest first.
          */
         get: operations["open_sessions_v1_exam_sessions_get"];
         put?: never;
@@ -1904,7 +1904,7 @@ export interface paths {
         };
         /**
          * List Services
-         * @description List Services.
+         * @description The tutoring services the school sells, by code.
          */
         get: operations["list_services_v1_tutoring_services_get"];
         put?: never;
@@ -1924,7 +1924,7 @@ export interface paths {
         };
         /**
          * List Coaches
-         * @description List Coaches.
+         * @description Coaches by name, with their subjects and weekly availability in the school's zone.
          */
         get: operations["list_coaches_v1_coaches_get"];
         put?: never;
@@ -3131,6 +3131,13 @@ export interface components {
             /** Next */
             next?: string | null;
         };
+        /** Page[ExamSummary] */
+        Page_ExamSummary_: {
+            /** Items */
+            items: components["schemas"]["ExamSummary"][];
+            /** Next */
+            next?: string | null;
+        };
         /** Pair */
         Pair: {
             /** Left */
@@ -3601,6 +3608,20 @@ export interface components {
         Page_OrderRow_: {
             /** Items */
             items: components["schemas"]["OrderRow"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[Product] */
+        Page_Product_: {
+            /** Items */
+            items: components["schemas"]["Product"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[SubscriptionView] */
+        Page_SubscriptionView_: {
+            /** Items */
+            items: components["schemas"]["SubscriptionView"][];
             /** Next */
             next?: string | null;
         };
@@ -4241,6 +4262,20 @@ export interface components {
             /** Next */
             next?: string | null;
         };
+        /** Page[ExamSession] */
+        Page_ExamSession_: {
+            /** Items */
+            items: components["schemas"]["ExamSession"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[Qualification] */
+        Page_Qualification_: {
+            /** Items */
+            items: components["schemas"]["Qualification"][];
+            /** Next */
+            next?: string | null;
+        };
         /** Page[RegistrationItem] */
         Page_RegistrationItem_: {
             /** Items */
@@ -4839,6 +4874,20 @@ export interface components {
             /** Availability */
             availability: components["schemas"]["Slot"][];
         };
+        /** Page[Coach] */
+        Page_Coach_: {
+            /** Items */
+            items: components["schemas"]["Coach"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[Service] */
+        Page_Service_: {
+            /** Items */
+            items: components["schemas"]["Service"][];
+            /** Next */
+            next?: string | null;
+        };
         /** Page[SessionItem] */
         Page_SessionItem_: {
             /** Items */
@@ -5036,61 +5085,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5099,7 +5094,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5128,16 +5123,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5146,7 +5132,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5155,43 +5141,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5200,7 +5150,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5236,7 +5186,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedStudent"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5245,7 +5195,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5254,16 +5204,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5272,16 +5213,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5290,7 +5222,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5299,7 +5231,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5308,16 +5240,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5326,7 +5249,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5359,7 +5282,7 @@ export interface operations {
                     "application/json": components["schemas"]["LinkedStudent"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5368,7 +5291,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5377,16 +5300,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5395,7 +5309,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `LINK_CODE_INVALID` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5404,7 +5318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `LINK_CONFLICT`, `STUDENT_ALREADY_LINKED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5413,7 +5327,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5422,7 +5336,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5431,16 +5345,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5449,7 +5354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5485,7 +5390,7 @@ export interface operations {
                     "application/json": components["schemas"]["Family"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5494,7 +5399,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5503,16 +5408,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5521,16 +5417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5539,7 +5426,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5548,7 +5435,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5557,16 +5444,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5575,7 +5453,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5608,7 +5486,7 @@ export interface operations {
                     "application/json": components["schemas"]["Profile"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5617,7 +5495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5626,16 +5504,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5644,16 +5513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5662,7 +5522,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5671,7 +5531,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5680,16 +5540,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5698,7 +5549,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5733,7 +5584,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChildSignedUp"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5742,7 +5593,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5751,16 +5602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5769,7 +5611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5778,7 +5620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5787,7 +5629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5796,7 +5638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5805,16 +5647,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5823,7 +5656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5852,16 +5685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Invitation"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5870,16 +5694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5888,16 +5703,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5906,25 +5712,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -5933,7 +5721,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5966,7 +5754,7 @@ export interface operations {
                     "application/json": components["schemas"]["Joined"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5975,7 +5763,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5984,16 +5772,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6002,7 +5781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `INVITATION_INVALID` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6011,7 +5790,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6020,7 +5799,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6029,7 +5808,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6038,16 +5817,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6056,7 +5826,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6072,7 +5842,9 @@ export interface operations {
             query: {
                 /** @description A name, an email, or an id */
                 q: string;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -6090,7 +5862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Person_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6099,7 +5871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6108,7 +5880,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6117,25 +5889,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6144,16 +5898,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6162,7 +5907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6180,7 +5925,9 @@ export interface operations {
                 subject?: string | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -6198,7 +5945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AuditRow_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6207,7 +5954,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6216,7 +5963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6225,25 +5972,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6252,16 +5981,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6270,7 +5990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6306,7 +6026,7 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6315,7 +6035,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6324,16 +6044,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6342,16 +6053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6360,7 +6062,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6369,7 +6071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED`, `WEBHOOK_URL_REFUSED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6378,16 +6080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6396,7 +6089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6410,7 +6103,9 @@ export interface operations {
     webhook_deliveries_v1_admin_webhooks__endpoint_id__deliveries_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -6430,7 +6125,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Delivery_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6439,7 +6134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6448,7 +6143,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6457,7 +6152,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `WEBHOOK_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6466,16 +6161,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6484,16 +6170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6502,7 +6179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6533,16 +6210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6551,16 +6219,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6569,7 +6228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `WEBHOOK_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6578,7 +6237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6587,7 +6246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6596,16 +6255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6614,7 +6264,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6643,16 +6293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Credits"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6661,7 +6302,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6670,43 +6311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6715,7 +6320,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6753,7 +6358,7 @@ export interface operations {
                     "application/json": components["schemas"]["Grant"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6762,7 +6367,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6771,16 +6376,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6789,7 +6385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,7 +6394,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6807,7 +6403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -6816,7 +6412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6825,16 +6421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6843,7 +6430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6858,7 +6445,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -6876,7 +6465,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_EntryItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6885,7 +6474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6894,7 +6483,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6903,7 +6492,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6912,16 +6501,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6930,16 +6510,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -6948,7 +6519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6986,7 +6557,7 @@ export interface operations {
                     "application/json": components["schemas"]["Attempt"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6995,7 +6566,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7004,7 +6575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
+            /** @description Not enough live credits: `INSUFFICIENT_CREDITS` */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -7013,7 +6584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FEATURE_DISABLED`, `FORBIDDEN`, `PREMIUM_REQUIRED`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7022,7 +6593,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `EXAM_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7031,7 +6602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ATTEMPT_IN_PROGRESS`, `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7040,7 +6611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7049,7 +6620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7058,16 +6629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7076,7 +6638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7111,7 +6673,7 @@ export interface operations {
                     "application/json": components["schemas"]["Saved"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7120,7 +6682,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7129,16 +6691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `ATTEMPT_TOKEN_INVALID`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7147,7 +6700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ATTEMPT_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7156,7 +6709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ATTEMPT_CLOSED`, `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7165,7 +6718,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7174,7 +6727,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `UNKNOWN_QUESTIONS`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7183,16 +6736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7201,7 +6745,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7236,7 +6780,7 @@ export interface operations {
                     "application/json": components["schemas"]["Attempt"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7245,7 +6789,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7254,16 +6798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `ATTEMPT_TOKEN_INVALID`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7272,7 +6807,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ATTEMPT_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7281,7 +6816,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_SUBMITTED`, `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7290,7 +6825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7299,7 +6834,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `DEADLINE_PASSED`, `UNKNOWN_QUESTIONS`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7308,16 +6843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7326,7 +6852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7343,6 +6869,10 @@ export interface operations {
                 language?: string | null;
                 level?: string | null;
                 course?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -7356,10 +6886,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExamSummary"][];
+                    "application/json": components["schemas"]["Page_ExamSummary_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7368,7 +6898,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7377,7 +6907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7386,25 +6916,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7413,16 +6925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7431,7 +6934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7464,16 +6967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExamDetail"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7482,7 +6976,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7491,7 +6985,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `EXAM_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7500,16 +6994,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7518,16 +7003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7536,7 +7012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7567,16 +7043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Attempt"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7585,7 +7052,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7594,7 +7061,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ATTEMPT_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7603,16 +7070,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7621,16 +7079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7639,7 +7088,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7670,16 +7119,7 @@ export interface operations {
                     "application/json": components["schemas"]["Review"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7688,7 +7128,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7697,7 +7137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ATTEMPT_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7706,7 +7146,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `REVIEW_NOT_AVAILABLE` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7715,7 +7155,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7724,16 +7164,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7742,7 +7173,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7775,7 +7206,7 @@ export interface operations {
                     "application/json": components["schemas"]["Exercise"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7784,7 +7215,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7793,16 +7224,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `PREMIUM_REQUIRED`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7811,7 +7233,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `GENERATOR_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7820,7 +7242,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7829,7 +7251,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7838,7 +7260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7847,16 +7269,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7865,7 +7278,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7900,7 +7313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Pool"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7909,7 +7322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7918,16 +7331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7936,7 +7340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7945,7 +7349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7954,7 +7358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -7963,7 +7367,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7972,16 +7376,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -7990,7 +7385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8026,7 +7421,7 @@ export interface operations {
                     "application/json": components["schemas"]["Question"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8035,7 +7430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8044,16 +7439,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8062,7 +7448,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8071,7 +7457,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8080,7 +7466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8089,7 +7475,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8098,16 +7484,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8116,7 +7493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8148,16 +7525,7 @@ export interface operations {
                     "application/json": components["schemas"]["Question"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8166,16 +7534,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8184,7 +7543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND`, `QUESTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8193,7 +7552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8202,7 +7561,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8211,16 +7570,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8229,7 +7579,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8261,16 +7611,7 @@ export interface operations {
                     "application/json": components["schemas"]["Question"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8279,16 +7620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8297,7 +7629,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND`, `QUESTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8306,7 +7638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8315,7 +7647,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8324,16 +7656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8342,7 +7665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8356,7 +7679,9 @@ export interface operations {
     list_questions_v1_admin_question_pools__pool__questions_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
                 status?: string | null;
             };
@@ -8377,7 +7702,7 @@ export interface operations {
                     "application/json": components["schemas"]["QuestionPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8386,7 +7711,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8395,7 +7720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8404,7 +7729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8413,16 +7738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8431,16 +7747,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8449,7 +7756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8485,16 +7792,7 @@ export interface operations {
                     "application/json": components["schemas"]["Imported"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8503,16 +7801,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8521,7 +7810,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8530,7 +7819,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8539,7 +7828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IMPORT_FAILED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8548,16 +7837,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8566,7 +7846,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8595,16 +7875,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8613,7 +7884,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8622,7 +7893,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8631,16 +7902,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8649,16 +7911,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8667,7 +7920,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8702,7 +7955,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExamDraft"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8711,7 +7964,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8720,16 +7973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8738,16 +7982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8756,7 +7991,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8765,7 +8000,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8774,16 +8009,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8792,7 +8018,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8823,16 +8049,7 @@ export interface operations {
                     "application/json": components["schemas"]["Published"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8841,16 +8058,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8859,7 +8067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `POOL_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8868,7 +8076,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `NOTHING_TO_PUBLISH`, `POOL_TOO_SMALL` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8877,7 +8085,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8886,16 +8094,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -8904,7 +8103,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8935,16 +8134,7 @@ export interface operations {
                     "application/json": components["schemas"]["Published"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8953,16 +8143,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8971,7 +8152,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `EXAM_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8980,7 +8161,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `NOTHING_TO_PUBLISH` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8989,7 +8170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -8998,16 +8179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9016,7 +8188,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9049,16 +8221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExamStatistics"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9067,7 +8230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9076,7 +8239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `EXAM_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9085,16 +8248,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9103,16 +8257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9121,7 +8266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9152,16 +8297,7 @@ export interface operations {
                     "application/json": components["schemas"]["LevelStatistics"][];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9170,7 +8306,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9179,25 +8315,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9206,16 +8324,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9224,7 +8333,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9259,7 +8368,7 @@ export interface operations {
                     "application/json": components["schemas"]["Granted"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9268,7 +8377,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9277,16 +8386,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9295,7 +8395,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `EXAM_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9304,7 +8404,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9313,7 +8413,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9322,7 +8422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9331,16 +8431,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9349,7 +8440,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9364,7 +8455,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
                 exam?: string | null;
             };
@@ -9383,7 +8476,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_AttemptItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9392,7 +8485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9401,7 +8494,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9410,7 +8503,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9419,16 +8512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9437,16 +8521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9455,7 +8530,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9486,25 +8561,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9513,16 +8570,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9531,16 +8579,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9549,7 +8588,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9582,16 +8621,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `LINK_REFUSED` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9600,7 +8630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9609,16 +8639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9627,16 +8648,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9645,7 +8657,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9676,61 +8688,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9739,7 +8697,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9753,7 +8711,9 @@ export interface operations {
     my_certificates_v1_me_certificates_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -9771,7 +8731,7 @@ export interface operations {
                     "application/json": components["schemas"]["CertificatePage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9780,7 +8740,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9789,7 +8749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9798,25 +8758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9825,16 +8767,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9843,7 +8776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9878,7 +8811,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9887,7 +8820,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9896,16 +8829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9914,7 +8838,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9923,7 +8847,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9932,7 +8856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -9941,7 +8865,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -9950,16 +8874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -9968,7 +8883,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9981,7 +8896,12 @@ export interface operations {
     };
     list_products_v1_products_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -9994,10 +8914,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Product"][];
+                    "application/json": components["schemas"]["Page_Product_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10006,34 +8926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10042,16 +8935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10060,7 +8944,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10096,7 +8980,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED`, `UNKNOWN_PRODUCT` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10105,7 +8989,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10114,16 +8998,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `NOT_ELIGIBLE`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10132,7 +9007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10141,7 +9016,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CHECKOUT_IN_PROGRESS`, `CONFLICT`, `REQUEST_IN_PROGRESS`, `SUBSCRIPTION_ACTIVE` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10150,7 +9025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10159,7 +9034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `ARIA_SUBJECTS_INVALID`, `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10168,16 +9043,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10186,7 +9052,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10217,16 +9092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10235,7 +9101,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10244,7 +9110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10253,16 +9119,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10271,16 +9128,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10289,7 +9137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10322,16 +9170,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `LINK_REFUSED` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10340,7 +9179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `RECEIPT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10349,16 +9188,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10367,16 +9197,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10385,7 +9206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10416,16 +9237,7 @@ export interface operations {
                     "application/json": components["schemas"]["Receipt"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10434,7 +9246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10443,7 +9255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND`, `RECEIPT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10452,16 +9264,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10470,16 +9273,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10488,7 +9282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10523,7 +9317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10532,7 +9326,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10541,16 +9335,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10559,7 +9344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND`, `PLAN_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10568,7 +9353,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `NOT_A_BANK_TRANSFER`, `PAYMENT_ALREADY_CONFIRMED`, `TRANSFER_ALREADY_USED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10577,7 +9362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10586,7 +9371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `TRANSFER_AMOUNT_MISMATCH`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10595,16 +9380,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10613,7 +9389,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10628,6 +9404,10 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -10641,10 +9421,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubscriptionView"][];
+                    "application/json": components["schemas"]["Page_SubscriptionView_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10653,7 +9433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10662,7 +9442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10671,7 +9451,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10680,16 +9460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10698,16 +9469,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10716,7 +9478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10747,16 +9509,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10765,16 +9518,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10783,7 +9527,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `SUBSCRIPTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10792,7 +9536,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SUBSCRIPTION_ENDED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10801,7 +9545,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10810,16 +9554,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10828,7 +9563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10859,16 +9594,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10877,16 +9603,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10895,7 +9612,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `SUBSCRIPTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10904,7 +9621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SUBSCRIPTION_ENDED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10913,7 +9630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10922,16 +9639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -10940,7 +9648,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10975,7 +9683,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10984,7 +9692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10993,16 +9701,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11011,7 +9710,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `PLAN_NOT_FOUND`, `SUBSCRIPTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11020,7 +9719,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SUBSCRIPTION_ENDED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11029,7 +9728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11038,7 +9737,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11047,16 +9746,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11065,7 +9755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11100,7 +9790,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11109,7 +9799,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11118,16 +9808,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11136,7 +9817,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `SUBSCRIPTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11145,7 +9826,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11154,7 +9835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11163,7 +9844,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `ARIA_SUBJECTS_INVALID`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11172,16 +9853,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11190,7 +9862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11203,7 +9875,12 @@ export interface operations {
     };
     student_subscriptions_v1_admin_students__student_id__subscriptions_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
             header?: never;
             path: {
                 student_id: string;
@@ -11218,10 +9895,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SubscriptionView"][];
+                    "application/json": components["schemas"]["Page_SubscriptionView_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11230,7 +9907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11239,7 +9916,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11248,7 +9925,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11257,16 +9934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11275,16 +9943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11293,7 +9952,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11328,7 +9987,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11337,7 +9996,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11346,16 +10005,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11364,7 +10014,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `SUBSCRIPTION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11373,7 +10023,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11382,7 +10032,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11391,7 +10041,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11400,16 +10050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11418,7 +10059,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11433,7 +10074,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
                 status?: string | null;
             };
@@ -11452,7 +10095,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_OrderItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11461,7 +10104,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11470,7 +10113,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11479,7 +10122,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11488,16 +10131,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11506,16 +10140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11524,7 +10149,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11542,7 +10167,9 @@ export interface operations {
                 reference?: string | null;
                 status?: string | null;
                 provider?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -11560,7 +10187,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_OrderRow_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11569,7 +10196,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11578,7 +10205,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11587,25 +10214,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11614,16 +10223,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11632,7 +10232,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11665,25 +10265,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `PAYMENT_NOT_FOUND`, `PLAN_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11692,7 +10274,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11701,7 +10283,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11710,16 +10292,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11728,7 +10301,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11761,34 +10343,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `PAYMENT_NOT_FOUND`, `PLAN_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11797,7 +10352,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11806,7 +10361,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11815,16 +10370,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11833,7 +10379,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11869,7 +10424,7 @@ export interface operations {
                     "application/json": components["schemas"]["BilanAccepted"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11878,7 +10433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -11887,16 +10442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `NOT_ELIGIBLE`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11905,7 +10451,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11914,7 +10460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `BILAN_LIMIT_REACHED`, `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11923,7 +10469,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -11932,7 +10478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11941,16 +10487,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -11959,7 +10496,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11990,16 +10527,7 @@ export interface operations {
                     "application/json": components["schemas"]["Bilan"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12008,7 +10536,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12017,7 +10545,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `BILAN_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12026,16 +10554,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12044,16 +10563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12062,7 +10572,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12095,16 +10605,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `LINK_REFUSED` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12113,7 +10614,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `BILAN_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12122,16 +10623,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12140,16 +10632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12158,7 +10641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12173,7 +10656,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -12191,7 +10676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_BilanItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12200,7 +10685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12209,7 +10694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12218,7 +10703,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12227,16 +10712,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12245,16 +10721,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12263,7 +10730,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12276,7 +10743,12 @@ export interface operations {
     };
     list_qualifications_v1_qualifications_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -12289,10 +10761,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Qualification"][];
+                    "application/json": components["schemas"]["Page_Qualification_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12301,7 +10773,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12310,7 +10782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12319,7 +10791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12328,16 +10800,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12346,16 +10809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12364,7 +10818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12379,6 +10833,10 @@ export interface operations {
         parameters: {
             query?: {
                 qualification?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -12392,10 +10850,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExamSession"][];
+                    "application/json": components["schemas"]["Page_ExamSession_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12404,7 +10862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12413,7 +10871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12422,25 +10880,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12449,16 +10889,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12467,7 +10898,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12505,7 +10936,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registration"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12514,7 +10945,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12523,7 +10954,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
+            /** @description Not enough live credits: `INSUFFICIENT_CREDITS` */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -12532,7 +10963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12541,7 +10972,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SESSION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12550,7 +10981,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CONFLICT`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12559,7 +10990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12568,7 +10999,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12577,16 +11008,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12595,7 +11017,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12633,7 +11055,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registration"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12642,7 +11064,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12651,7 +11073,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
+            /** @description Not enough live credits: `INSUFFICIENT_CREDITS` */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -12660,7 +11082,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12669,7 +11091,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12678,7 +11100,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CONFLICT`, `NO_SESSION_AVAILABLE`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12687,7 +11109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12696,7 +11118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12705,16 +11127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12723,7 +11136,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12737,7 +11150,9 @@ export interface operations {
     my_exams_v1_me_exams_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -12755,7 +11170,7 @@ export interface operations {
                     "application/json": components["schemas"]["MyExamPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12764,7 +11179,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12773,7 +11188,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12782,25 +11197,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12809,16 +11206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12827,7 +11215,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12865,7 +11253,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enquiry"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12874,7 +11262,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -12883,7 +11271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
+            /** @description Not enough live credits: `INSUFFICIENT_CREDITS` */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -12892,7 +11280,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12901,7 +11289,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12910,7 +11298,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `ENQUIRY_NOT_ALLOWED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12919,7 +11307,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -12928,7 +11316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SCORES`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12937,16 +11325,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -12955,7 +11334,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -12991,7 +11370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Offering"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13000,7 +11379,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13009,16 +11388,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13027,7 +11397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13036,7 +11406,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13045,7 +11415,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13054,7 +11424,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13063,16 +11433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13081,7 +11442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13119,7 +11480,7 @@ export interface operations {
                     "application/json": components["schemas"]["Course"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13128,7 +11489,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13137,16 +11498,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13155,7 +11507,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13164,7 +11516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13173,7 +11525,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13182,7 +11534,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_DATES`, `PROCTOR_NOT_FOUND`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13191,16 +11543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13209,7 +11552,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13245,7 +11588,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExamSession"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13254,7 +11597,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13263,16 +11606,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13281,7 +11615,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13290,7 +11624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13299,7 +11633,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13308,7 +11642,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_DATES`, `PROCTOR_NOT_FOUND`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13317,16 +11651,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13335,7 +11660,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13368,7 +11693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enrolment"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13377,7 +11702,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13386,16 +11711,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13404,7 +11720,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13413,7 +11729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13422,7 +11738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13431,7 +11747,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13440,16 +11756,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13458,7 +11765,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13493,7 +11800,7 @@ export interface operations {
                     "application/json": components["schemas"]["CourseEnrolment"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13502,7 +11809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13511,16 +11818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13529,7 +11827,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `COURSE_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13538,7 +11836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13547,7 +11845,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13556,7 +11854,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13565,16 +11863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13583,7 +11872,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13621,7 +11910,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sitting"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13630,7 +11919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13639,16 +11928,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13657,7 +11937,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13666,7 +11946,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS`, `RESULTS_ALREADY_ENTERED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13675,7 +11955,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13684,7 +11964,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SCORES`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13693,16 +11973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13711,7 +11982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13742,16 +12013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enquiry"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13760,16 +12022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13778,7 +12031,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13787,7 +12040,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `ENQUIRY_STATE` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13796,7 +12049,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13805,16 +12058,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13823,7 +12067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13861,7 +12105,7 @@ export interface operations {
                     "application/json": components["schemas"]["Enquiry"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13870,7 +12114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -13879,16 +12123,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13897,7 +12132,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SPEND_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13906,7 +12141,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `ENQUIRY_STATE`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13915,7 +12150,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -13924,7 +12159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SCORES`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13933,16 +12168,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -13951,7 +12177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13966,7 +12192,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -13984,7 +12212,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_RegistrationItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13993,7 +12221,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14002,7 +12230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14011,7 +12239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14020,16 +12248,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14038,16 +12257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14056,7 +12266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14073,7 +12283,9 @@ export interface operations {
                 status?: string | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -14091,7 +12303,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_RegistrationRow_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14100,7 +12312,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14109,7 +12321,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14118,25 +12330,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14145,16 +12339,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14163,7 +12348,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14180,7 +12365,9 @@ export interface operations {
                 status?: string | null;
                 since?: string | null;
                 until?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -14198,7 +12385,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_EnquiryRow_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14207,7 +12394,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14216,7 +12403,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14225,25 +12412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14252,16 +12421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14270,7 +12430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14301,16 +12461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entitlements"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14319,7 +12470,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `NOT_ELIGIBLE`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14328,7 +12479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14337,16 +12488,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14355,16 +12497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14373,7 +12506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14406,7 +12539,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConversationPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14415,7 +12548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14424,7 +12557,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14433,7 +12566,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14442,16 +12575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14460,16 +12584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14478,7 +12593,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14514,7 +12629,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConversationSummary"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14523,7 +12638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14532,16 +12647,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `NOT_ELIGIBLE`, `SUBJECT_NOT_INCLUDED`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14550,7 +12656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14559,7 +12665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14568,7 +12674,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14577,7 +12683,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14586,16 +12692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14604,7 +12701,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14635,16 +12732,7 @@ export interface operations {
                     "application/json": components["schemas"]["Conversation"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14653,7 +12741,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14662,7 +12750,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CONVERSATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14671,16 +12759,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14689,16 +12768,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14707,7 +12777,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14745,7 +12815,7 @@ export interface operations {
                     "application/json": components["schemas"]["Reply"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14754,7 +12824,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14763,16 +12833,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `NOT_ELIGIBLE`, `SUBJECT_NOT_INCLUDED`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14781,7 +12842,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CONVERSATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14790,7 +12851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `CONVERSATION_FULL`, `REQUEST_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14799,7 +12860,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14808,7 +12869,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14817,7 +12878,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
+            /** @description Too many requests: `DAILY_QUOTA_EXCEEDED` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -14826,7 +12887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14835,8 +12896,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A provider reussite called answered badly; retry later: `TUTOR_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A provider reussite called did not answer in time; retry: `TUTOR_TIMEOUT` */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14870,7 +12949,7 @@ export interface operations {
                     "application/json": components["schemas"]["Feedback"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14879,7 +12958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -14888,16 +12967,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14906,7 +12976,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -14915,7 +12985,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14924,7 +12994,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -14933,7 +13003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14942,16 +13012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -14960,7 +13021,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14993,7 +13054,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContentPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15002,7 +13063,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15011,7 +13072,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15020,25 +13081,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15047,16 +13090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15065,7 +13099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15101,7 +13135,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContentPiece"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15110,7 +13144,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15119,16 +13153,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15137,16 +13162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15155,7 +13171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15164,7 +13180,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15173,16 +13189,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15191,7 +13198,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15226,7 +13233,7 @@ export interface operations {
                     "application/json": components["schemas"]["ContentPiece"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15235,7 +13242,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15244,16 +13251,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15262,7 +13260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `CONTENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15271,7 +13269,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15280,7 +13278,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15289,7 +13287,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15298,16 +13296,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15316,7 +13305,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15349,7 +13338,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetTurn"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15358,25 +13347,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `WIDGET_SESSION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15385,7 +13356,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15394,7 +13365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15403,7 +13374,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15412,7 +13383,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
+            /** @description Too many requests: `RATE_LIMITED` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -15421,7 +13392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15430,7 +13401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15463,7 +13434,7 @@ export interface operations {
                     "application/json": components["schemas"]["WidgetTurn"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15472,25 +13443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `WIDGET_SESSION_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15499,7 +13452,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15508,7 +13461,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -15517,7 +13470,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `CONSENT_REQUIRED`, `INVALID_EMAIL`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15526,7 +13479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
+            /** @description Too many requests: `RATE_LIMITED` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -15535,7 +13488,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15544,7 +13497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15576,7 +13529,7 @@ export interface operations {
                     "application/json": components["schemas"]["LeadPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15585,7 +13538,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15594,7 +13547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15603,25 +13556,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15630,16 +13565,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15648,7 +13574,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15678,7 +13604,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15687,7 +13613,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15696,7 +13622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15705,43 +13631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15750,7 +13640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15779,16 +13669,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15797,16 +13678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15815,7 +13687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `LEAD_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15824,7 +13696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -15833,7 +13705,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15842,16 +13714,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15860,7 +13723,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15873,7 +13736,12 @@ export interface operations {
     };
     list_services_v1_tutoring_services_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -15886,10 +13754,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Service"][];
+                    "application/json": components["schemas"]["Page_Service_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15898,7 +13766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -15907,7 +13775,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15916,25 +13784,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -15943,16 +13793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -15961,7 +13802,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15976,6 +13817,10 @@ export interface operations {
         parameters: {
             query?: {
                 subject?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -15989,10 +13834,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Coach"][];
+                    "application/json": components["schemas"]["Page_Coach_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16001,7 +13846,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16010,7 +13855,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16019,25 +13864,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16046,16 +13873,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16064,7 +13882,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16099,7 +13917,7 @@ export interface operations {
                     "application/json": components["schemas"]["Coach"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR`, `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16108,7 +13926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16117,16 +13935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16135,7 +13944,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `COACH_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16144,7 +13953,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16153,7 +13962,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16162,7 +13971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16171,16 +13980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16189,7 +13989,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16225,7 +14025,7 @@ export interface operations {
                     "application/json": components["schemas"]["TutoringBooking"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16234,7 +14034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16243,7 +14043,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
+            /** @description Not enough live credits: `INSUFFICIENT_CREDITS` */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -16252,7 +14052,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16261,7 +14061,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `BOOKING_NOT_FOUND`, `COACH_NOT_FOUND`, `SERVICE_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16270,7 +14070,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SLOT_TAKEN`, `SLOT_UNAVAILABLE` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16279,7 +14079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16288,7 +14088,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SLOT`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16297,16 +14097,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16315,7 +14106,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16329,7 +14120,9 @@ export interface operations {
     my_sessions_v1_me_tutoring_sessions_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -16347,7 +14140,7 @@ export interface operations {
                     "application/json": components["schemas"]["BookingPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16356,7 +14149,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16365,7 +14158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16374,25 +14167,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16401,16 +14176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16419,7 +14185,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16450,16 +14216,7 @@ export interface operations {
                     "application/json": components["schemas"]["TutoringBooking"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16468,16 +14225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16486,7 +14234,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `BOOKING_NOT_FOUND`, `SPEND_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16495,7 +14243,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_CANCELLED`, `CONFLICT`, `SESSION_NOT_OPEN` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16504,7 +14252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16513,16 +14261,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16531,7 +14270,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16545,7 +14284,9 @@ export interface operations {
     agenda_v1_coach_agenda_get: {
         parameters: {
             query?: {
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -16563,7 +14304,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgendaPage"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16572,7 +14313,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16581,7 +14322,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16590,25 +14331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16617,16 +14340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16635,7 +14349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16670,7 +14384,7 @@ export interface operations {
                     "application/json": components["schemas"]["AgendaSession"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_REQUEST` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16679,7 +14393,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16688,16 +14402,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16706,7 +14411,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16715,7 +14420,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SESSION_NOT_OPEN` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16724,7 +14429,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than 256 KiB */
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -16733,7 +14438,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16742,16 +14447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16760,7 +14456,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16791,16 +14487,7 @@ export interface operations {
                     "application/json": components["schemas"]["TutoringBooking"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16809,16 +14496,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not enough live credits */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16827,7 +14505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `BOOKING_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16836,7 +14514,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SESSION_NOT_OPEN` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -16845,7 +14523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16854,16 +14532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16872,7 +14541,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16887,7 +14556,9 @@ export interface operations {
         parameters: {
             query?: {
                 student_id?: string | null;
+                /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
+                /** @description Items per page */
                 limit?: number;
             };
             header?: never;
@@ -16905,7 +14576,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_SessionItem_"];
                 };
             };
-            /** @description The request is malformed (a missing Idempotency-Key, a foreign cursor…) */
+            /** @description The request is malformed: `BAD_CURSOR` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -16914,7 +14585,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No valid bearer token */
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -16923,7 +14594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller's role or offer does not allow this */
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16932,7 +14603,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's */
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -16941,16 +14612,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress) */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The request is not valid (each problem in `errors`) */
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -16959,16 +14621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Something went wrong on our side */
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -16977,7 +14630,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry */
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -15,6 +15,7 @@ from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.negotiation import wants_html
 from reussite.http.pages import refused_link
+from reussite.http.params import Cursor, Limit
 from reussite.identity.models import User
 from reussite.settings import get_settings, require
 
@@ -76,8 +77,8 @@ def report_page(
 def history_bilans(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[history.BilanItem]:
     """A student's orientation reports, newest first. A parent names the child (`student_id`)."""
     return history.bilans(user, student_id, cursor, limit)

@@ -15,6 +15,7 @@ from reussite.http.auth import CurrentUser
 from reussite.http.languages import direction
 from reussite.http.negotiation import wants_html
 from reussite.http.pages import page_language, refused_link
+from reussite.http.params import Cursor, Limit
 from reussite.settings import require
 
 REQUIRED_SETTINGS = (
@@ -73,8 +74,8 @@ class CertificatePage(BaseModel):
 @app.get("/v1/me/certificates")
 def my_certificates(
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> CertificatePage:
     """The student's (or a parent's children's) certificates, newest first, each with a
     short-lived PDF link and the attempt or outcome it certifies."""

@@ -2,11 +2,12 @@
 
 from uuid import UUID
 
-from fastapi import Query, status
+from fastapi import status
 
 from reussite import history
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.params import Cursor, Limit
 from reussite.ledger import admin, views
 from reussite.ledger.models import Grant
 from reussite.ledger.views import Credits
@@ -34,8 +35,8 @@ def grant_credits(
 def history_ledger(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[history.EntryItem]:
     """A student's whole credit history, newest first: each entry with its purpose and its lots.
     A parent names the child (`student_id`)."""

@@ -27,6 +27,7 @@ from reussite.exam_sessions.rules import Qualification
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.params import Cursor, Limit
 from reussite.identity.models import User
 from reussite.inputs import Day, HumanName, Moment
 from reussite.settings import require
@@ -46,17 +47,23 @@ Code = Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")]
 # -- catalogue and families --------------------------------------------------------------------
 
 
-@app.get("/v1/qualifications", response_model=list[Qualification])
-def list_qualifications(user: CurrentUser) -> list[Qualification]:
-    return catalogue.qualifications()
+@app.get("/v1/qualifications")
+def list_qualifications(
+    user: CurrentUser, cursor: Cursor = None, limit: Limit = 50
+) -> history.Page[Qualification]:
+    """The qualifications the school examines, by code."""
+    return catalogue.qualifications(cursor, limit)
 
 
 @app.get("/v1/exam-sessions")
 def open_sessions(
     user: CurrentUser,
     qualification: Annotated[str | None, Query(pattern=r"^[A-Z0-9-]{1,32}$")] = None,
-) -> list[ExamSession]:
-    return scheduling.available_sessions(qualification)
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> history.Page[ExamSession]:
+    """Sittings open for registration with a free seat, soonest first."""
+    return scheduling.available_sessions(qualification, cursor, limit)
 
 
 class ForStudent(BaseModel):
@@ -90,8 +97,8 @@ class MyExamPage(BaseModel):
 @app.get("/v1/me/exams")
 def my_exams(
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> MyExamPage:
     """The student's (or a parent's children's) registrations, newest first, with scores,
     outcome and certificate."""
@@ -278,8 +285,8 @@ def decide_enquiry(
 def history_registrations(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[history.RegistrationItem]:
     """A student's exam registrations, newest first, with their outcome and certificate.
     A parent names the child (`student_id`)."""
@@ -294,8 +301,8 @@ def list_registrations(
     ),
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[backoffice.RegistrationRow]:
     """Registrations by status and by their session's date."""
     return backoffice.registrations(user, cursor, limit, registration_status, since, until)
@@ -309,8 +316,8 @@ def list_enquiries(
     ),
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[backoffice.EnquiryRow]:
     """Result enquiries by status (the queue: SUBMITTED) and date asked."""
     return backoffice.enquiries(user, cursor, limit, enquiry_status, since, until)

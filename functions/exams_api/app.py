@@ -28,8 +28,10 @@ from reussite.exams.authoring import (
 )
 from reussite.exams.exercises import Exercise
 from reussite.exams.models import Attempt, ExamSummary
+from reussite.history import Page
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
+from reussite.http.params import Cursor, Limit
 from reussite.settings import require
 
 REQUIRED_SETTINGS = (
@@ -50,8 +52,11 @@ def list_exams(
     language: str | None = Query(None, max_length=2, pattern="^[A-Za-z]{2}$"),
     level: str | None = Query(None, max_length=10),
     course: str | None = Query(None, pattern="^(language|wine|maths)$"),
-) -> list[ExamSummary]:
-    return service.catalogue(user, language, level, course)
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[ExamSummary]:
+    """The active exams, by code, a page at a time."""
+    return service.catalogue(user, cursor, limit, language, level, course)
 
 
 @app.get("/v1/exams/{code}")
@@ -123,8 +128,8 @@ class QuestionPage(BaseModel):
 def list_questions(
     pool: PoolCode,
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(50, ge=1, le=200),
+    cursor: Cursor = None,
+    limit: Limit = 50,
     status: str | None = Query(None, pattern="^(DRAFT|PUBLISHED|SUPERSEDED|RETIRED)$"),
 ) -> QuestionPage:
     kind = f"questions/{pool}"
@@ -210,8 +215,8 @@ def grant_accommodation(
 def history_attempts(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
     exam: str | None = Query(None, max_length=40),
 ) -> history.Page[history.AttemptItem]:
     """A student's attempts, newest first, each with its certificate's code when it has one.

@@ -11,6 +11,7 @@ from reussite import backoffice, db, history
 from reussite.bilans.catalogue import LEVELS
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.params import Cursor, Limit
 from reussite.identity import families, service
 from reussite.identity.models import CreatedStudent, LinkedStudent, LinkRequest, Me, NewStudent
 from reussite.inputs import HumanName
@@ -112,8 +113,8 @@ def join_family(body: JoinRequest, user: CurrentUser) -> families.Joined:
 def search_people(
     user: CurrentUser,
     q: str = Query(min_length=2, max_length=100, description="A name, an email, or an id"),
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[backoffice.Person]:
     """Staff find a person: users and student profiles by name, email, user or student id."""
     return backoffice.people(user, q, cursor, limit)
@@ -126,8 +127,8 @@ def read_audit_log(
     subject: str | None = Query(None, max_length=200),
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(50, ge=1, le=200),
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> history.Page[backoffice.AuditRow]:
     """The audit log (ADMIN), newest first: by actor, subject ("order:<id>", or a prefix such
     as "order:") and time."""
@@ -147,8 +148,8 @@ def register_webhook(
 def webhook_deliveries(
     endpoint_id: UUID,
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[endpoints.Delivery]:
     """An endpoint's delivery log, newest first: each event, its attempts and outcome."""
     return endpoints.deliveries(user, endpoint_id, cursor, limit)

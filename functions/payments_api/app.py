@@ -14,6 +14,7 @@ from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.pages import refused_link
+from reussite.http.params import Cursor, Limit
 from reussite.identity.models import User
 from reussite.offers import service as offers
 from reussite.offers.models import SubscriptionView
@@ -35,8 +36,9 @@ app = create_app("reussite payments")
 
 
 @app.get("/v1/products")
-def list_products() -> list[Product]:
-    return orders.products()
+def list_products(cursor: Cursor = None, limit: Limit = 50) -> history.Page[Product]:
+    """What the school sells (packs, plans, add-ons), by code; public."""
+    return orders.products(cursor, limit)
 
 
 AriaSubject = Annotated[str, Field(pattern=r"^[A-Z_]{2,30}$")]
@@ -105,9 +107,11 @@ def confirm_transfer(order_id: UUID, body: TransferConfirmation, user: CurrentUs
 
 
 @app.get("/v1/me/subscriptions")
-def my_subscriptions(user: CurrentUser, student_id: UUID | None = None) -> list[SubscriptionView]:
+def my_subscriptions(
+    user: CurrentUser, student_id: UUID | None = None, cursor: Cursor = None, limit: Limit = 20
+) -> history.Page[SubscriptionView]:
     """A student's own subscriptions, a parent's children's (or one child's), newest first."""
-    return offers.subscriptions_of(user, student_id)
+    return offers.subscriptions_of(user, student_id, cursor, limit)
 
 
 @app.post("/v1/subscriptions/{subscription_id}/cancel")
@@ -148,8 +152,11 @@ class SubscriptionEnd(BaseModel):
 
 
 @app.get("/v1/admin/students/{student_id}/subscriptions")
-def student_subscriptions(student_id: UUID, user: CurrentUser) -> list[SubscriptionView]:
-    return offers.student_subscriptions(user, student_id)
+def student_subscriptions(
+    student_id: UUID, user: CurrentUser, cursor: Cursor = None, limit: Limit = 20
+) -> history.Page[SubscriptionView]:
+    """Any student's subscriptions, newest first (the back office's view)."""
+    return offers.student_subscriptions(user, student_id, cursor, limit)
 
 
 @app.post("/v1/admin/subscriptions/{subscription_id}/end")
@@ -163,8 +170,8 @@ def end_subscription(
 def history_orders(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
     order_status: str | None = Query(
         None, alias="status", pattern="^(CREATED|PENDING|PAID|MISMATCH|EXPIRED)$"
     ),
@@ -182,8 +189,8 @@ def find_orders(
         None, alias="status", pattern="^(CREATED|PENDING|PAID|MISMATCH|EXPIRED)$"
     ),
     provider: str | None = Query(None, pattern="^(KONNECT|WISE)$"),
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[backoffice.OrderRow]:
     """Staff find orders by the bank reference a family wrote (or an id); `provider=WISE&
     status=PENDING` is the queue of transfers to confirm."""

@@ -10,8 +10,10 @@ from fastapi import Query, status
 from pydantic import BaseModel, Field, model_validator
 
 from reussite import history
+from reussite.history import Page
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
+from reussite.http.params import Cursor, Limit
 from reussite.inputs import Moment
 from reussite.settings import require
 from reussite.tutoring import service
@@ -24,16 +26,21 @@ app = create_app("reussite tutoring")
 Subject = Annotated[str, Field(min_length=1, max_length=60)]
 
 
-@app.get("/v1/tutoring/services", response_model=list[Service])
-def list_services(user: CurrentUser) -> Any:
-    return service.services()
+@app.get("/v1/tutoring/services")
+def list_services(user: CurrentUser, cursor: Cursor = None, limit: Limit = 50) -> Page[Service]:
+    """The tutoring services the school sells, by code."""
+    return service.services(cursor, limit)
 
 
-@app.get("/v1/coaches", response_model=list[Coach])
+@app.get("/v1/coaches")
 def list_coaches(
-    user: CurrentUser, subject: Annotated[str | None, Query(max_length=60)] = None
-) -> Any:
-    return service.coaches(subject)
+    user: CurrentUser,
+    subject: Annotated[str | None, Query(max_length=60)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> Page[Coach]:
+    """Coaches by name, with their subjects and weekly availability in the school's zone."""
+    return service.coaches(subject, cursor, limit)
 
 
 class Slot(BaseModel):
@@ -99,8 +106,8 @@ class AgendaPage(BaseModel):
 @app.get("/v1/me/tutoring-sessions")
 def my_sessions(
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> BookingPage:
     """The student's (or a parent's children's) bookings, latest session first."""
     items, following = service.my_sessions(user, cursor, limit)
@@ -115,8 +122,8 @@ def cancel(booking_id: UUID, user: CurrentUser) -> Any:
 @app.get("/v1/coach/agenda")
 def agenda(
     user: CurrentUser,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(50, ge=1, le=200),
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> AgendaPage:
     """The coach's sessions from a week ago on, soonest first, with who booked them."""
     items, following = service.agenda(user, cursor, limit)
@@ -141,8 +148,8 @@ def mark_no_show(booking_id: UUID, user: CurrentUser) -> Any:
 def history_tutoring(
     user: CurrentUser,
     student_id: UUID | None = None,
-    cursor: str | None = Query(None, max_length=400),
-    limit: int = Query(20, ge=1, le=100),
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> history.Page[history.SessionItem]:
     """A student's tutoring bookings, newest first (booked, cancelled, attended).
     A parent names the child (`student_id`)."""

@@ -84,7 +84,7 @@ class Demo:
         print(f"reussite demo against {self.base}")
 
         self.say("Leïla looks at the products and buys PACK_10 for Yasmine with Konnect")
-        products = self.call("GET", "/v1/products")
+        products = self.call("GET", "/v1/products")["items"]
         pack = next(p for p in products if p["code"] == "PACK_10")
         self.show(f"{pack['name']}: {pack['price_minor'] / 1000:.3f} {pack['currency']}")
         order = self.call(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from reussite_local import functions, template
+from reussite_local import functions, raises, template
 
 TAGS = {
     "identity_api": ("identity", "Sign-in, families, profiles, the back office's people"),
@@ -34,17 +34,28 @@ TAGS = {
     "aria_api": ("aria", "ARIA, the AI tutor, and its public widget"),
 }
 ERRORS = {
-    "400": "The request is malformed (a missing Idempotency-Key, a foreign cursor…)",
-    "401": "No valid bearer token",
-    "402": "Not enough live credits",
-    "403": "The caller's role or offer does not allow this",
-    "404": "Not found, or not the caller's",
-    "409": "The current state refuses it (already done, a race lost, in progress)",
-    "413": "The request body is larger than 256 KiB",
-    "422": "The request is not valid (each problem in `errors`)",
-    "429": "Too many requests",
-    "500": "Something went wrong on our side",
-    "503": "A service reussite depends on is unavailable; retry",
+    400: "The request is malformed",
+    401: "No valid bearer token",
+    402: "Not enough live credits",
+    403: "The caller's role or offer does not allow this",
+    404: "Not found, or not the caller's",
+    409: "The current state refuses it (already done, a race lost, in progress)",
+    413: "The request body is larger than 256 KiB",
+    422: "The request is not valid (each problem in `errors`)",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+    502: "A provider reussite called answered badly; retry later",
+    503: "A service reussite depends on is unavailable; retry",
+    504: "A provider reussite called did not answer in time; retry",
+}
+# What the HTTP layer itself answers, whatever the operation: (status, code, title).
+_FRAMEWORK = {
+    "validation": (422, "VALIDATION_FAILED", "The request is not valid"),
+    "constraint": (409, "CONFLICT", "This conflicts with something that already exists"),
+    "too_large": (413, "PAYLOAD_TOO_LARGE", "The request body is too large"),
+    "unparsable": (400, "BAD_REQUEST", "There was an error parsing the body"),
+    "internal": (500, "INTERNAL_ERROR", "Something went wrong on our side"),
+    "database": (503, "DEPENDENCY_UNAVAILABLE", "The database is unavailable; try again"),
 }
 PROBLEM = {
     "type": "object",
@@ -127,6 +138,7 @@ def document(public_base_url: str | None = None) -> dict[str, Any]:
             seen_tags[tag] = about or seen_tags.get(tag, "")
         app = functions.load_module(fn).app
         doc = app.openapi()
+        endpoints = _endpoints(app)
         routed = {(r.method.lower(), r.path): r for r in fn.routes}
         for path, ops in doc.get("paths", {}).items():
             for method, op in ops.items():
@@ -134,6 +146,7 @@ def document(public_base_url: str | None = None) -> dict[str, Any]:
                 if route is None:
                     continue  # not routed by the template: not part of the API
                 _fit(op, tag, method, public=route.public, operation_ids=operation_ids)
+                _answers(op, method, endpoints[(method, path)])
                 merged["paths"].setdefault(path, {})[method] = op
         for name, schema in doc.get("components", {}).get("schemas", {}).items():
             if name not in ("HTTPValidationError", "ValidationError"):
@@ -157,21 +170,79 @@ def _fit(op: dict[str, Any], tag: str, method: str, public: bool, operation_ids:
         if parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key":
             parameter["required"] = True
             parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 200}
-    responses = op.setdefault("responses", {})
-    responses.pop("422", None)  # FastAPI's own shape: replaced by the real one below
-    wanted = set(ERRORS) - ({"401"} if public else set())
-    if "requestBody" not in op:
-        wanted.discard("413")
-    if method not in ("post", "put"):
-        wanted.discard("402")
-    for status in sorted(wanted):
-        responses[status] = {
-            "description": ERRORS[status],
+    op.setdefault("responses", {}).pop("422", None)  # FastAPI's shape: the real one instead
+    op["security"] = [] if public else [{"bearer": []}]
+
+
+def _endpoints(app: Any) -> dict[tuple[str, str], list[Any]]:
+    """Each operation's endpoint and the dependencies FastAPI calls before it."""
+    from fastapi.routing import APIRoute
+
+    found: dict[tuple[str, str], list[Any]] = {}
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls: list[Any] = [route.endpoint]
+        pending = list(route.dependant.dependencies)
+        while pending:
+            dependency = pending.pop()
+            calls.append(dependency.call)
+            pending += dependency.dependencies
+        for method in route.methods or ():
+            found[(method.lower(), route.path)] = calls
+    return found
+
+
+def _answers(op: dict[str, Any], method: str, calls: list[Any]) -> None:
+    """The operation's error answers: every domain error its code can reach (`raises`), and
+    what the HTTP layer answers for any request, each status with an example per code."""
+    codes = {(c.status, c.code, c.title) for c in raises.errors(calls).values()}
+    codes |= {_FRAMEWORK["internal"], _FRAMEWORK["database"]}
+    if op.get("parameters") or "requestBody" in op:
+        codes.add(_FRAMEWORK["validation"])
+    if "requestBody" in op:
+        codes |= {_FRAMEWORK["too_large"], _FRAMEWORK["unparsable"]}
+    if method in ("post", "put", "patch", "delete"):  # a unique constraint can decide a race
+        codes.add(_FRAMEWORK["constraint"])
+    by_status: dict[int, list[tuple[str, str]]] = {}
+    for status, code, title in sorted(codes):
+        by_status.setdefault(status, []).append((code, title))
+    responses = op["responses"]
+    for status, answers in sorted(by_status.items()):
+        names = ", ".join(f"`{code}`" for code, _ in answers)
+        examples = {
+            code: {
+                "summary": title,
+                "value": {
+                    "type": f"https://reussite.dev/problems/{code.lower().replace('_', '-')}",
+                    "title": title,
+                    "status": status,
+                    "code": code,
+                },
+            }
+            for code, title in answers
+        }
+        responses[str(status)] = {
+            "description": f"{ERRORS.get(status, 'An error')}: {names}",
             "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                "application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "examples": examples,
+                }
             },
         }
-    op["security"] = [] if public else [{"bearer": []}]
+
+
+def listed_codes(document: dict[str, Any]) -> dict[tuple[str, str], set[tuple[int, str]]]:
+    """(method, path) → the (status, code) answers the document lists."""
+    listed: dict[tuple[str, str], set[tuple[int, str]]] = {}
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            answers = listed.setdefault((method, path), set())
+            for status, response in op.get("responses", {}).items():
+                media = response.get("content", {}).get("application/problem+json", {})
+                answers |= {(int(status), code) for code in media.get("examples", {})}
+    return listed
 
 
 def placeholder_settings() -> None:

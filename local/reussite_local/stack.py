@@ -35,7 +35,8 @@ def function_environment(
     resources. A variable set from a template parameter (`!Ref ReportWriter`) keeps the value
     the user set in their environment (`REPORT_WRITER=gemini make run`), as a parameter override
     would in AWS; an empty parameter keeps what is set too. Locally DATABASE_URL names the
-    database and a file holds the feature flags (moto has no AppConfigData)."""
+    database, a file holds the feature flags (moto has no AppConfigData) and webhooks may go to
+    private addresses (the local receiver) unless WEBHOOK_PRIVATE_ADDRESSES says otherwise."""
     from_parameter = set(parameters)
     env = {}
     for fn in fns:
@@ -54,6 +55,8 @@ def function_environment(
     env.setdefault(
         "FEATURE_FLAGS_FILE", os.environ.get("FEATURE_FLAGS_FILE", str(FEATURE_FLAGS_FILE))
     )
+    if "WEBHOOK_PRIVATE_ADDRESSES" in env:  # the local receiver is http://127.0.0.1
+        env["WEBHOOK_PRIVATE_ADDRESSES"] = os.environ.get("WEBHOOK_PRIVATE_ADDRESSES", "allow")
     return env
 
 

@@ -21,10 +21,10 @@ from reussite.errors import BadCursor
 from reussite.identity.models import User
 from reussite.identity.roles import STAFF_ROLES, Role
 
-Item = TypeVar("Item", bound=BaseModel)
+Item = TypeVar("Item")  # a pydantic model or a dataclass
 _KEYSET = (
-    "(%(after_at)s::timestamptz IS NULL"
-    " OR (t.created_at, t.id) < (%(after_at)s, %(after_id)s{cast}))"
+    "(%(after_at)s::{type} IS NULL"
+    " OR (t.{column}, t.id) < (%(after_at)s::{type}, %(after_id)s{cast}))"
 )
 
 
@@ -53,15 +53,17 @@ def paged(
     cast: str = "::uuid",
     column: str = "created_at",
     ascending: bool = False,
+    column_type: str = "timestamptz",
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of `sql`, whose `{keyset}` is the condition after the cursor on
     (t.<column>, t.id), newest first (or oldest first with `ascending`); the query orders
-    and limits (LIMIT %(limit)s, one more than the page) the same way."""
-    keyset = _KEYSET.replace("{cast}", cast).replace("t.created_at", f"t.{column}")
+    and limits (LIMIT %(limit)s, one more than the page) the same way. A catalogue ordered by
+    a name or a code says `column_type="text"`."""
+    keyset = _KEYSET.format(type=column_type, column=column, cast=cast)
     if ascending:
         keyset = keyset.replace(") < (", ") > (")
     query = sql.replace("{keyset}", keyset)
-    after = pagination.keyset(kind, cursor)
+    after = pagination.keyset(kind, cursor, text=column_type == "text")
     last = after["after_id"]
     if isinstance(last, str) and not _valid_id(last, cast):
         raise BadCursor()
@@ -70,7 +72,26 @@ def paged(
     return page, following
 
 
+def by_code(
+    kind: str, sql: str, params: dict[str, Any], cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a catalogue ordered by its code, `t.id` (`paged` on a text key)."""
+    return paged(
+        kind,
+        sql,
+        params,
+        cursor,
+        limit,
+        cast="::text",
+        column="id",
+        ascending=True,
+        column_type="text",
+    )
+
+
 def _valid_id(value: str, cast: str) -> bool:
+    if cast == "::text":
+        return True
     if cast == "::bigint":
         return value.isascii() and value.isdigit() and len(value) < 19
     try:

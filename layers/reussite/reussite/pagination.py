@@ -45,18 +45,18 @@ def decode_after(kind: str, cursor: str | None) -> str | None:
     return last
 
 
-def keyset(kind: str, cursor: str | None) -> dict[str, object]:
+def keyset(kind: str, cursor: str | None, text: bool = False) -> dict[str, object]:
     """SQL parameters `after_at` and `after_id` (None on the first page) for a list ordered by
     (created_at DESC, id DESC): `AND (%(after_at)s::timestamptz IS NULL OR (t.created_at, t.id)
-    < (%(after_at)s, %(after_id)s))`."""
+    < (%(after_at)s, %(after_id)s))`; with `text`, the ordering key is text (a name, a code)."""
     if not cursor:
         return {"after_at": None, "after_id": None}
     try:
         named, _, rest = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        at, _, last = rest.partition("|")
-        if named != kind or not last:
+        at, _, last = rest.rpartition("|")
+        if named != kind or not last or not at:
             raise ValueError(named)
-        return {"after_at": datetime.fromisoformat(at), "after_id": last}
+        return {"after_at": at if text else datetime.fromisoformat(at), "after_id": last}
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadCursor() from exc
 
@@ -70,6 +70,6 @@ def next_cursor(
     page = rows[:limit]
     last = page[-1]
     moment = last[at]
-    assert isinstance(moment, datetime)
-    stamp = base64.urlsafe_b64encode(f"{kind}:{moment.isoformat()}|{last[key]}".encode())
+    value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
+    stamp = base64.urlsafe_b64encode(f"{kind}:{value}|{last[key]}".encode())
     return page, stamp.decode()

@@ -42,6 +42,7 @@ class Settings:
     webhook_secret_arn: str | None = None
     webhook_queue_url: str | None = None
     webhook_timeout_seconds: float = 10.0
+    webhook_private_addresses: str = "refuse"  # "allow" only for the local stack's receiver
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
     signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
     issuer_name: str = "reussite"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from reussite import db
 from reussite.exam_sessions.errors import QualificationNotFound
 from reussite.exam_sessions.rules import Component, Qualification
+from reussite.history import Page, by_code
 
 
 def qualification(code: str, conn: db.Connection | None = None) -> Qualification:
@@ -23,6 +24,13 @@ def qualification(code: str, conn: db.Connection | None = None) -> Qualification
     return Qualification(**row, components=components)
 
 
-def qualifications() -> list[Qualification]:
-    rows = db.connection().execute("SELECT code FROM qualifications ORDER BY code").fetchall()
-    return [qualification(r["code"]) for r in rows]
+def qualifications(cursor: str | None, limit: int) -> Page[Qualification]:
+    rows, following = by_code(
+        "qualifications",
+        """SELECT t.id FROM (SELECT code AS id FROM qualifications) t
+            WHERE {keyset} ORDER BY t.id LIMIT %(limit)s""",
+        {},
+        cursor,
+        limit,
+    )
+    return Page[Qualification](items=[qualification(r["id"]) for r in rows], next=following)

@@ -20,6 +20,7 @@ from reussite.exam_sessions.models import (
     Offering,
     Template,
 )
+from reussite.history import Page, paged
 from reussite.identity.access import require_staff
 from reussite.identity.roles import STAFF_ROLES, Role
 
@@ -196,20 +197,24 @@ def _insert_session(
     return ExamSession.model_validate(row)
 
 
-def available_sessions(qualification_code: str | None) -> list[ExamSession]:
+def available_sessions(
+    qualification_code: str | None, cursor: str | None, limit: int
+) -> Page[ExamSession]:
     """Sessions still open for registration with a free seat, soonest first."""
-    rows = (
-        db.connection()
-        .execute(
-            f"""SELECT {SESSION_COLUMNS} FROM exam_sessions
-                 WHERE registration_deadline > now() AND registered < capacity
-                   AND (%(q)s::text IS NULL OR qualification_code = %(q)s)
-                 ORDER BY starts_at, id""",
-            {"q": qualification_code},
-        )
-        .fetchall()
+    columns = ", ".join(f"t.{c.strip()}" for c in SESSION_COLUMNS.split(","))
+    rows, following = paged(
+        "open-sessions",
+        f"""SELECT {columns} FROM exam_sessions t
+             WHERE t.registration_deadline > now() AND t.registered < t.capacity
+               AND (%(q)s::text IS NULL OR t.qualification_code = %(q)s) AND {{keyset}}
+             ORDER BY t.starts_at, t.id LIMIT %(limit)s""",
+        {"q": qualification_code},
+        cursor,
+        limit,
+        column="starts_at",
+        ascending=True,
     )
-    return [ExamSession.model_validate(r) for r in rows]
+    return Page[ExamSession](items=[ExamSession.model_validate(r) for r in rows], next=following)
 
 
 def enrol_in_course(staff: User, course_session_id: UUID, student_id: UUID) -> CourseEnrolment:

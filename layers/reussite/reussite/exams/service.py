@@ -44,6 +44,7 @@ from reussite.observability import logger
 from reussite.settings import get_settings
 
 if TYPE_CHECKING:
+    from reussite.history import Page
     from reussite.identity.models import User
 
 _OFFER_RANK = {"free": 0, "pro": 1}
@@ -58,29 +59,39 @@ _ATTEMPT_COLUMNS = """id, student_id, exam_code, exam_version, status, seed, que
 
 
 def catalogue(
-    user: User, language: str | None = None, level: str | None = None, course: str | None = None
-) -> list[ExamSummary]:
-    """Active exams, optionally by course, language and level; empty while the rollout excludes
-    the user."""
+    user: User,
+    cursor: str | None,
+    limit: int,
+    language: str | None = None,
+    level: str | None = None,
+    course: str | None = None,
+) -> Page[ExamSummary]:
+    """Active exams by code, optionally by course, language and level; empty while the rollout
+    excludes the user."""
     from reussite import flags
+    from reussite.history import Page, paged
 
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
-        return []
-    rows = (
-        db.connection()
-        .execute(
-            """SELECT code, course, language, level, title, duration_minutes, passing_score,
-                  credit_cost, min_offer
-             FROM exam_definitions
-            WHERE active AND (%(language)s::text IS NULL OR language = lower(%(language)s))
-              AND (%(level)s::text IS NULL OR level = upper(%(level)s))
-              AND (%(course)s::text IS NULL OR course = lower(%(course)s))
-            ORDER BY course, language NULLS LAST, level, code""",
-            {"language": language, "level": level, "course": course},
-        )
-        .fetchall()
+        return Page[ExamSummary](items=[])
+    rows, following = paged(
+        "exams",
+        """SELECT t.id, t.code, t.course, t.language, t.level, t.title, t.duration_minutes,
+                  t.passing_score, t.credit_cost, t.min_offer
+             FROM (SELECT *, code AS id FROM exam_definitions) t
+            WHERE t.active AND (%(language)s::text IS NULL OR t.language = lower(%(language)s))
+              AND (%(level)s::text IS NULL OR t.level = upper(%(level)s))
+              AND (%(course)s::text IS NULL OR t.course = lower(%(course)s)) AND {keyset}
+            ORDER BY t.code LIMIT %(limit)s""",
+        {"language": language, "level": level, "course": course},
+        cursor,
+        limit,
+        cast="::text",
+        column="code",
+        ascending=True,
+        column_type="text",
     )
-    return [ExamSummary(**row) for row in rows]
+    items = [ExamSummary(**{k: v for k, v in row.items() if k != "id"}) for row in rows]
+    return Page[ExamSummary](items=items, next=following)
 
 
 @dataclass(frozen=True)

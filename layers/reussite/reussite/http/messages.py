@@ -268,6 +268,10 @@ TITLES: dict[str, tuple[str, str]] = {
         "Point de réception ou livraison introuvable",
         "نقطة الاستقبال أو التسليم غير موجودة",
     ),
+    "WEBHOOK_URL_REFUSED": (
+        "Les événements ne sont envoyés qu'à des URL https d'hôtes publics",
+        "لا تُرسل الأحداث إلا إلى عناوين https لخوادم عامة",
+    ),
     "WIDGET_SESSION_NOT_FOUND": (
         "Session du widget introuvable ; recommencez",
         "جلسة الأداة غير موجودة؛ ابدؤوا من جديد",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from reussite import audit, db
@@ -33,6 +33,9 @@ from reussite.offers.models import (
     SubscriptionView,
 )
 from reussite.settings import get_settings
+
+if TYPE_CHECKING:
+    from reussite.history import Page
 
 
 class PlanNotFound(NotFound):
@@ -515,7 +518,7 @@ def _one(cursor: Any) -> dict[str, Any]:
 _VIEW = """
     SELECT s.id, s.student_id, s.plan_code, s.status, s.period_start, s.period_end,
            s.cancel_at_period_end, s.next_plan_code, s.ended_at, s.created_by, s.aria_subjects,
-           (SELECT max(p.ends_on) FROM subscription_periods p
+           s.created_at, (SELECT max(p.ends_on) FROM subscription_periods p
              WHERE p.subscription_id = s.id) AS paid_through
       FROM subscriptions s
 """
@@ -540,7 +543,9 @@ def _view(row: dict[str, Any]) -> SubscriptionView:
     )
 
 
-def subscriptions_of(user: User, student_id: UUID | None) -> list[SubscriptionView]:
+def subscriptions_of(
+    user: User, student_id: UUID | None, cursor: str | None = None, limit: int = 20
+) -> Page[SubscriptionView]:
     """The subscriptions of the caller (a student), of one of a parent's children or all of
     them, or of any student for staff; newest first."""
     from reussite.identity import service as identity
@@ -548,23 +553,31 @@ def subscriptions_of(user: User, student_id: UUID | None) -> list[SubscriptionVi
     if student_id is not None:
         students = [identity.accessible_student(user, student_id)]
     elif user.role is Role.PARENT:
-        rows = db.connection().execute(
+        children = db.connection().execute(
             "SELECT student_id FROM parent_students WHERE parent_id = %s", (user.id,)
         )
-        students = [r["student_id"] for r in rows]
+        students = [r["student_id"] for r in children]
     else:
         students = [identity.acting_for(user, None, (Role.ELEVE,), "Name the student")]
-    rows = db.connection().execute(
-        _VIEW + " WHERE s.student_id = ANY(%s) ORDER BY s.created_at DESC LIMIT 100",
-        (students,),
+    from reussite.history import Page, paged  # not at import: the monthly job loads no pydantic
+
+    rows, following = paged(
+        "subscriptions",
+        f"""SELECT * FROM ({_VIEW}) t WHERE t.student_id = ANY(%(students)s) AND {{keyset}}
+             ORDER BY t.created_at DESC, t.id DESC LIMIT %(limit)s""",
+        {"students": students},
+        cursor,
+        limit,
     )
-    return [_view(r) for r in rows]
+    return Page[SubscriptionView](items=[_view(r) for r in rows], next=following)
 
 
-def student_subscriptions(staff: User, student_id: UUID) -> list[SubscriptionView]:
+def student_subscriptions(
+    staff: User, student_id: UUID, cursor: str | None = None, limit: int = 20
+) -> Page[SubscriptionView]:
     """Any student's subscriptions, for staff (the back office's view)."""
     require_staff(staff, "This is the back office's view")
-    return subscriptions_of(staff, student_id)
+    return subscriptions_of(staff, student_id, cursor, limit)
 
 
 def _own(conn: db.Connection, user: User, subscription_id: UUID) -> dict[str, Any]:

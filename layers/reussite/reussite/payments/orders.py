@@ -22,6 +22,7 @@ from reussite.payments.models import (
 from reussite.settings import get_settings
 
 if TYPE_CHECKING:  # the reconciliation job importing this module never loads pydantic
+    from reussite.history import Page
     from reussite.identity.models import User
 
 ORDER_COLUMNS = """id, reference, status, provider, product_code, student_id, amount_minor,
@@ -30,13 +31,21 @@ ORDER_COLUMNS = """id, reference, status, provider, product_code, student_id, am
 PRODUCT_SELECT = "SELECT code, kind, name, price_minor, currency, credits, plan_code FROM products"
 
 
-def products() -> list[Product]:
-    rows = (
-        db.connection()
-        .execute(f"{PRODUCT_SELECT} WHERE active ORDER BY kind, currency, price_minor")
-        .fetchall()
+def products(cursor: str | None, limit: int) -> Page[Product]:
+    """The active products by code, a page at a time."""
+    from reussite.history import Page, by_code
+
+    rows, following = by_code(
+        "products",
+        """SELECT t.* FROM (SELECT code AS id, code, kind, name, price_minor, currency, credits,
+                                   plan_code FROM products WHERE active) t
+            WHERE {keyset} ORDER BY t.id LIMIT %(limit)s""",
+        {},
+        cursor,
+        limit,
     )
-    return [product_of(row) for row in rows]
+    items = [product_of({k: v for k, v in row.items() if k != "id"}) for row in rows]
+    return Page[Product](items=items, next=following)
 
 
 def product_of(row: dict[str, Any]) -> Product:

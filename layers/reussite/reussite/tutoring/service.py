@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from reussite import audit, db, emails, outbox
 from reussite.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound
+from reussite.history import Page, by_code, paged
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.access import require_role, require_staff
 from reussite.identity.roles import STAFF_ROLES, Role
@@ -87,29 +88,46 @@ _BOOKING = """
 # -- coaches and services ----------------------------------------------------------------------
 
 
-def services() -> list[Service]:
-    rows = db.connection().execute("SELECT * FROM tutoring_services ORDER BY code").fetchall()
-    return [Service.model_validate(r) for r in rows]
+def services(cursor: str | None, limit: int) -> Page[Service]:
+    rows, following = by_code(
+        "services",
+        """SELECT t.* FROM (SELECT code AS id, * FROM tutoring_services) t
+            WHERE {keyset} ORDER BY t.id LIMIT %(limit)s""",
+        {},
+        cursor,
+        limit,
+    )
+    return Page[Service](items=[Service.model_validate(r) for r in rows], next=following)
 
 
-def coaches(subject: str | None = None) -> list[Coach]:
-    rows = (
-        db.connection()
-        .execute(
-            """SELECT c.user_id AS id, c.display_name, c.subjects,
-                      coalesce(jsonb_agg(jsonb_build_object('weekday', a.weekday,
-                               'starts', a.starts, 'ends', a.ends)
-                               ORDER BY a.weekday, a.starts)
-                               FILTER (WHERE a.coach_id IS NOT NULL), '[]') AS availability
-                 FROM coaches c LEFT JOIN coach_availability a ON a.coach_id = c.user_id
-                WHERE %(subject)s::text IS NULL OR %(subject)s = ANY(c.subjects)
-                GROUP BY c.user_id ORDER BY c.display_name""",
-            {"subject": subject},
-        )
-        .fetchall()
+def coaches(
+    subject: str | None, cursor: str | None, limit: int, only: UUID | None = None
+) -> Page[Coach]:
+    """Coaches by name (teaching `subject`, if named; the `only` one), with their weekly
+    availability."""
+    rows, following = paged(
+        "coaches",
+        """SELECT t.id, t.display_name, t.subjects,
+                  coalesce(jsonb_agg(jsonb_build_object('weekday', a.weekday,
+                           'starts', a.starts, 'ends', a.ends)
+                           ORDER BY a.weekday, a.starts)
+                           FILTER (WHERE a.coach_id IS NOT NULL), '[]') AS availability
+             FROM (SELECT user_id AS id, display_name, subjects FROM coaches) t
+             LEFT JOIN coach_availability a ON a.coach_id = t.id
+            WHERE (%(subject)s::text IS NULL OR %(subject)s = ANY(t.subjects))
+              AND (%(only)s::uuid IS NULL OR t.id = %(only)s) AND {keyset}
+            GROUP BY t.id, t.display_name, t.subjects
+            ORDER BY t.display_name, t.id LIMIT %(limit)s""",
+        {"subject": subject, "only": only},
+        cursor,
+        limit,
+        column="display_name",
+        ascending=True,
+        column_type="text",
     )
     zone = get_settings().school_timezone
-    return [Coach.model_validate(dict(r) | {"timezone": zone}) for r in rows]
+    items = [Coach.model_validate(r | {"timezone": zone}) for r in rows]
+    return Page[Coach](items=items, next=following)
 
 
 def save_coach(
@@ -135,7 +153,7 @@ def save_coach(
                    VALUES (%s, %s, %s, %s)""",
                 (user_id, slot["weekday"], slot["starts"], slot["ends"]),
             )
-    return next(c for c in coaches() if c.id == user_id)
+    return coaches(None, None, 1, only=user_id).items[0]
 
 
 # -- booking -----------------------------------------------------------------------------------

@@ -15,11 +15,21 @@ from uuid import UUID
 
 from reussite import db
 from reussite.settings import get_settings
-from reussite.webhooks import signing
+from reussite.webhooks import signing, urls
 
 
 class DeliveryFailed(Exception):
     pass
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A receiver's redirect is an answer (not delivered), never a second request elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 _DELIVERY = """
@@ -64,11 +74,13 @@ def deliver(delivery_id: UUID) -> str:
         ),
     }
     request = urllib.request.Request(row["url"], data=body, headers=headers, method="POST")
-    status, error = 0, None
+    status, error = 0, urls.resolved_refusal(row["url"], urls.private_addresses_allowed())
     try:
-        with urllib.request.urlopen(request, timeout=get_settings().webhook_timeout_seconds) as r:
-            status = r.status
-    except urllib.error.HTTPError as exc:
+        if error is None:
+            timeout = get_settings().webhook_timeout_seconds
+            with _OPENER.open(request, timeout=timeout) as answer:
+                status = answer.status
+    except urllib.error.HTTPError as exc:  # a redirect too: never followed
         status, error = exc.code, f"HTTP {exc.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         error = str(exc)[:300]

@@ -17,7 +17,7 @@ from reussite.history import Page, paged
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.access import require_staff
 from reussite.identity.models import User
-from reussite.webhooks import signing
+from reussite.webhooks import signing, urls
 
 EventType = Literal[
     "payment.succeeded",
@@ -64,6 +64,9 @@ class Delivery(BaseModel):
 
 def register(staff: User, spec: EndpointSpec, key: str) -> Endpoint:
     require_staff(staff)
+    why = urls.refusal(spec.url, urls.private_addresses_allowed())
+    if why:
+        raise urls.WebhookUrlRefused(why)
     digest = fingerprint("webhooks.register", **spec.model_dump())
     with db.transaction() as conn:
         row = conn.execute(
