@@ -172,6 +172,7 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
     staff_only = {"assistante": ALLOW, "admin": ALLOW, "default": 403}
     history = family_a | strangers | {"coach": 403, "assistante": ALLOW, "admin": ALLOW}
     signed_in = {"default": ALLOW}
+    nobody_s = {"default": 404}  # a signed-in caller's, for a code nobody holds
     staff = {"assistante": ALLOW, "admin": ALLOW, "coach": 404}
     payer = {"parent": ALLOW, "default": 404}  # a parent paid family A's plan
     staff_reads = {"assistante": ALLOW, "admin": ALLOW, "coach": 403}
@@ -318,6 +319,15 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             {"anonymous": 403, "default": 403},
         ),
         ("GET", "/v1/me/certificates", None, signed_in),
+        ("PATCH", "/v1/me/certificates/0000-0000-0000-0000", {"show_score": True}, nobody_s),
+        (
+            "GET",
+            "/v1/certificates/0000-0000-0000-0000/credential",
+            None,
+            {"anonymous": 404, "default": 404},
+        ),
+        ("GET", "/v1/issuer", None, {"anonymous": 200, "default": 200}),
+        ("GET", "/v1/achievements/no-such-thing", None, {"anonymous": 404, "default": 404}),
         (
             "POST",
             "/v1/admin/certificates/0000-0000-0000-0000/revoke",

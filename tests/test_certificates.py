@@ -3,9 +3,11 @@ Open Badges 3.0 JWTs verifiable with the published key set, verifiable and revoc
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,7 +26,7 @@ from reussite.identity.models import Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.settings import get_settings
-from reussite_local import functions
+from reussite_local import functions, ob3
 from reussite_local.aws import LocalAws, rsa_signing_key
 from reussite_local.events import http_api_event
 from reussite_local.sqs import QueueDelivery
@@ -210,7 +212,7 @@ def test_an_s3_failure_is_retried_and_ends_with_one_certificate(
 def test_the_credential_verifies_with_an_independent_library_and_the_published_keys(
     passed: Any, deliver: Any
 ) -> None:
-    _, attempt = passed("Omar Vérifié")
+    who, attempt = passed("Omar Vérifié")
     deliver()
     (cert,) = certificates_of(attempt["id"])
 
@@ -218,10 +220,37 @@ def test_the_credential_verifies_with_an_independent_library_and_the_published_k
     token = jose_jwt.decode(cert["credential"], KeySet.import_key_set(jwks), algorithms=["RS256"])
 
     assert status == 200 and token.header["kid"] == cert["kid"]
-    vc = token.claims["vc"]
-    assert "OpenBadgeCredential" in vc["type"]
-    assert vc["credentialSubject"]["name"] == "Omar Vérifié"
-    assert token.claims["sub"] == f"urn:uuid:{cert['student_id']}"
+    assert token.header["typ"] == "vc+jwt" and token.header["alg"] == "RS256"
+    vc = {k: v for k, v in token.claims.items() if k not in ("iss", "jti", "nbf", "iat")}
+    ob3.validate(vc)  # OB 3.0.3 on VC 2.0: contexts, types, validFrom, closed subject
+    assert vc["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert token.claims["iss"] == vc["issuer"]["id"] and token.claims["jti"] == vc["id"]
+    (identity,) = vc["credentialSubject"]["identifier"]
+    expected = hashlib.sha256(f"{who.email}{identity['salt']}".encode()).hexdigest()
+    assert identity["identityType"] == "emailAddress" and identity["hashed"] is True
+    assert identity["identityHash"] == f"sha256${expected}"
+    assert who.email not in json.dumps(token.claims) and "Omar" not in json.dumps(token.claims)
+
+    # the learner takes it away: the JWS itself, or JSON
+    event = http_api_event(
+        "GET",
+        f"/v1/certificates/{cert['code']}/credential",
+        headers={"Accept": "application/vc+jwt"},
+    )
+    raw = functions.invoke(FUNCTIONS["certificates_api"], event)
+    assert raw["headers"]["content-type"].startswith("application/vc+jwt")
+    assert raw["body"] == cert["credential"]
+    _, as_json = call("certificates_api", "GET", f"/v1/certificates/{cert['code']}/credential")
+    assert as_json["credential"] == vc and as_json["jwt"] == cert["credential"]
+
+    # the issuer and the achievement answer at their ids, which are URL-safe
+    base = get_settings().public_base_url.rstrip("/")
+    for thing in (vc["issuer"], vc["credentialSubject"]["achievement"]):
+        path = thing["id"].removeprefix(base)
+        assert re.fullmatch(r"/v1/[a-z0-9/-]+", path), thing["id"]
+        found_status, found = call("certificates_api", "GET", path)
+        assert found_status == 200 and found["id"] == thing["id"] and found["name"]
+    assert call("certificates_api", "GET", "/v1/issuer")[1]["url"]
 
 
 def test_the_public_verify_page_shows_only_what_it_should(
@@ -374,3 +403,45 @@ def test_the_verify_page_speaks_the_readers_language_and_isolates_names(
     assert f'<html lang="{language}" dir="{direction}">' in page
     assert f"<dt>{holder_word}</dt>" in page
     assert '<dd id="holder" dir="auto">سارة Ben Ali</dd>' in page
+
+
+def test_the_holder_shares_it_and_chooses_whether_the_public_page_shows_the_score(
+    passed: Any, deliver: Any, principal: Any
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    who, attempt = passed("Inès Partage")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+    code = cert["code"]
+    (mine,) = call("certificates_api", "GET", "/v1/me/certificates", who)[1]["items"]
+
+    linkedin = urlsplit(mine["linkedin_url"])
+    query = {k: v[0] for k, v in parse_qs(linkedin.query).items()}
+    assert (linkedin.netloc, linkedin.path) == ("www.linkedin.com", "/profile/add")
+    assert query["startTask"] == "CERTIFICATION_NAME" and query["certId"] == code
+    assert query["name"] == cert["qualification"]
+    assert query["organizationName"] == get_settings().issuer_name
+    assert (int(query["issueYear"]), int(query["issueMonth"])) == (
+        cert["issued_at"].year,
+        cert["issued_at"].month,
+    )
+    assert query["certUrl"] == mine["verify_url"]
+    assert mine["share_url"].startswith("https://www.linkedin.com/sharing/share-offsite/?url=")
+    assert mine["credential_url"] == f"{mine['verify_url']}/credential"
+
+    page = functions.invoke(
+        FUNCTIONS["certificates_api"],
+        http_api_event("GET", f"/v1/certificates/{code}", headers={"Accept": "text/html"}),
+    )["body"]
+    assert '<meta property="og:title"' in page and 'id="linkedin"' in page
+
+    path = f"/v1/me/certificates/{code}"
+    assert call("certificates_api", "GET", f"/v1/certificates/{code}")[1]["score"] is None
+    status, shown = call("certificates_api", "PATCH", path, who, {"show_score": True})
+    assert status == 200 and shown["score"] == cert["score"] is not None
+    stranger = call("certificates_api", "PATCH", path, principal(Role.ELEVE), {"show_score": False})
+    assert (stranger[0], stranger[1]["code"]) == (404, "CERTIFICATE_NOT_FOUND")
+    assert call("certificates_api", "GET", f"/v1/certificates/{code}")[1]["score"] == cert["score"]
+    call("certificates_api", "PATCH", path, who, {"show_score": False})
+    assert call("certificates_api", "GET", f"/v1/certificates/{code}")[1]["score"] is None

@@ -4,7 +4,7 @@ and revocation by an administrator."""
 import html
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,38 @@ PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+@app.get("/v1/certificates/{code}/credential")
+def certificate_credential(code: str, request: Request) -> Any:
+    """The signed Open Badges 3.0 credential: the compact JWS when `Accept` asks for
+    `application/vc+jwt`, else JSON with the credential it carries and the JWS."""
+    token = service.credential(code[:40])
+    if "application/vc+jwt" in request.headers.get("accept", ""):
+        return Response(token, media_type="application/vc+jwt")
+    return {"credential": signing.decoded(token), "jwt": token}
+
+
+@app.get("/v1/issuer")
+def issuer_profile() -> dict[str, Any]:
+    """The issuer's Open Badges `Profile`, at its id."""
+    return service.issuer()
+
+
+@app.get("/v1/achievements/{slug}")
+def achievement(slug: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,80}$")]) -> dict[str, Any]:
+    """An `Achievement` credentials name, at its id."""
+    return service.achievement(slug)
+
+
+class ScoreChoice(BaseModel):
+    show_score: bool
+
+
+@app.patch("/v1/me/certificates/{code}")
+def choose_score(code: str, body: ScoreChoice, user: CurrentUser) -> Verification:
+    """The holder (or their parent) shows or hides their score on the public page."""
+    return service.show_score(user, code[:40], body.show_score)
 
 
 @app.get("/.well-known/jwks.json")
@@ -151,11 +183,19 @@ def _page(v: Verification, lang: str) -> str:
         title,
     ) = _WORDS[lang]
     status = valid if v.status == "valid" else f"{revoked} {v.revoked_at:%d/%m/%Y}"
+    url = service.verify_url(v.code)
+    linkedin = service.linkedin_url(v.qualification, v.code, v.issued_at)
+    share = service.share_url(v.code)
+    share_word = {"fr": "Partager", "en": "Share", "ar": "مشاركة"}[lang]
     score = f"<dt>{score_word}</dt><dd>{v.score} %</dd>" if v.score is not None else ""
     return f"""<!doctype html>
 <html lang="{lang}" dir="{direction(lang)}"><head><meta charset="utf-8">
 <title>{title} {e(v.code)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta property="og:type" content="website">
+<meta property="og:title" content="{e(v.qualification)} — {e(v.holder_name)}">
+<meta property="og:description" content="{e(v.qualification)} ({e(v.level)}), {e(v.issuer)}">
+<meta property="og:url" content="{e(url)}">
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}
 .status{{font-weight:bold;color:{"#17663a" if v.status == "valid" else "#a11"}}}
 dt{{font-weight:bold;margin-top:.6rem}}</style></head>
@@ -165,7 +205,10 @@ dt{{font-weight:bold;margin-top:.6rem}}</style></head>
 <dt>{qualification}</dt><dd dir="auto">{e(v.qualification)} — {level} {e(v.level)}</dd>
 <dt>{issuer}</dt><dd dir="auto">{e(v.issuer)}</dd>
 <dt>{day}</dt><dd>{v.issued_at:%d/%m/%Y}</dd>{score}
-<dt>{code_word}</dt><dd dir="ltr">{e(v.code)}</dd></dl></body></html>"""
+<dt>{code_word}</dt><dd dir="ltr">{e(v.code)}</dd></dl>
+<p><a id="linkedin" href="{e(linkedin)}">LinkedIn +</a> ·
+<a id="share" href="{e(share)}">{share_word}</a> ·
+<a id="credential" href="{e(url)}/credential">Open Badges</a></p></body></html>"""
 
 
 handler = lambda_handler(app)

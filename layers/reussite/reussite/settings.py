@@ -46,6 +46,8 @@ class Settings:
     submit_grace_seconds: int = 30  # network slack after an exam's deadline
     signing_key_secret_arn: str | None = None  # {"kid", "private_key"} for credentials
     issuer_name: str = "reussite"
+    issuer_url: str = ""  # the school's site, in the issuer Profile (else the API's base URL)
+    issuer_email: str = ""  # the school's contact address, in the issuer Profile
     school_address: str = ""  # printed on receipts under the school's name (issuer_name)
     email_sender: str = "certificats@reussite.example"
     feature_flags_file: str | None = None  # locally; in AWS the AppConfig profile below

@@ -9,6 +9,7 @@ upload writes the same object); (3) the email with the link.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from reussite import audit, db, emails, outbox, webhooks
 from reussite.certificates import codes
-from reussite.errors import CertificateNotFound, NotEligible
+from reussite.errors import CertificateNotFound, NotEligible, NotFound
 from reussite.identity.access import require_role
 from reussite.identity.roles import Role
 from reussite.observability import logger
@@ -69,6 +70,10 @@ class HeldCertificate:
     pdf_url: str | None  # short-lived presigned link
     attempt_id: UUID | None = None  # the online attempt it certifies, or
     outcome_id: UUID | None = None  # the sat exam's outcome
+    credential_url: str = ""  # the signed Open Badges credential (JWS or JSON)
+    linkedin_url: str = ""  # "Add to profile" with the certification's name, issuer, date
+    share_url: str = ""  # share the verify page on LinkedIn
+    show_score: bool = False  # the holder's choice for the public page
 
 
 def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> Issued:
@@ -103,19 +108,21 @@ def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> 
 
 _ATTEMPT = """
     SELECT a.id, a.student_id, a.status, a.passed, a.score, d.title, d.level,
-           s.display_name, s.show_score_on_certificates
+           s.display_name, s.show_score_on_certificates, u.email
       FROM exam_attempts a
       JOIN exam_definitions d ON d.code = a.exam_code
       JOIN students s ON s.id = a.student_id
+      LEFT JOIN users u ON u.id = s.user_id
      WHERE a.id = %s FOR UPDATE OF a
 """
 _OUTCOME = """
     SELECT o.id, o.student_id, o.passed AND o.superseded_at IS NULL AS passed,
            'GRADED' AS status, o.percent AS score, q.name || ' ' || q.level AS title,
-           initcap(o.grade) AS level, s.display_name, s.show_score_on_certificates
+           initcap(o.grade) AS level, s.display_name, s.show_score_on_certificates, u.email
       FROM qualification_outcomes o
       JOIN qualifications q ON q.code = o.qualification_code
       JOIN students s ON s.id = o.student_id
+      LEFT JOIN users u ON u.id = s.user_id
      WHERE o.id = %s FOR UPDATE OF o
 """
 
@@ -139,19 +146,21 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
         code = codes.new_code()
         issued_at = conn.execute("SELECT now() AS t").fetchone()["t"]  # type: ignore[index]
         credential, kid = signing.sign_credential(
-            credential_id=f"urn:uuid:{uuid.uuid4()}",
-            code=code,
-            holder_id=f"urn:uuid:{attempt['student_id']}",
-            holder_name=attempt["display_name"],
-            qualification=attempt["title"],
-            description=f"{attempt['title']} ({attempt['level']})",
-            issued_at=issued_at,
+            signing.credential_of(
+                credential_id=f"urn:uuid:{uuid.uuid4()}",
+                email=attempt["email"],
+                student_id=str(attempt["student_id"]),
+                qualification=attempt["title"],
+                level=attempt["level"],
+                issued_at=issued_at,
+                salt=secrets.token_hex(8),
+            )
         )
         row = conn.execute(
             f"""INSERT INTO certificates (attempt_id, outcome_id, student_id, code, holder_name,
                                           qualification, level, score, show_score, issuer,
-                                          issued_at, pdf_key, credential, kid)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                          issued_at, pdf_key, credential, kid, achievement_slug)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 RETURNING {_COLUMNS}""",
             (
                 attempt_id,
@@ -168,6 +177,7 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
                 f"certificates/{uuid.uuid4().hex}.pdf",
                 credential,
                 kid,
+                signing.slug(attempt["title"]),
             ),
         ).fetchone()
     assert row is not None
@@ -268,6 +278,29 @@ def verify_url(code: str) -> str:
     return f"{get_settings().public_base_url}/v1/certificates/{code}"
 
 
+def linkedin_url(qualification: str, code: str, issued_at: datetime) -> str:
+    """LinkedIn's "Add to profile" form, filled: the certification, the school, the issue
+    date, the verify page and the certificate's code."""
+    from urllib.parse import urlencode
+
+    query = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": qualification,
+        "organizationName": get_settings().issuer_name,
+        "issueYear": issued_at.year,
+        "issueMonth": issued_at.month,
+        "certUrl": verify_url(code),
+        "certId": code,
+    }
+    return f"https://www.linkedin.com/profile/add?{urlencode(query)}"
+
+
+def share_url(code: str) -> str:
+    from urllib.parse import quote
+
+    return f"https://www.linkedin.com/sharing/share-offsite/?url={quote(verify_url(code), safe='')}"
+
+
 def verify(code: str) -> Verification:
     normal = codes.normalise(code)
     row = (
@@ -329,6 +362,10 @@ def held_by(
             else None,
             attempt_id=r["attempt_id"],
             outcome_id=r["outcome_id"],
+            credential_url=f"{verify_url(r['code'])}/credential",
+            linkedin_url=linkedin_url(r["qualification"], r["code"], r["issued_at"]),
+            share_url=share_url(r["code"]),
+            show_score=r["show_score"],
         )
         for r in rows
     ], following
@@ -378,3 +415,55 @@ def revoke_for_outcome(conn: db.Connection, outcome_id: UUID, actor_id: UUID, re
     if revoked is not None:
         audit.record(conn, actor_id, "certificate.revoke", f"certificate:{revoked['code']}", reason)
         _emit_revoked(conn, revoked["id"], revoked["code"], revoked["student_id"], reason)
+
+
+# -- what a learner takes away, and what its ids answer ----------------------------------------
+
+
+def credential(code: str) -> str:
+    """The certificate's signed Open Badges credential (a compact JWS)."""
+    normal = codes.normalise(code)
+    row = db.read_one("SELECT credential FROM certificates WHERE code = %s", (normal,))
+    if row is None or not normal:
+        raise CertificateNotFound()
+    return str(row["credential"])
+
+
+def achievement(slug: str) -> dict[str, Any]:
+    """The Achievement whose id is `/v1/achievements/{slug}`, as credentials embed it."""
+    from reussite.certificates import signing
+
+    row = db.read_one(
+        "SELECT qualification, level FROM certificates WHERE achievement_slug = %s LIMIT 1",
+        (slug,),
+    )
+    if row is None:
+        raise NotFound("No achievement has this id")
+    return {"@context": signing.OB3_CONTEXT} | signing.achievement(
+        row["qualification"], row["level"]
+    )
+
+
+def issuer() -> dict[str, Any]:
+    from reussite.certificates import signing
+
+    return {"@context": signing.OB3_CONTEXT} | signing.issuer_profile()
+
+
+def show_score(user: User, code: str, shown: bool) -> Verification:
+    """The holder (the student, or a parent of theirs) chooses whether the public page shows
+    their score."""
+    normal = codes.normalise(code)
+    with db.transaction() as conn:
+        row = conn.execute(
+            """UPDATE certificates c SET show_score = %(shown)s
+                WHERE c.code = %(code)s AND c.student_id IN (
+                      SELECT id FROM students WHERE user_id = %(user)s
+                      UNION SELECT student_id FROM parent_students WHERE parent_id = %(user)s)
+            RETURNING c.id""",
+            {"shown": shown, "code": normal, "user": user.id},
+        ).fetchone()
+        if row is None:
+            raise CertificateNotFound()
+        audit.record(conn, user.id, "certificate.show_score", f"certificate:{normal}", shown)
+    return verify(normal)

@@ -18,8 +18,8 @@ from reussite.http import problems
 from reussite.http.languages import preferred
 from reussite.observability import logger
 
-# Answered as plain text rather than base64, problem+json included.
-TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
+# Answered as plain text rather than base64, problem+json and compact JWS credentials included.
+TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json", "application/vc+jwt"]
 
 
 def create_app(title: str) -> FastAPI:
