@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,16 +17,7 @@ from reussite.idempotency import fingerprint, require_same
 from reussite.identity.access import require_staff
 from reussite.identity.models import User
 from reussite.webhooks import signing, urls
-
-EventType = Literal[
-    "payment.succeeded",
-    "subscription.renewed",
-    "subscription.lapsed",
-    "attempt.graded",
-    "certificate.issued",
-    "certificate.revoked",
-    "bilan.completed",
-]
+from reussite.webhooks.events import EventType
 
 
 class EndpointNotFound(NotFound):

@@ -5,7 +5,7 @@ commit; a delivery that could not be queued is queued again by the worker's swee
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -14,7 +14,7 @@ from reussite import db
 from reussite.jsonable import jsonable
 from reussite.observability import logger
 
-TYPES = (
+EventType = Literal[
     "payment.succeeded",
     "subscription.renewed",
     "subscription.lapsed",
@@ -22,7 +22,8 @@ TYPES = (
     "certificate.issued",
     "certificate.revoked",
     "bilan.completed",
-)
+]
+TYPES: tuple[str, ...] = get_args(EventType)
 
 
 def emit(conn: db.Connection, kind: str, subject: str, data: dict[str, Any]) -> list[UUID]:
