@@ -100,8 +100,10 @@ def test_a_pass_is_issued_once_with_pdf_credential_and_email(
     assert who.sub not in cert["pdf_key"] and "Hélène" not in cert["pdf_key"]
     page = PdfReader(io.BytesIO(obj["Body"].read())).pages[0]
     assert "Hélène Château" in page.extract_text() and cert["code"] in page.extract_text()
-    (qr,) = zxingcpp.read_barcodes(page.images[0].image)
+    (qr,) = [code for image in page.images for code in zxingcpp.read_barcodes(image.image)]
     assert qr.text == f"{get_settings().public_base_url}/v1/certificates/{cert['code']}"
+    assert len(page.images) == 2  # the school's logo beside the QR code
+    assert "Sonia Ben Ammar" in page.extract_text()  # the signatory, from settings
     assert helpers.mailed_to(local_aws, cert["code"]) == [[who.email]]
 
 
@@ -225,11 +227,19 @@ def test_the_credential_verifies_with_an_independent_library_and_the_published_k
     ob3.validate(vc)  # OB 3.0.3 on VC 2.0: contexts, types, validFrom, closed subject
     assert vc["@context"][0] == "https://www.w3.org/ns/credentials/v2"
     assert token.claims["iss"] == vc["issuer"]["id"] and token.claims["jti"] == vc["id"]
-    (identity,) = vc["credentialSubject"]["identifier"]
+    identity, name = vc["credentialSubject"]["identifier"]
     expected = hashlib.sha256(f"{who.email}{identity['salt']}".encode()).hexdigest()
     assert identity["identityType"] == "emailAddress" and identity["hashed"] is True
     assert identity["identityHash"] == f"sha256${expected}"
-    assert who.email not in json.dumps(token.claims) and "Omar" not in json.dumps(token.claims)
+    # the display name, as the public page shows it; the email only ever hashed
+    assert name == {
+        "type": "IdentityObject",
+        "hashed": False,
+        "identityHash": "Omar Vérifié",
+        "identityType": "name",
+    }
+    assert who.email not in json.dumps(token.claims)
+    assert who.email.split("@")[0] not in json.dumps(token.claims)
 
     # the learner takes it away: the JWS itself, or JSON
     event = http_api_event(

@@ -67,6 +67,16 @@ DEMO_BANK = {  # template parameter: (environment variable that overrides it, de
     "WiseBic": ("WISE_BIC", "AGRIFRPP"),
 }
 
+# The demo school's branding (template parameter: (environment variable, demo value)); its logo
+# is put in the local certificates bucket under DEMO_LOGO_KEY.
+DEMO_BRAND = {
+    "SchoolName": ("ISSUER_NAME", "Réussite Académie"),
+    "BrandLogoKey": ("BRAND_LOGO_KEY", "branding/school-logo.png"),
+    "SignatoryName": ("SIGNATORY_NAME", "Sonia Ben Ammar"),
+    "SignatoryTitle": ("SIGNATORY_TITLE", "Directrice pédagogique"),
+}
+DEMO_LOGO = Path(__file__).parent / "data" / "school-logo.png"
+
 
 def create_local_resources(
     aws: LocalAws, tmpl: template.Template
@@ -84,8 +94,15 @@ def create_local_resources(
         resources.refs["KonnectWalletId"] = konnect.wallet_id
     else:
         resources.refs["KonnectBaseUrl"] = os.environ["KONNECT_BASE_URL"]
-    for name, (variable, value) in DEMO_BANK.items():
+    for name, (variable, value) in {**DEMO_BANK, **DEMO_BRAND}.items():
         resources.refs[name] = os.environ.get(variable, value)
+    if not os.environ.get("BRAND_LOGO_KEY"):  # the demo logo; a school's own is theirs to put
+        aws.client("s3").put_object(
+            Bucket=resources.refs["CertificatesBucket"],
+            Key=resources.refs["BrandLogoKey"],
+            Body=DEMO_LOGO.read_bytes(),
+            ContentType="image/png",
+        )
     return resources, konnect
 
 

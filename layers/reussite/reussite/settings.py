@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from functools import cache
 from typing import get_type_hints
 
@@ -49,6 +50,13 @@ class Settings:
     issuer_url: str = ""  # the school's site, in the issuer Profile (else the API's base URL)
     issuer_email: str = ""  # the school's contact address, in the issuer Profile
     school_address: str = ""  # printed on receipts under the school's name (issuer_name)
+    # Branding of certificates, badges and the verify page: the logo (PNG or JPEG, an object in
+    # the certificates bucket), who signs, and two colours (#rrggbb).
+    brand_logo_key: str = ""
+    signatory_name: str = ""
+    signatory_title: str = ""
+    brand_colour: str = "#1e3c6e"
+    brand_accent: str = "#b8860b"
     email_sender: str = "certificats@reussite.example"
     feature_flags_file: str | None = None  # locally; in AWS the AppConfig profile below
     appconfig_application: str | None = None
@@ -100,6 +108,11 @@ class Settings:
     wise_account_holder: str | None = None
     wise_iban: str | None = None
     wise_bic: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("brand_colour", "brand_accent"):
+            if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self, name)):
+                raise ValueError(f"{name.upper()} must be a colour like #1e3c6e")
 
     def require(self, name: str) -> str:
         """A setting this code path cannot do without (a queue to send to): its value, or

@@ -30,6 +30,8 @@ from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 
+from reussite.certificates.branding import Branding
+
 
 @dataclass(frozen=True)
 class CertificateText:
@@ -41,6 +43,7 @@ class CertificateText:
     issuer: str
     code: str
     verify_url: str
+    valid_until: datetime | None = None  # the qualification expires
 
 
 @dataclass(frozen=True)
@@ -197,29 +200,49 @@ def _line(pdf: FPDF, size: float, value: str, w: float, h: float, align: str = "
     pdf.cell(w, h, value, align=align, new_x="LMARGIN", new_y="NEXT")
 
 
-def render(text: CertificateText) -> bytes:
+def render(text: CertificateText, brand: Branding | None = None) -> bytes:
+    """The certificate, in the school's colours with its logo and signatory when `brand` has
+    them."""
+    brand = brand or Branding(school=text.issuer, colour="#1e3c6e", accent="#b8860b")
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_creator("reussite")
     pdf.set_title(f"{text.qualification} - {text.holder_name}")
     pdf.add_page()
-    pdf.set_draw_color(30, 60, 110)
+    pdf.set_draw_color(*brand.rgb(brand.colour))
     pdf.set_line_width(1.2)
     pdf.rect(10, 10, 277, 190)
-    pdf.set_y(30)
+    pdf.set_draw_color(*brand.rgb(brand.accent))
+    pdf.set_line_width(0.4)
+    pdf.rect(13, 13, 271, 184)
+    if brand.logo:
+        pdf.image(io.BytesIO(brand.logo), x=20, y=17, h=20)
+    pdf.set_text_color(*brand.rgb(brand.colour))
+    pdf.set_y(40)
     _line(pdf, 30, "Certificat de réussite", 0, 14)
+    pdf.set_text_color(0, 0, 0)
     _line(pdf, 14, "décerné à", 0, 12)
     _line(pdf, 26, text.holder_name, 0, 16)
     _line(pdf, 16, f"pour avoir réussi : {text.qualification}", 0, 12)
     _line(pdf, 16, f"Niveau {text.level}", 0, 10)
     if text.score is not None:
         _line(pdf, 16, f"Score : {text.score} %", 0, 10)
+    if text.valid_until is not None:
+        _line(pdf, 12, f"Valable jusqu'au {text.valid_until:%d/%m/%Y}", 0, 8)
     pdf.set_xy(25, 160)
-    _line(pdf, 12, f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}", 150, 7, "L")
+    _line(pdf, 12, f"Délivré le {text.issued_at:%d/%m/%Y} par {text.issuer}", 120, 7, "L")
     pdf.set_x(25)
-    _line(pdf, 12, f"Code de vérification : {text.code}", 150, 7, "L")
+    _line(pdf, 12, f"Code de vérification : {text.code}", 120, 7, "L")
     pdf.set_x(25)
-    _line(pdf, 9, text.verify_url, 150, 6, "L")
+    _line(pdf, 9, text.verify_url, 120, 6, "L")
+    if brand.signatory_name:
+        pdf.set_draw_color(*brand.rgb(brand.accent))
+        pdf.line(150, 168, 225, 168)
+        pdf.set_xy(150, 170)
+        _line(pdf, 12, brand.signatory_name, 75, 6)
+        if brand.signatory_title:
+            pdf.set_x(150)
+            _line(pdf, 10, brand.signatory_title, 75, 5)
     qr = io.BytesIO()
     # a fixed mask skips segno's search over all eight (a third of the render time)
     segno.make(text.verify_url, error="m", mask=0).save(qr, kind="png", scale=4, border=1)

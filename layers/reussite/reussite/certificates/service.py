@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -31,7 +31,7 @@ PRESIGNED_SECONDS = 300
 
 _COLUMNS = """id, attempt_id, outcome_id, student_id, code, holder_name, qualification, level,
     score, show_score, issuer, issued_at, pdf_key, pdf_stored_at, credential, kid, emailed_at,
-    revoked_at, revoked_reason"""
+    revoked_at, revoked_reason, status_index, valid_until"""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Verification:
     """What anyone with the code may see: never an email, marks only if the holder opted in."""
 
     code: str
-    status: str  # valid | revoked
+    status: str  # valid | revoked | expired (past valid_until)
     holder_name: str
     qualification: str
     level: str
@@ -57,6 +57,7 @@ class Verification:
     issued_at: datetime
     revoked_at: datetime | None = None
     score: int | None = None
+    valid_until: datetime | None = None  # when the qualification expires, if it does
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class HeldCertificate:
     attempt_id: UUID | None = None  # the online attempt it certifies, or
     outcome_id: UUID | None = None  # the sat exam's outcome
     credential_url: str = ""  # the signed Open Badges credential (JWS or JSON)
+    badge_url: str = ""  # the badge image with the credential baked in (PNG)
     linkedin_url: str = ""  # "Add to profile" with the certification's name, issuer, date
     share_url: str = ""  # share the verify page on LinkedIn
     show_score: bool = False  # the holder's choice for the public page
@@ -108,7 +110,7 @@ def issue(attempt_id: UUID | None = None, *, outcome_id: UUID | None = None) -> 
 
 _ATTEMPT = """
     SELECT a.id, a.student_id, a.status, a.passed, a.score, d.title, d.level,
-           s.display_name, s.show_score_on_certificates, u.email
+           s.display_name, s.show_score_on_certificates, u.email, d.valid_months
       FROM exam_attempts a
       JOIN exam_definitions d ON d.code = a.exam_code
       JOIN students s ON s.id = a.student_id
@@ -118,7 +120,8 @@ _ATTEMPT = """
 _OUTCOME = """
     SELECT o.id, o.student_id, o.passed AND o.superseded_at IS NULL AS passed,
            'GRADED' AS status, o.percent AS score, q.name || ' ' || q.level AS title,
-           initcap(o.grade) AS level, s.display_name, s.show_score_on_certificates, u.email
+           initcap(o.grade) AS level, s.display_name, s.show_score_on_certificates, u.email,
+           q.valid_months
       FROM qualification_outcomes o
       JOIN qualifications q ON q.code = o.qualification_code
       JOIN students s ON s.id = o.student_id
@@ -144,7 +147,13 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
             return dict(existing)
         settings = get_settings()
         code = codes.new_code()
-        issued_at = conn.execute("SELECT now() AS t").fetchone()["t"]  # type: ignore[index]
+        now = conn.execute(
+            """SELECT now() AS issued_at, nextval('certificate_status_index') AS status_index,
+                      now() + make_interval(months => %s) AS valid_until""",
+            (attempt["valid_months"],),
+        ).fetchone()
+        assert now is not None
+        issued_at = now["issued_at"]
         credential, kid = signing.sign_credential(
             signing.credential_of(
                 credential_id=f"urn:uuid:{uuid.uuid4()}",
@@ -154,13 +163,17 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
                 level=attempt["level"],
                 issued_at=issued_at,
                 salt=secrets.token_hex(8),
+                status_index=now["status_index"],
+                holder_name=attempt["display_name"],
+                valid_until=now["valid_until"],
             )
         )
         row = conn.execute(
             f"""INSERT INTO certificates (attempt_id, outcome_id, student_id, code, holder_name,
                                           qualification, level, score, show_score, issuer,
-                                          issued_at, pdf_key, credential, kid, achievement_slug)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                          issued_at, pdf_key, credential, kid, achievement_slug,
+                                          status_index, valid_until)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 RETURNING {_COLUMNS}""",
             (
                 attempt_id,
@@ -178,6 +191,8 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
                 credential,
                 kid,
                 signing.slug(attempt["title"]),
+                now["status_index"],
+                now["valid_until"],
             ),
         ).fetchone()
     assert row is not None
@@ -186,6 +201,7 @@ def _ensure_record(attempt_id: UUID | None, outcome_id: UUID | None) -> dict[str
 
 
 def _store_pdf(row: dict[str, Any]) -> None:
+    from reussite.certificates.branding import branding
     from reussite.certificates.pdf import CertificateText, render
     from reussite.notifications import s3
 
@@ -199,7 +215,9 @@ def _store_pdf(row: dict[str, Any]) -> None:
             issuer=row["issuer"],
             code=row["code"],
             verify_url=verify_url(row["code"]),
-        )
+            valid_until=row["valid_until"],
+        ),
+        branding(),
     )
     s3().put_object(
         Bucket=get_settings().certificates_bucket,
@@ -312,7 +330,7 @@ def verify(code: str) -> Verification:
         raise CertificateNotFound()
     return Verification(
         code=row["code"],
-        status="revoked" if row["revoked_at"] else "valid",
+        status=_status(row),
         holder_name=row["holder_name"],
         qualification=row["qualification"],
         level=row["level"],
@@ -320,7 +338,18 @@ def verify(code: str) -> Verification:
         issued_at=row["issued_at"],
         revoked_at=row["revoked_at"],
         score=row["score"] if row["show_score"] else None,
+        valid_until=row["valid_until"],
     )
+
+
+def _status(row: dict[str, Any]) -> str:
+    """What the verify page, its JSON and the status list agree on (expiry is the credential's
+    own validUntil, which a verifier reads from it)."""
+    if row["revoked_at"]:
+        return "revoked"
+    if row["valid_until"] is not None and row["valid_until"] <= datetime.now(UTC):
+        return "expired"
+    return "valid"
 
 
 def held_by(
@@ -351,7 +380,7 @@ def held_by(
             qualification=r["qualification"],
             level=r["level"],
             issued_at=r["issued_at"],
-            status="revoked" if r["revoked_at"] else "valid",
+            status=_status(r),
             verify_url=verify_url(r["code"]),
             pdf_url=s3().generate_presigned_url(
                 "get_object",
@@ -363,6 +392,7 @@ def held_by(
             attempt_id=r["attempt_id"],
             outcome_id=r["outcome_id"],
             credential_url=f"{verify_url(r['code'])}/credential",
+            badge_url=f"{verify_url(r['code'])}/badge.png",
             linkedin_url=linkedin_url(r["qualification"], r["code"], r["issued_at"]),
             share_url=share_url(r["code"]),
             show_score=r["show_score"],
@@ -433,15 +463,20 @@ def achievement(slug: str) -> dict[str, Any]:
     """The Achievement whose id is `/v1/achievements/{slug}`, as credentials embed it."""
     from reussite.certificates import signing
 
+    row = _achieved(slug)
+    return {"@context": signing.OB3_CONTEXT} | signing.achievement(
+        row["qualification"], row["level"]
+    )
+
+
+def _achieved(slug: str) -> dict[str, Any]:
     row = db.read_one(
         "SELECT qualification, level FROM certificates WHERE achievement_slug = %s LIMIT 1",
         (slug,),
     )
     if row is None:
         raise NotFound("No achievement has this id")
-    return {"@context": signing.OB3_CONTEXT} | signing.achievement(
-        row["qualification"], row["level"]
-    )
+    return dict(row)
 
 
 def issuer() -> dict[str, Any]:
@@ -467,3 +502,48 @@ def show_score(user: User, code: str, shown: bool) -> Verification:
             raise CertificateNotFound()
         audit.record(conn, user.id, "certificate.show_score", f"certificate:{normal}", shown)
     return verify(normal)
+
+
+def status_list(number: int) -> str:
+    """Status list `number` as a signed BitstringStatusListCredential (compact JWS), the bits
+    of revoked certificates set; read on each request, so a revocation shows at once."""
+    from reussite.certificates import signing
+
+    low = number * signing.STATUS_LIST_SIZE
+    with db.transaction() as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM certificates WHERE status_index >= %s AND status_index < %s LIMIT 1",
+            (low, low + signing.STATUS_LIST_SIZE),
+        ).fetchone()
+        if exists is None:
+            raise NotFound("No status list has this number")
+        revoked = conn.execute(
+            """SELECT status_index - %(low)s AS bit FROM certificates
+                WHERE status_index >= %(low)s AND status_index < %(high)s
+                  AND revoked_at IS NOT NULL""",
+            {"low": low, "high": low + signing.STATUS_LIST_SIZE},
+        ).fetchall()
+        now = conn.execute("SELECT now() AS t").fetchone()
+    assert now is not None
+    listed = signing.status_list_credential(number, [r["bit"] for r in revoked], now["t"])
+    return signing.sign_credential(listed)[0]
+
+
+def badge(code: str) -> bytes:
+    """The certificate's badge image with its signed credential baked in."""
+    from reussite.certificates import badge as badges
+
+    normal = codes.normalise(code)
+    row = db.read_one(
+        "SELECT qualification, level, credential FROM certificates WHERE code = %s", (normal,)
+    )
+    if row is None or not normal:
+        raise CertificateNotFound()
+    return badges.baked(badges.image(row["qualification"], row["level"]), row["credential"])
+
+
+def achievement_image(slug: str) -> bytes:
+    from reussite.certificates import badge as badges
+
+    row = _achieved(slug)
+    return badges.image(row["qualification"], row["level"])

@@ -6,10 +6,12 @@ verifiable. Imports `jwt`/`cryptography` (the certificate worker's layer) only w
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -23,6 +25,14 @@ OB3_CONTEXT = [
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
 ]
 CRITERIA = "Passed every component of the timed exam."
+# Bits per status list: the Bitstring Status List's minimum (16 KB), so that a list tells a
+# verifier nothing about which credential they hold (herd privacy).
+STATUS_LIST_SIZE = 131_072
+STATUS_TTL_MS = 300_000  # how long a verifier may cache a status list
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def slug(text: str) -> str:
@@ -59,12 +69,15 @@ def achievement(name: str, level: str) -> dict[str, Any]:
     }
 
 
-def identity(email: str | None, student_id: str, salt: str) -> list[dict[str, Any]]:
+def identity(
+    email: str | None, student_id: str, salt: str, holder_name: str = ""
+) -> list[dict[str, Any]]:
     """The learner as 1EdTech `IdentityObject`s: the salted SHA-256 of their email (or, for a
-    child without one, of their id in reussite), never the plain value."""
+    child without one, of their id in reussite), never the plain value; and their display
+    name, as the verify page shows it (an unhashed `name` identity, which the spec allows)."""
     value, kind = (email.strip().lower(), "emailAddress") if email else (student_id, "systemId")
     digest = hashlib.sha256(f"{value}{salt}".encode()).hexdigest()
-    return [
+    identities = [
         {
             "type": "IdentityObject",
             "hashed": True,
@@ -73,6 +86,68 @@ def identity(email: str | None, student_id: str, salt: str) -> list[dict[str, An
             "salt": salt,
         }
     ]
+    if holder_name:
+        identities.append(
+            {
+                "type": "IdentityObject",
+                "hashed": False,
+                "identityHash": holder_name,
+                "identityType": "name",
+            }
+        )
+    return identities
+
+
+def status_list_url(number: int) -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/v1/status-lists/{number}"
+
+
+def status_entry(index: int) -> dict[str, Any]:
+    """The credential's `credentialStatus`: its bit in a revocation Bitstring Status List."""
+    number, bit = divmod(index, STATUS_LIST_SIZE)
+    return {
+        "id": f"{status_list_url(number)}#{bit}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": str(bit),
+        "statusListCredential": status_list_url(number),
+    }
+
+
+def encoded_list(set_bits: Iterable[int]) -> str:
+    """The list's bits (bit 0 the left-most of the first byte), GZIP-compressed, multibase
+    base64url without padding (a leading "u"), as Bitstring Status List 1.0 encodes it."""
+    bits = bytearray(STATUS_LIST_SIZE // 8)
+    for bit in set_bits:
+        bits[bit // 8] |= 0x80 >> (bit % 8)
+    packed = base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).rstrip(b"=")
+    return "u" + packed.decode()
+
+
+def set_bits(encoded: str) -> set[int]:
+    """The bits set in an encoded list (what a verifier reads)."""
+    raw = encoded.removeprefix("u")
+    bits = gzip.decompress(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    return {i for i in range(len(bits) * 8) if bits[i // 8] & (0x80 >> (i % 8))}
+
+
+def status_list_credential(number: int, revoked: Iterable[int], now: datetime) -> dict[str, Any]:
+    """The BitstringStatusListCredential of list `number`, revoked bits set."""
+    url = status_list_url(number)
+    return {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer_profile(),
+        "validFrom": _instant(now),
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": encoded_list(revoked),
+            "ttl": STATUS_TTL_MS,
+        },
+    }
 
 
 def credential_of(
@@ -84,23 +159,31 @@ def credential_of(
     level: str,
     issued_at: datetime,
     salt: str,
+    status_index: int,
+    holder_name: str = "",
+    valid_until: datetime | None = None,
 ) -> dict[str, Any]:
-    """The OpenBadgeCredential (OB 3.0.3 on the VC Data Model 2.0) of a pass."""
+    """The OpenBadgeCredential (OB 3.0.3 on the VC Data Model 2.0) of a pass: valid until the
+    qualification expires (if it does), its revocation a bit of a status list."""
     earned = achievement(qualification, level)
-    return {
+    credential: dict[str, Any] = {
         "@context": OB3_CONTEXT,
         "id": credential_id,
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "name": qualification,
         "description": earned["description"],
         "issuer": issuer_profile(),
-        "validFrom": issued_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "validFrom": _instant(issued_at),
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "identifier": identity(email, student_id, salt),
+            "identifier": identity(email, student_id, salt, holder_name),
             "achievement": earned,
         },
+        "credentialStatus": status_entry(status_index),
     }
+    if valid_until is not None:
+        credential["validUntil"] = _instant(valid_until)
+    return credential
 
 
 @cache
@@ -140,6 +223,8 @@ def sign_credential(credential: dict[str, Any]) -> tuple[str, str]:
         "nbf": issued,
         "iat": issued,
     }
+    if "validUntil" in credential:
+        claims["exp"] = int(datetime.fromisoformat(credential["validUntil"]).timestamp())
     headers = {"kid": kid, "typ": "vc+jwt", "cty": "vc"}
     return jwt.encode(claims, private, algorithm="RS256", headers=headers), kid
 
@@ -150,7 +235,7 @@ def decoded(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = json.loads(
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
-    for claim in ("iss", "jti", "nbf", "iat"):
+    for claim in ("iss", "jti", "nbf", "iat", "exp"):
         claims.pop(claim, None)
     return claims
 

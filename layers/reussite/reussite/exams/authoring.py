@@ -112,6 +112,9 @@ class ExamSpec(BaseModel):
     overdue_policy: Literal["autosubmit", "grace", "abandon"] = "autosubmit"
     grace_minutes: int = Field(0, ge=0, le=120)
     review_policy: Literal["none", "score", "marks", "answers"] = "marks"
+    valid_months: int | None = Field(
+        None, ge=1, le=600, description="Certificates expire after this; omitted = never"
+    )
 
     @field_validator("components")
     @classmethod
