@@ -162,3 +162,35 @@ def pay_plan(
     return wise.confirm_transfer(
         staff, order.id, f"tr-{uuid.uuid4()}", order.amount_minor, order.currency, today=today
     )
+
+
+def revoked_per_status_list(credential_jws: str) -> bool:
+    """What a generic verifier concludes from a credential's `credentialStatus`: fetch its
+    Bitstring Status List, check the list's signature against the published key set alone, and
+    read the credential's bit (decoded here, independently of the project's encoder)."""
+    import base64
+    import gzip
+
+    from joserfc import jwt as jose_jwt
+    from joserfc.jwk import KeySet
+
+    from reussite.settings import get_settings
+
+    keys = KeySet.import_key_set(call("certificates_api", "GET", "/.well-known/jwks.json")[1])
+    entry = jose_jwt.decode(credential_jws, keys, algorithms=["RS256"]).claims["credentialStatus"]
+    assert entry["type"] == "BitstringStatusListEntry" and entry["statusPurpose"] == "revocation"
+    base = get_settings().public_base_url.rstrip("/")
+    path = entry["statusListCredential"].removeprefix(base)
+    event = http_api_event("GET", path, headers={"Accept": "application/vc+jwt"})
+    answer = functions.invoke(FUNCTIONS["certificates_api"], event)
+    assert answer["statusCode"] == 200, answer
+    assert answer["headers"]["content-type"].startswith("application/vc+jwt")
+    listed = jose_jwt.decode(answer["body"], keys, algorithms=["RS256"]).claims
+    assert "BitstringStatusListCredential" in listed["type"]
+    assert listed["credentialSubject"]["statusPurpose"] == "revocation"
+    encoded = listed["credentialSubject"]["encodedList"]
+    assert encoded.startswith("u")  # multibase base64url
+    raw = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    assert len(raw) * 8 >= 131072  # the spec's minimum size, for herd privacy
+    bit = int(entry["statusListIndex"])
+    return bool(raw[bit // 8] & (0x80 >> (bit % 8)))

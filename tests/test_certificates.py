@@ -3,6 +3,7 @@ Open Badges 3.0 JWTs verifiable with the published key set, verifiable and revoc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -311,6 +312,123 @@ def test_only_an_admin_revokes_and_the_page_says_so(
     assert (refused[0], refused[1]["code"]) == (403, "FORBIDDEN")
     assert status == 200 and revoked["status"] == "revoked" and revoked["revoked_at"]
     assert public["status"] == "revoked"
+
+
+def test_a_verifier_reads_a_revocation_from_the_signed_status_list(
+    passed: Any, deliver: Any, principal: Any
+) -> None:
+    _, kept_attempt = passed("Iris Gardée")
+    _, attempt = passed("Noé Listé")
+    deliver()
+    (kept,) = certificates_of(kept_attempt["id"])
+    (cert,) = certificates_of(attempt["id"])
+    assert not helpers.revoked_per_status_list(cert["credential"])
+
+    call(
+        "certificates_api",
+        "POST",
+        f"/v1/admin/certificates/{cert['code']}/revoke",
+        principal(Role.ADMIN),
+        {"reason": "Fraude constatée"},
+    )
+
+    assert helpers.revoked_per_status_list(cert["credential"])  # at once, no republishing
+    assert not helpers.revoked_per_status_list(kept["credential"])  # its neighbour untouched
+    assert call("certificates_api", "GET", "/v1/status-lists/99999")[1]["code"] == "NOT_FOUND"
+
+
+def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of each chunk, read per the PNG specification (not by the project's code)."""
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        kind, data = png[at + 4 : at + 8], png[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", png[at + 8 + length : at + 12 + length])
+        assert crc == zlib.crc32(kind + data), kind
+        chunks.append((kind, data))
+        at += 12 + length
+    return chunks
+
+
+def test_the_baked_badge_carries_a_credential_that_verifies(
+    passed: Any, deliver: Any, local_aws: LocalAws
+) -> None:
+    from PIL import Image
+
+    who, attempt = passed("Badr Cuit")
+    deliver()
+    (cert,) = certificates_of(attempt["id"])
+
+    event = http_api_event("GET", f"/v1/certificates/{cert['code']}/badge.png")
+    answer = functions.invoke(FUNCTIONS["certificates_api"], event)
+    png = base64.b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer["body"]
+
+    assert answer["statusCode"] == 200 and answer["headers"]["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png)).size == (400, 400)
+    # OB 3.0 baking: an iTXt chunk, keyword "openbadgecredential", uncompressed, the JWS as text
+    (baked,) = [d for kind, d in _png_chunks(png) if kind == b"iTXt"]
+    keyword, rest = baked.split(b"\0", 1)
+    assert keyword == b"openbadgecredential" and rest[:2] == b"\0\0"  # not compressed
+    _language, _translated, text = rest[2:].split(b"\0", 2)
+    _, jwks = call("certificates_api", "GET", "/.well-known/jwks.json")
+    token = jose_jwt.decode(text.decode(), KeySet.import_key_set(jwks), algorithms=["RS256"])
+    assert token.claims["credentialSubject"]["achievement"]["name"] == cert["qualification"]
+    assert text.decode() == cert["credential"]
+    assert who.email.encode() not in png  # privacy: nothing but the hashed identity
+    assert [kind for kind, _ in _png_chunks(png)][-1] == b"IEND"
+
+    # the achievement's own image (its `image` id, the page's preview) answers too
+    image_id = token.claims["credentialSubject"]["achievement"]["image"]["id"]
+    base = get_settings().public_base_url.rstrip("/")
+    plain = functions.invoke(
+        FUNCTIONS["certificates_api"], http_api_event("GET", image_id.removeprefix(base))
+    )
+    assert plain["statusCode"] == 200 and plain["headers"]["content-type"] == "image/png"
+
+
+def test_an_expiring_qualification_gives_valid_until_and_then_shows_expired(
+    passed: Any, deliver: Any
+) -> None:
+    with db.transaction() as conn:
+        conn.execute("UPDATE exam_definitions SET valid_months = 24 WHERE code = 'MATHS-PROP'")
+    try:
+        _, attempt = passed("Vera Valable")
+        deliver()
+    finally:
+        with db.transaction() as conn:
+            conn.execute(
+                "UPDATE exam_definitions SET valid_months = NULL WHERE code = 'MATHS-PROP'"
+            )
+    (cert,) = certificates_of(attempt["id"])
+    _, jwks = call("certificates_api", "GET", "/.well-known/jwks.json")
+    token = jose_jwt.decode(cert["credential"], KeySet.import_key_set(jwks), algorithms=["RS256"])
+    vc = {k: v for k, v in token.claims.items() if k not in ("iss", "jti", "nbf", "iat", "exp")}
+
+    ob3.validate(vc)
+    issued, until = cert["issued_at"], cert["valid_until"]
+    assert (until.year - issued.year) * 12 + until.month - issued.month == 24
+    assert vc["validUntil"] == until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert token.claims["exp"] == int(until.timestamp())  # a JWT library refuses it after that
+    public = call("certificates_api", "GET", f"/v1/certificates/{cert['code']}")[1]
+    assert public["status"] == "valid" and public["valid_until"]
+
+    with db.transaction() as conn:  # two years on
+        conn.execute(
+            """UPDATE certificates SET issued_at = issued_at - interval '25 months',
+                      valid_until = valid_until - interval '25 months' WHERE id = %s""",
+            (cert["id"],),
+        )
+    status, _, page = helpers.public_get(
+        "certificates_api", f"/v1/certificates/{cert['code']}", headers={"Accept": "text/html"}
+    )
+    assert call("certificates_api", "GET", f"/v1/certificates/{cert['code']}")[1]["status"] == (
+        "expired"
+    )
+    assert status == 200 and 'data-status="expired"' in page and "Expiré le" in page
 
 
 def test_holders_list_their_certificates_with_short_lived_links(passed: Any, deliver: Any) -> None:

@@ -454,6 +454,15 @@ def test_an_upheld_enquiry_refunds_regrades_revokes_and_reissues(
     assert new_code != old_code and new["status"] == "valid" and new["level"] == "Distinction"
     history = api("GET", "/v1/me/exam-registrations", who, key=None)[1]["items"][0]
     assert (history["certificate_code"], history["enquiry_id"]) == (new_code, enquiry["id"])
+    # a verifier reading the status lists sees the same: the old revoked, the reissue good
+    rows = db.connection().execute(
+        "SELECT code, credential FROM certificates WHERE code = ANY(%s)", ([old_code, new_code],)
+    )
+    credentials = {r["code"]: r["credential"] for r in rows.fetchall()}
+    assert len(credentials) == 2
+    old_jws, new_jws = credentials[old_code], credentials[new_code]
+    assert helpers.revoked_per_status_list(old_jws)
+    assert not helpers.revoked_per_status_list(new_jws)
 
 
 def test_rejected_enquiries_keep_the_fee_and_windows_close(staff: Principal, student: Any) -> None:

@@ -169,13 +169,28 @@ def test_a_certificate_is_issued_and_its_page_renders_in_chromium(stack: dict[st
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(url)
+        opened = page.goto(url)
+        assert opened is not None and opened.status == 200, page.content()
         holder, status = page.inner_text("#holder"), page.get_attribute("#status", "data-status")
+        school = page.get_attribute("#brand", "data-school")
+        logo_drawn = page.eval_on_selector("#logo", "img => img.complete && img.naturalWidth > 0")
+        logo_shown = page.is_visible("#logo")
+        heading_colour = page.eval_on_selector("h1", "h => getComputedStyle(h).color")
+        signatory = page.inner_text("#signatory")
+        preview = page.get_attribute('meta[property="og:image"]', "content")
         OUTPUT.mkdir(exist_ok=True)
         page.screenshot(path=str(OUTPUT / "certificate-verify-page.png"), full_page=True)
         browser.close()
 
     assert (holder, status) == ("Héloïse Martin", "valid")
+    # the school's branding, from the stack's settings: name, logo from the bucket, colour
+    assert school == "Réussite Académie" and logo_shown and logo_drawn
+    assert heading_colour == "rgb(30, 60, 110)"  # BrandColour #1e3c6e
+    assert signatory == "Sonia Ben Ammar, Directrice pédagogique"
+    assert preview and preview.endswith("/image.png")
+    badge = httpx.get(f"{url}/badge.png")
+    assert badge.status_code == 200 and badge.content.startswith(b"\x89PNG")
+    assert b"openbadgecredential" in badge.content
 
 
 def test_scheduled_jobs_fire_on_demand_with_their_sample_events(stack: dict[str, Any]) -> None:

@@ -68,7 +68,7 @@ DEMO_BANK = {  # template parameter: (environment variable that overrides it, de
 }
 
 # The demo school's branding (template parameter: (environment variable, demo value)); its logo
-# is put in the local certificates bucket under DEMO_LOGO_KEY.
+# is put in the (empty) local certificates bucket under the logo key.
 DEMO_BRAND = {
     "SchoolName": ("ISSUER_NAME", "Réussite Académie"),
     "BrandLogoKey": ("BRAND_LOGO_KEY", "branding/school-logo.png"),
@@ -96,7 +96,7 @@ def create_local_resources(
         resources.refs["KonnectBaseUrl"] = os.environ["KONNECT_BASE_URL"]
     for name, (variable, value) in {**DEMO_BANK, **DEMO_BRAND}.items():
         resources.refs[name] = os.environ.get(variable, value)
-    if not os.environ.get("BRAND_LOGO_KEY"):  # the demo logo; a school's own is theirs to put
+    if resources.refs["BrandLogoKey"]:  # the local bucket starts empty: the demo logo stands in
         aws.client("s3").put_object(
             Bucket=resources.refs["CertificatesBucket"],
             Key=resources.refs["BrandLogoKey"],

@@ -29,6 +29,7 @@ from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.syntax import PDFContentStream
 
 from reussite.certificates.branding import Branding
 
@@ -117,6 +118,18 @@ class _SubsetSkipping:
 fpdf.output.ftsubset = _SubsetSkipping  # type: ignore[attr-defined]
 
 
+class _Compressed(PDFContentStream):
+    """fpdf2 2.8.9 writes each font's ToUnicode map uncompressed (`PDFContentStream(...)` with
+    compress left False: ~1 KB of a two-font document); every stream it creates without saying
+    otherwise is compressed here, as PDF allows any stream to be."""
+
+    def __init__(self, contents: bytes | bytearray, compress: bool = True) -> None:
+        super().__init__(contents, compress)
+
+
+fpdf.output.PDFContentStream = _Compressed  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class _FontFiles:
     shaping: str  # what fpdf2 measures and HarfBuzz shapes with (layout tables if shaped)
@@ -200,6 +213,29 @@ def _line(pdf: FPDF, size: float, value: str, w: float, h: float, align: str = "
     pdf.cell(w, h, value, align=align, new_x="LMARGIN", new_y="NEXT")
 
 
+# The logo prints 20 mm tall on white paper: 120 px is 150 dpi. A school's file may be far larger
+# (up to the 512 KB branding allows) and transparent; once per container it is fitted, laid on
+# white and encoded the smaller way: a 24-colour PNG (flat artwork, most logos) or a JPEG
+# (photographic ones, which fpdf2 embeds as they are).
+LOGO_MAX_PX = (360, 120)
+
+
+@cache
+def printable_logo(logo: bytes) -> bytes:
+    """The logo within LOGO_MAX_PX on a white ground, as the smaller of a PNG and a JPEG."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(logo)) as image:
+        image.thumbnail(LOGO_MAX_PX, Image.Resampling.LANCZOS)
+        ground = Image.new("RGB", image.size, (255, 255, 255))
+        rgba = image.convert("RGBA")
+        ground.paste(rgba, mask=rgba.getchannel("A"))
+    flat, photo = io.BytesIO(), io.BytesIO()
+    ground.quantize(24).save(flat, format="PNG", optimize=True)
+    ground.save(photo, format="JPEG", quality=85, optimize=True)
+    return min(flat.getvalue(), photo.getvalue(), key=len)
+
+
 def render(text: CertificateText, brand: Branding | None = None) -> bytes:
     """The certificate, in the school's colours with its logo and signatory when `brand` has
     them."""
@@ -216,7 +252,7 @@ def render(text: CertificateText, brand: Branding | None = None) -> bytes:
     pdf.set_line_width(0.4)
     pdf.rect(13, 13, 271, 184)
     if brand.logo:
-        pdf.image(io.BytesIO(brand.logo), x=20, y=17, h=20)
+        pdf.image(io.BytesIO(printable_logo(brand.logo)), x=20, y=17, h=20)
     pdf.set_text_color(*brand.rgb(brand.colour))
     pdf.set_y(40)
     _line(pdf, 30, "Certificat de réussite", 0, 14)

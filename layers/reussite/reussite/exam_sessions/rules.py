@@ -41,6 +41,7 @@ class Qualification:
     fee_enquiry_component: int
     fee_enquiry_all: int
     components: tuple[Component, ...]
+    valid_months: int | None = None  # its certificates expire after this; None = never
 
     @property
     def component_codes(self) -> list[str]:
