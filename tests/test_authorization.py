@@ -329,6 +329,19 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         ("GET", "/v1/issuer", None, {"anonymous": 200, "default": 200}),
         ("GET", "/v1/achievements/no-such-thing", None, {"anonymous": 404, "default": 404}),
         (
+            "GET",
+            "/v1/achievements/no-such-thing/image.png",
+            None,
+            {"anonymous": 404, "default": 404},
+        ),
+        (
+            "GET",
+            "/v1/certificates/0000-0000-0000-0000/badge.png",
+            None,
+            {"anonymous": 404, "default": 404},
+        ),
+        ("GET", "/v1/status-lists/99999", None, {"anonymous": 404, "default": 404}),
+        (
             "POST",
             "/v1/admin/certificates/0000-0000-0000-0000/revoke",
             {"reason": "matrix"},
