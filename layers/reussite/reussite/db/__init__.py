@@ -104,6 +104,54 @@ class _Lease:
 _unit: ContextVar[_Lease | None] = ContextVar("reussite_db_unit", default=None)
 
 
+class Statements:
+    """How many statements ran while counting (the tests' query budgets, the benchmarks), and
+    which, when asked to keep them (their plans are checked)."""
+
+    __slots__ = ("count", "kept")
+
+    def __init__(self, keep: bool) -> None:
+        self.count = 0
+        self.kept: list[tuple[Any, Any]] | None = [] if keep else None
+
+    def add(self, query: Any, params: Any) -> None:
+        self.count += 1
+        if self.kept is not None:
+            self.kept.append((query, params))
+
+
+_counting: ContextVar[Statements | None] = ContextVar("reussite_db_counting", default=None)
+
+
+class _Cursor(psycopg.Cursor[dict[str, Any]]):
+    """psycopg's cursor, counting each statement for whoever counts in this context (the
+    request's worker threads inherit it)."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        counter = _counting.get()
+        if counter is not None:
+            counter.add(query, params)
+        return super().execute(query, params, **kwargs)
+
+    def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
+        counter = _counting.get()
+        if counter is not None:
+            counter.add(query, None)
+        super().executemany(query, params_seq, **kwargs)
+
+
+@contextmanager
+def counting(keep: bool = False) -> Iterator[Statements]:
+    """Count the statements this context runs (with what it calls, on any connection); `keep`
+    keeps each one with its parameters."""
+    counter = Statements(keep)
+    token = _counting.set(counter)
+    try:
+        yield counter
+    finally:
+        _counting.reset(token)
+
+
 def _take_idle() -> Connection | None:
     with _idle_lock:
         while _idle:
@@ -116,7 +164,7 @@ def _take_idle() -> Connection | None:
 
 def _open() -> Connection:
     global _opened
-    conn = psycopg.connect(_dsn(), autocommit=True, row_factory=dict_row)
+    conn = psycopg.connect(_dsn(), autocommit=True, row_factory=dict_row, cursor_factory=_Cursor)
     with _idle_lock:
         _opened += 1
         opened = _opened

@@ -500,15 +500,27 @@ def _finalise_overdue(
     return closed
 
 
+# Published versions never change: each is read once per container (a bounded few).
+_versions: dict[tuple[str, int], ExamDefinition] = {}
+MAX_CACHED_VERSIONS = 256
+
+
 def _definition_any(conn: db.Connection, code: str, version: int) -> ExamDefinition:
     """The version of an exam an attempt started on, even if the exam was edited or withdrawn
     from the catalogue since."""
+    cached = _versions.get((code, version))
+    if cached is not None:
+        return cached
     row = conn.execute(
         "SELECT definition FROM exam_versions WHERE exam_code = %s AND version = %s",
         (code, version),
     ).fetchone()
     assert row is not None
-    return definition_of(row["definition"], version)
+    found = definition_of(row["definition"], version)
+    if len(_versions) >= MAX_CACHED_VERSIONS:
+        _versions.pop(next(iter(_versions)))
+    _versions[(code, version)] = found
+    return found
 
 
 def definition_of(stored: dict[str, Any], version: int) -> ExamDefinition:

@@ -277,7 +277,9 @@ def _refund(
     if spent["entry_id"] is None or spent["kind"] != "SPEND":
         raise SpendNotFound()
     previous = conn.execute(
-        "SELECT id, amount, balance_after FROM ledger_entries WHERE refund_of = %s",
+        # `kind` lets the partial unique index answer (without it: a scan of the whole ledger)
+        "SELECT id, amount, balance_after FROM ledger_entries WHERE refund_of = %s"
+        " AND kind = 'REFUND'",
         (spent["entry_id"],),
     ).fetchone()
     if previous is not None:

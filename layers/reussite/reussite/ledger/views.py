@@ -60,32 +60,44 @@ def credits_of(user: User) -> Credits:
         ).fetchall()
     else:
         students = []
-    wallets = [wallet_view(row["id"], row["display_name"]) for row in students]
+    wallets = wallet_views([(row["id"], row["display_name"]) for row in students])
     own = wallets[0].balance if user.role is Role.ELEVE and wallets else None
     return Credits(balance=own, wallets=wallets)
 
 
-def wallet_view(student_id: UUID, display_name: str) -> WalletView:
+def wallet_views(students: list[tuple[UUID, str]]) -> list[WalletView]:
+    """Each student's wallet: two statements however many children a family has."""
+    if not students:
+        return []
     conn = db.connection()
+    ids = [student_id for student_id, _ in students]
     lots = conn.execute(
-        """SELECT l.id, l.kind, l.amount, l.remaining, l.granted_at, l.expires_at
-             FROM credit_lots l JOIN wallets w ON w.id = l.wallet_id
-            WHERE w.student_id = %s AND l.remaining > 0 AND l.expires_at > clock_timestamp()
+        """SELECT w.student_id, l.id, l.kind, l.amount, l.remaining, l.granted_at, l.expires_at
+             FROM wallets w JOIN credit_lots l ON l.wallet_id = w.id
+            WHERE w.student_id = ANY(%s) AND l.remaining > 0 AND l.expires_at > clock_timestamp()
             ORDER BY (l.expires_at AT TIME ZONE 'UTC')::date, l.promotional DESC,
                      l.granted_at, l.id""",
-        (student_id,),
+        (ids,),
     ).fetchall()
     entries = conn.execute(
-        """SELECT e.id, e.kind, e.amount, e.purpose, e.created_at
-             FROM ledger_entries e JOIN wallets w ON w.id = e.wallet_id
-            WHERE w.student_id = %s ORDER BY e.id DESC LIMIT %s""",
-        (student_id, RECENT_ENTRIES),
+        """SELECT w.student_id, e.id, e.kind, e.amount, e.purpose, e.created_at
+             FROM wallets w CROSS JOIN LATERAL (
+                  SELECT id, kind, amount, purpose, created_at FROM ledger_entries
+                   WHERE wallet_id = w.id ORDER BY id DESC LIMIT %s) e
+            WHERE w.student_id = ANY(%s) ORDER BY e.id DESC""",
+        (RECENT_ENTRIES, ids),
     ).fetchall()
-    live = [LotView.model_validate(row) for row in lots]
-    return WalletView(
-        student_id=student_id,
-        display_name=display_name,
-        balance=sum(lot.remaining for lot in live),
-        lots=live,
-        entries=[EntryView.model_validate(row) for row in entries],
-    )
+    views = []
+    for student_id, display_name in students:
+        live = [LotView.model_validate(r) for r in lots if r["student_id"] == student_id]
+        recent = [EntryView.model_validate(r) for r in entries if r["student_id"] == student_id]
+        views.append(
+            WalletView(
+                student_id=student_id,
+                display_name=display_name,
+                balance=sum(lot.remaining for lot in live),
+                lots=live,
+                entries=recent,
+            )
+        )
+    return views
