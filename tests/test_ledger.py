@@ -360,6 +360,69 @@ def test_the_invariant_checker_catches_a_corrupted_row(wallet: Wallet, conn: db.
     assert_invariants_hold()
 
 
+def test_the_hourly_check_reads_what_changed_and_a_rolling_slice_of_the_rest(
+    wallet: Wallet, conn: db.Connection
+) -> None:
+    untouched = wallet((LotKind.PURCHASE, 5))
+    (lot_id,) = lot_ids(conn, untouched)
+    conn.execute("DELETE FROM job_watermarks WHERE job = %s", (jobs.INVARIANTS_JOB,))
+    first = jobs.check_invariants(full=False, sweep_seconds=0)
+    assert first.mode == "full" and first.clean, first  # no watermark yet: everything
+    everyone = conn.execute("SELECT count(*) AS n FROM wallets").fetchone()
+    assert everyone is not None and first.wallets_checked >= everyone["n"]
+
+    conn.execute(  # as if that run were CHANGE_MARGIN ago: what came before it is old news
+        "UPDATE job_watermarks SET cutoff = clock_timestamp() + %s WHERE job = %s",
+        (jobs.CHANGE_MARGIN, jobs.INVARIANTS_JOB),
+    )
+    changed = wallet((LotKind.PURCHASE, 3))
+    ledger.spend(changed, 1, key="hourly", purpose="test")
+    hourly = jobs.check_invariants(full=False, sweep_seconds=0)
+
+    assert hourly.mode == "changes" and hourly.clean, hourly
+    assert hourly.changed_since is not None
+    assert hourly.wallets_changed == 1  # the one wallet with new entries, not the whole ledger
+    assert hourly.sweep_wallets >= 1  # and one batch of the rolling pass
+
+    # a row changed behind the ledger's back (no entry, so no change to see): the rolling pass
+    # finds it before its pass completes
+    conn.execute("UPDATE credit_lots SET remaining = 6, amount = 6 WHERE id = %s", (lot_id,))
+    try:
+        found: list[uuid.UUID] = []
+        passes = 0
+        while passes < 2 and not found:
+            before = conn.execute("SELECT last_pass_completed_at AS t FROM ledger_sweep").fetchone()
+            assert before is not None
+            report = jobs.check_invariants(full=False, sweep_seconds=0)
+            found = [m.wallet_id for m in report.wallet_mismatches]
+            passes += report.sweep_pass_completed_at != before["t"]
+        assert found == [untouched] and report.lot_mismatches == [lot_id]
+    finally:
+        conn.execute("UPDATE credit_lots SET remaining = 5, amount = 5 WHERE id = %s", (lot_id,))
+    assert_invariants_hold()
+
+
+def test_the_five_minute_debit_gap_check_reads_only_new_debits(
+    wallet: Wallet, conn: db.Connection
+) -> None:
+    import psycopg
+
+    from reussite.exams import service as exams
+    from tests.test_query_budgets import full_scans
+
+    exams.debit_gap(full=False)  # the watermark: now
+    wallet_id = wallet((LotKind.PURCHASE, 2))
+    with conn.transaction():  # a debit with no attempt, rolled back after the checks
+        ledger.spend(wallet_id, 1, key="exam-start:orphan", purpose="exam", conn=conn)
+        with db.counting(keep=True) as statements:
+            gap = exams.debit_gap(full=False)
+        assert gap == 1 and exams.debit_gap() == 1
+        scans = full_scans(statements.kept or [])
+        raise psycopg.Rollback()
+    assert scans == []  # by the entries' time index, not a scan of the ledger
+    assert exams.debit_gap() == 0
+
+
 def test_ledger_entries_are_append_only(wallet: Wallet, conn: db.Connection) -> None:
     wallet_id = wallet((LotKind.PURCHASE, 5))
 
