@@ -384,3 +384,55 @@ def test_every_problem_code_has_its_french_and_arabic_title() -> None:
     missing = sorted(every - set(TITLES))
     assert not missing, missing
     assert all(fr and ar and fr != ar for fr, ar in TITLES.values())
+
+
+def test_each_owed_email_is_sent_once_by_concurrent_flushes_and_a_dead_claim_lapses(
+    local_aws: Any, database_url: str
+) -> None:
+    import threading
+
+    run = uuid.uuid4().hex[:8]
+    keys = [f"outbox-{run}-{n}" for n in range(12)]
+    with db.transaction() as conn:
+        for n, key in enumerate(keys):
+            to = [outbox.Recipient(f"{key}@example.test", "fr")]
+            context = {"name": f"Famille {run}-{n}", "children": ["Nour"], "link": "https://x.test"}
+            outbox.write(conn, key, to, "welcome", context)
+        conn.execute(  # a sender that claimed the last one, then died
+            "UPDATE outbox_emails SET claimed_until = now() + interval '2 minutes' WHERE key = %s",
+            (keys[-1],),
+        )
+    barrier = threading.Barrier(4)
+    counts: list[int] = []
+
+    def flusher() -> None:
+        barrier.wait()
+        try:
+            counts.append(outbox.flush(keys=keys))
+        finally:
+            db.release()
+
+    threads = [threading.Thread(target=flusher) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    def delivered(key: str) -> int:
+        return sum(1 for m in helpers.emails(local_aws) if f"{key}@example.test" in str(m))
+
+    assert sum(counts) == 11  # every email but the one a dead sender holds, each by one flush
+    assert [delivered(k) for k in keys] == [1] * 11 + [0]
+    assert outbox.flush(keys=keys) == 0  # still held: nobody sends it twice meanwhile
+
+    db.connection().execute(  # the dead sender's claim runs out
+        "UPDATE outbox_emails SET claimed_until = now() - interval '1 second' WHERE key = %s",
+        (keys[-1],),
+    )
+    with db.counting() as statements:
+        assert outbox.flush(keys=keys) == 1
+    assert statements.count == 2  # one claim, one mark: no transaction left open, none empty
+    assert [delivered(k) for k in keys] == [1] * 12
+
+    with db.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
+        outbox.flush(keys=keys)  # SES is never called with a transaction open

@@ -14,25 +14,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from reussite import db
 from reussite.jsonable import jsonable
 from reussite.observability import logger
 
-# Claim the next unsent email nobody else holds: another flush (a retry, the scheduled job)
-# skips it until the claim lapses, so an email is sent by one flush at a time.
+# Claim up to a batch of unsent emails nobody else holds, in one statement (its own short
+# transaction): another flush (a retry, the scheduled job) skips them until the claim lapses,
+# so an email is sent by one flush at a time, and a crashed sender's claim runs out.
 _CLAIM = """
     UPDATE outbox_emails SET claimed_until = now() + make_interval(secs => %(hold)s)
-     WHERE id = (
+     WHERE id IN (
         SELECT id FROM outbox_emails
          WHERE sent_at IS NULL AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s))
            AND attempts < %(max_attempts)s AND NOT (id = ANY(%(tried)s::bigint[]))
            AND (claimed_until IS NULL OR claimed_until < now())
-         ORDER BY id LIMIT 1
+         ORDER BY id LIMIT %(batch)s
            FOR UPDATE SKIP LOCKED)
     RETURNING id, recipients, template, language, context
 """
+CLAIM_BATCH = 10  # sent one by one within the claim's hold, even if SES is slow to answer
 MAX_ATTEMPTS = 20
 CLAIM_SECONDS = 120  # longer than SES takes to answer or time out
 
@@ -66,49 +69,59 @@ def write(
 
 def flush(keys: list[str] | None = None, limit: int = 100) -> int:
     """Send unsent emails (only those of `keys` if given); return how many were sent. A failed
-    send is counted and left for the next flush."""
+    send is counted and left for the next flush. No transaction is open while SES answers: the
+    claim and each mark are single statements; a flush of a change's own emails is one claim
+    and a mark per email."""
     from reussite.emails.rendering import render
     from reussite.notifications import send_email
 
+    if db.connection().info.transaction_status != TransactionStatus.IDLE:
+        raise RuntimeError("outbox.flush inside a transaction: emails are sent after the commit")
     sent, tried = 0, list[int]()
-    for _ in range(limit):
-        with db.transaction() as conn:
-            row = conn.execute(
+    while len(tried) < limit:
+        batch = min(CLAIM_BATCH, limit - len(tried))
+        claimed = (
+            db.connection()
+            .execute(
                 _CLAIM,
                 {
                     "keys": keys,
                     "max_attempts": MAX_ATTEMPTS,
                     "tried": tried,
                     "hold": CLAIM_SECONDS,
+                    "batch": batch,
                 },
-            ).fetchone()
-        if row is None:
+            )
+            .fetchall()
+        )
+        for row in sorted(claimed, key=lambda r: int(r["id"])):
+            tried.append(row["id"])
+            try:  # outside any transaction: no lock is held while SES answers
+                email = render(row["template"], row["language"], row["context"])
+                send_email(list(row["recipients"]), email.subject, email.text, email.html)
+            except Exception as exc:  # SES refused or unreachable: try again later
+                logger.warning("email not sent", extra={"email_id": row["id"], "error": str(exc)})
+                _mark(row["id"], str(exc)[:500])
+                continue
+            _mark(row["id"], None)
+            sent += 1
+        if len(claimed) < batch:  # nothing more to claim: no further (empty) claim
             break
-        tried.append(row["id"])
-        try:  # outside any transaction: no lock is held while SES answers
-            email = render(row["template"], row["language"], row["context"])
-            send_email(list(row["recipients"]), email.subject, email.text, email.html)
-        except Exception as exc:  # SES refused or unreachable: try again later
-            logger.warning("email not sent", extra={"email_id": row["id"], "error": str(exc)})
-            _mark(row["id"], str(exc)[:500])
-            continue
-        _mark(row["id"], None)
-        sent += 1
     return sent
 
 
 def _mark(email_id: int, error: str | None) -> None:
     """Sent (no error), or counted as a failed attempt; the claim is released either way."""
-    with db.transaction() as conn:
-        if error is None:
-            conn.execute(
-                """UPDATE outbox_emails SET sent_at = now(), attempts = attempts + 1,
-                          claimed_until = NULL WHERE id = %s""",
-                (email_id,),
-            )
-        else:
-            conn.execute(
-                """UPDATE outbox_emails SET attempts = attempts + 1, last_error = %s,
-                          claimed_until = NULL WHERE id = %s""",
-                (error, email_id),
-            )
+    conn = db.connection()
+    if error is None:
+        conn.execute(
+            """UPDATE outbox_emails SET sent_at = now(), attempts = attempts + 1,
+                      claimed_until = NULL WHERE id = %s""",
+            (email_id,),
+        )
+    else:
+        conn.execute(
+            """UPDATE outbox_emails SET attempts = attempts + 1, last_error = %s,
+                      claimed_until = NULL WHERE id = %s""",
+            (error, email_id),
+        )
