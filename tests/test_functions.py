@@ -29,3 +29,39 @@ def test_sample_eleve_is_provisioned_from_the_sample_event(database_url: str) ->
     assert body["role"] == "ELEVE"
     assert body["name"] == "Élodie Sample"
     assert body["student_id"]
+
+
+def test_concurrent_first_calls_build_each_aws_client_once(local_aws: object) -> None:
+    """Sixteen threads asking at once for a cold container's clients and a secret: one client
+    per service, one secrets provider, all threads handed the same ones."""
+    import threading
+
+    from reussite import aws
+    from reussite.settings import get_settings
+
+    aws.reset()
+    arn = get_settings().database_secret_arn or get_settings().signing_key_secret_arn
+    assert arn
+    barrier = threading.Barrier(16)
+    seen: list[tuple[int, int, int, int]] = []
+
+    def first_request() -> None:
+        barrier.wait()
+        aws.secret(arn)
+        seen.append(
+            (
+                id(aws.client("s3")),
+                id(aws.client("dynamodb")),
+                id(aws.client("secretsmanager")),
+                id(aws.secrets_provider()),
+            )
+        )
+
+    threads = [threading.Thread(target=first_request) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(seen) == 16 and len(set(seen)) == 1
+    assert aws.secrets_provider().client is aws.client("secretsmanager")

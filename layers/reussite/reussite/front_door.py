@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, SerializeAsAny, TypeAdapter
 
+from reussite import aws
 from reussite.errors import IdempotencyKeyReused, RequestInProgress
 from reussite.settings import get_settings
 
@@ -147,7 +148,9 @@ class _Door:
                 )
                 self._guarded = idempotent_function(
                     data_keyword_argument="request",
-                    persistence_store=DynamoDBPersistenceLayer(table_name=self.table),
+                    persistence_store=DynamoDBPersistenceLayer(
+                        table_name=self.table, boto3_client=aws.client("dynamodb")
+                    ),
                     config=self._config,
                     output_serializer=_typed_serializer(self.output) if self.output else None,
                 )(self.work)

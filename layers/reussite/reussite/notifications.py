@@ -1,20 +1,18 @@
-"""Queues, object storage and email. boto3 clients are created on first use only."""
+"""Queues, object storage and email, on the container's shared clients (`reussite.aws`)."""
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 from reussite.inputs import header_line
 from reussite.settings import get_settings
 
 
-@cache
 def _client(service: str) -> Any:
-    import boto3
+    from reussite import aws
 
-    return boto3.client(service)
+    return aws.client(service)
 
 
 def s3() -> Any:

@@ -13,9 +13,9 @@ def credential(plain: str | None, secret_arn: str | None, field: str) -> str | N
         return plain
     if not secret_arn:
         return None
-    from aws_lambda_powertools.utilities.parameters import get_secret
+    from reussite import aws
 
-    value = str(get_secret(secret_arn))
+    value = aws.secret(secret_arn)
     try:
         parsed = json.loads(value)
     except ValueError:

@@ -190,14 +190,15 @@ def credential_of(
 def _signing_key() -> tuple[str, Any, dict[str, Any]]:
     """(kid, private key, public JWK) of the current key; the public half registered once."""
     import jwt
-    from aws_lambda_powertools.utilities.parameters import get_secret
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     arn = get_settings().signing_key_secret_arn
     if not arn:
         raise RuntimeError("SIGNING_KEY_SECRET_ARN must be set")
-    secret = json.loads(str(get_secret(arn, force_fetch=True)))  # cached here, once
+    from reussite import aws
+
+    secret = json.loads(aws.secret(arn, force_fetch=True))  # cached here, once
     private = load_pem_private_key(secret["private_key"].encode(), password=None)
     assert isinstance(private, RSAPrivateKey), "credentials are signed with RS256"
     public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))

@@ -49,9 +49,9 @@ def _dsn() -> str:
     if settings.database_url:
         return settings.database_url
     if settings.database_secret_arn:
-        from aws_lambda_powertools.utilities.parameters import get_secret
+        from reussite import aws
 
-        secret = json.loads(str(get_secret(settings.database_secret_arn, max_age=300)))
+        secret = json.loads(aws.secret(settings.database_secret_arn, max_age=300))
         return make_conninfo(
             user=secret["username"],
             password=secret["password"],

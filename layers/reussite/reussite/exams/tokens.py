@@ -19,9 +19,9 @@ def _secret() -> bytes:
     if settings.attempt_token_secret:
         return settings.attempt_token_secret.encode()
     if settings.attempt_token_secret_arn:
-        from aws_lambda_powertools.utilities.parameters import get_secret
+        from reussite import aws
 
-        value = str(get_secret(settings.attempt_token_secret_arn))
+        value = aws.secret(settings.attempt_token_secret_arn)
         return (
             str(json.loads(value).get("secret", value)).encode()
             if value.startswith("{")
