@@ -88,8 +88,8 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
     def start(sub: str, student_id: Any, code: str = EXAM) -> None:
         exam = definitions[code]
         conn = getattr(local, "conn", None)
-        if conn is None:
-            conn = local.conn = psycopg.connect(url, autocommit=True)
+        if conn is None:  # db's cursor: its statements are counted like the handler's
+            conn = local.conn = psycopg.connect(url, autocommit=True, cursor_factory=db._Cursor)
         key = f"exam-start:{uuid.uuid4()}"
         conn.execute(
             """SELECT u.id, s.id FROM users u LEFT JOIN students s ON s.user_id = u.id
@@ -242,6 +242,13 @@ def main() -> int:
             verdict = "ok" if mine / base >= 0.5 else "UNDER"
             print(f"    {name:14} {base:10.0f} {mine:10.0f} {mine / base:6.2f}  {verdict}")
         solo = people[1]
+        counts = []
+        for start in (raw, ours):
+            with db.counting() as statements:
+                start(*solo)
+            counts.append(statements.count - 1)  # less the bench's own close() of the attempt
+        verdict = "ok" if counts[1] <= counts[0] else "OVER"
+        print(f"statements per start: raw SQL {counts[0]}, handler {counts[1]}  {verdict}")
         raw_ms, our_ms = latencies(raw, solo, SAMPLES), latencies(ours, solo, SAMPLES)
         p50 = statistics.median(our_ms) - statistics.median(raw_ms)
         p99 = statistics.quantiles(our_ms, n=100)[98] - statistics.quantiles(raw_ms, n=100)[98]
