@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke demo load signing-key lint lint-template lint-openapi build layer-size bench bench-cold-start bench-ledger bench-ledger-checks bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template lint-openapi build layer-size bench bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -89,6 +89,10 @@ bench-cold-start: $(VENV)/.installed
 bench-ledger: $(VENV)/.installed
 	$(PY) bench/ledger.py
 
+## bench-statements: statements per request path at two sizes, against their budgets
+bench-statements: $(VENV)/.installed
+	$(PY) bench/statements.py
+
 ## bench-ledger-checks: the hourly and 5-minute ledger checks vs the whole-ledger queries
 bench-ledger-checks: $(VENV)/.installed
 	$(PY) bench/ledger_checks.py
@@ -109,7 +113,7 @@ bench-subscriptions: $(VENV)/.installed
 bench-aria: $(VENV)/.installed
 	$(PY) bench/aria.py
 
-bench: bench-cold-start bench-ledger bench-ledger-checks bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria
+bench: bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam
