@@ -151,3 +151,16 @@ def test_every_http_function_and_every_scheduled_job_is_covered_by_an_alarm() ->
         if any(e["Type"] == "Schedule" for e in res["Properties"].get("Events", {}).values())
     }
     assert scheduled <= watched, f"scheduled jobs without an alarm: {scheduled - watched}"
+
+
+def test_workers_connections_are_capped_at_the_figure_deploying_md_gives() -> None:
+    """Every queue worker and scheduled job has reserved concurrency (one connection per
+    container), and together they stay at the documented share of the database's budget."""
+    workers = {
+        fn.name: T.resources[fn.logical_id]["Properties"].get("ReservedConcurrentExecutions")
+        for fn in FUNCTIONS
+        if not fn.routes and fn.name != "db_migrate"  # migrations: run by hand, one at a time
+    }
+    assert all(workers.values()), workers
+    documented = (template.ROOT / "docs" / "deploying.md").read_text()
+    assert f"**{sum(workers.values())} connections at most**" in documented
