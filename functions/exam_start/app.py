@@ -55,6 +55,7 @@ def start_attempt(
     http: Request,
     body: OptionalStart = None,
 ) -> Attempt:
+    service.refuse_unknown(code)  # before the idempotency store: bad input costs it nothing
     request = Start(code=code, student_id=body.student_id if body else None)
     return start_once(user, key, request, http.scope.get("aws.context"))
 

@@ -220,6 +220,21 @@ def definition(code: str) -> ExamDefinition:
     return exam
 
 
+_known: dict[str, float] = {}
+
+
+def refuse_unknown(code: str) -> None:
+    """404 for a code no exam ever had, before the idempotency store is asked (a retired
+    exam's code passes: a replay of a start made before it retired still answers the first
+    attempt). Known codes are kept a minute per container."""
+    seen = _known.get(code)
+    if seen is not None and time.monotonic() - seen < DEFINITION_TTL_SECONDS:
+        return
+    if db.read_one("SELECT 1 FROM exam_definitions WHERE code = %s", (code,)) is None:
+        raise ExamNotFound(f"No active exam {code[:40]!r}")
+    _known[code] = time.monotonic()
+
+
 def _load_definition(code: str) -> ExamDefinition:
     row = db.read_one(
         f"SELECT {_DEFINITION_COLUMNS} FROM exam_definitions WHERE code = %s AND active",
