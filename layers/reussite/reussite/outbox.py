@@ -78,8 +78,8 @@ def flush(keys: list[str] | None = None, limit: int = 100) -> int:
     if db.connection().info.transaction_status != TransactionStatus.IDLE:
         raise RuntimeError("outbox.flush inside a transaction: emails are sent after the commit")
     sent, tried = 0, list[int]()
-    while len(tried) < limit:
-        batch = min(CLAIM_BATCH, limit - len(tried))
+    while sent + len(tried) < limit:
+        batch = min(CLAIM_BATCH, limit - sent - len(tried))
         claimed = (
             db.connection()
             .execute(
@@ -95,13 +95,13 @@ def flush(keys: list[str] | None = None, limit: int = 100) -> int:
             .fetchall()
         )
         for row in sorted(claimed, key=lambda r: int(r["id"])):
-            tried.append(row["id"])
             try:  # outside any transaction: no lock is held while SES answers
                 email = render(row["template"], row["language"], row["context"])
                 send_email(list(row["recipients"]), email.subject, email.text, email.html)
             except Exception as exc:  # SES refused or unreachable: try again later
                 logger.warning("email not sent", extra={"email_id": row["id"], "error": str(exc)})
                 _mark(row["id"], str(exc)[:500])
+                tried.append(row["id"])  # not again in this flush (a sent one is never claimed)
                 continue
             _mark(row["id"], None)
             sent += 1

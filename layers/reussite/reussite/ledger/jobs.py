@@ -224,12 +224,14 @@ class _Found:
     debit_gap: int = 0
     seen: set[Any] = field(default_factory=set)
 
-    def check(self, ids: list[Any], limit: int) -> None:
-        """Check one batch of wallets in its own short read-only snapshot (once per run)."""
+    def check(self, ids: list[Any], limit: int, remember: bool = True) -> None:
+        """Check one batch of wallets in its own short read-only snapshot, once per run (a
+        full check's batches are disjoint already: it remembers nothing)."""
         ids = [i for i in ids if i not in self.seen]
         if not ids:
             return
-        self.seen.update(ids)
+        if remember:
+            self.seen.update(ids)
         params = {"ids": ids, "limit": limit}
         with db.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -316,7 +318,7 @@ def _check_all(found: _Found, limit: int) -> None:
         ids = _wallets_after(after, CHECK_BATCH)
         if not ids:
             return
-        found.check(ids, limit)
+        found.check(ids, limit, remember=False)
         after = ids[-1]
 
 
