@@ -1,23 +1,31 @@
 """Exam start through the whole handler stack beside the raw SQL it performs, in the same run.
 
 Ours: an API Gateway event -> the exam_start Lambda handler (Mangum -> FastAPI -> identity ->
-feature flag -> Powertools idempotency on DynamoDB -> domain -> PostgreSQL), in-process, with
-moto's DynamoDB as a separate process standing in for the remote table.
+feature flag -> Powertools idempotency on DynamoDB -> domain -> PostgreSQL), in-process.
+DynamoDB is, in turn, moto in its own process and a double with a fixed latency per call
+(bench/_dynamodb_double.py, DDB_LATENCY_MS, default 4 ms): moto's latency moves with load, the
+double's does not, so the handler's own cost shows.
 Baseline: the SQL a start performs (user, exam, offer and wallet reads; then lock the wallet,
 look up the key, check for an open attempt, read live lots, write the debit, insert the attempt)
 on a bare psycopg connection per worker.
 
-Both run with 8 concurrent workers on one hot wallet (one student) and on many wallets; each
-iteration then closes the attempt it opened (the same UPDATE in both), since a student has one
-open attempt per exam. Targets: throughput ratio >= 0.5; warm handler overhead p50 < 2 ms.
+Throughput: 8 worker *processes* (each its own interpreter, connection and DynamoDB client, as
+8 Lambda containers would be) on one hot wallet (one student) and on many wallets; raw SQL, the
+handler with its front door off, and with it on against each store. Each iteration closes the
+attempt it opened (the same UPDATE in both), since a student has one open attempt per exam.
+Latency: one process alternating raw SQL, the handler with the front door off and on, start by
+start, so drift hits all three alike; the store's calls are timed on its client and taken out.
+Targets (../shared/DESIGN.md section 4): handler overhead excluding the store's calls < 2 ms p50;
+at most 2 store calls per new key, 1 per replay, 0 for rejected input; statements and
+wallet-lock hold time per start <= raw SQL's; throughput >= 0.5x raw SQL with the front door off.
 
-Run: make bench-exam-start   (START_SECONDS, SAMPLES to change the sizes; FRONT_DOOR=off
-measures the same stack without the DynamoDB idempotency layer, for diagnosis)
+Run: make bench-exam-start   (START_SECONDS, SAMPLES, DDB_LATENCY_MS to change the sizes)
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -30,7 +38,8 @@ from typing import Any
 
 import psycopg
 from _common import database, remote_moto
-from ledger import make_wallets, throughput
+from _dynamodb_double import dynamodb_double
+from ledger import make_wallets
 
 from reussite import db
 from reussite.exams import service as exams
@@ -41,6 +50,7 @@ from reussite_local.events import http_api_event
 WORKERS = 8
 SECONDS = float(os.environ.get("START_SECONDS", "4"))
 SAMPLES = int(os.environ.get("SAMPLES", "300"))
+LATENCY_MS = float(os.environ.get("DDB_LATENCY_MS", "4"))
 MANY = 2000
 EXAM = "FR-A1"
 # one-credit exams: on the hot wallet each worker starts its own (one open attempt per exam)
@@ -60,25 +70,42 @@ def students(url: str, count: int) -> list[tuple[str, Any]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def handler_start() -> Callable[[str, Any], None]:
+def start_event(sub: str, code: str, key: str) -> dict[str, Any]:
+    """API Gateway's event for a student starting exam `code` with Idempotency-Key `key`."""
+    return http_api_event(
+        "POST",
+        f"/v1/exams/{code}/attempts",
+        route_path="/v1/exams/{code}/attempts",
+        claims={"sub": sub, "role": "ELEVE", "name": sub},
+        body={},
+        headers={"Idempotency-Key": key},
+        path_parameters={"code": code},
+    )
+
+
+def handler_start() -> Callable[..., None]:
     fn = next(f for f in template.load().functions() if f.name == "exam_start")
     functions.load_module(fn)
 
     def start(sub: str, student_id: Any, code: str = EXAM) -> None:
-        event = http_api_event(
-            "POST",
-            f"/v1/exams/{code}/attempts",
-            route_path="/v1/exams/{code}/attempts",
-            claims={"sub": sub, "role": "ELEVE", "name": sub},
-            body={},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            path_parameters={"code": code},
-        )
-        result = functions.invoke(fn, event)
+        result = functions.invoke(fn, start_event(sub, code, str(uuid.uuid4())))
         assert result["statusCode"] == 201, result["body"]
         close(db.connection(), student_id, code)
 
     return start
+
+
+RAW_HELD: list[float] = []  # how long each raw start held its wallet lock, in seconds
+
+
+def front_door(on: bool) -> None:
+    """Turn the exam_start handler's idempotency front door on or off in this process (the
+    bench's switch, so both run alternately in one process; the function has no such
+    setting: without its table it refuses to start)."""
+    door = sys.modules["reussite_fn_exam_start"].start_once._door
+    if not hasattr(door, "built"):
+        door.built = door._guarded or door._build()
+    door._guarded = door.built if on else door.work
 
 
 def raw_start(url: str) -> Callable[[str, Any], None]:
@@ -106,12 +133,14 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
         wallet_id = wallet.fetchone()[0]  # type: ignore[index]
         seed = secrets.randbits(62)
         questions = json.dumps(exams.build_questions(exam, seed))
+        opened = time.perf_counter()
         with conn.transaction():
             conn.execute(ledger._LOCK_WALLET, (wallet_id,))
             conn.execute(ledger._ENTRY_BY_KEY, (wallet_id, key)).fetchone()
             conn.execute(
                 """SELECT id FROM exam_attempts
-                    WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'""",
+                    WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'
+                      FOR UPDATE""",  # an open attempt found may be closed: locked, as ours
                 (student_id, code),
             ).fetchone()
             lots = conn.execute(ledger._LIVE_LOTS, (wallet_id,)).fetchall()
@@ -132,9 +161,11 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
                 """INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
                                               deadline_at, debit_entry_id, started_by)
                    SELECT %s, %s, 'IN_PROGRESS', %s, %s, now() + interval '20 minutes', %s,
-                          user_id FROM students WHERE id = %s""",
+                          user_id FROM students WHERE id = %s
+                   RETURNING id, started_at, deadline_at""",  # what its answer needs
                 (student_id, code, seed, questions, entry[0], student_id),  # type: ignore[index]
-            )
+            ).fetchone()
+        RAW_HELD.append(time.perf_counter() - opened)
         close(conn, student_id, code)
 
     return start
@@ -196,100 +227,247 @@ def close(conn: Any, student_id: Any, code: str) -> None:
     )
 
 
-def latencies(
-    start: Callable[..., None], who: tuple[str, Any], n: int, code: str = EXAM
-) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        start(*who, code)
-        out.append((time.perf_counter() - t0) * 1000)
+def store_timer() -> list[float]:
+    """Seconds of each call on the process's DynamoDB client (the one the front door uses),
+    from its parameters' arrival to its parsed answer, appended as they end."""
+    from reussite import aws
+
+    spent: list[float] = []
+    began: list[float] = []
+    events = aws.client("dynamodb").meta.events
+    events.register("provide-client-params.dynamodb", lambda **_: began.append(time.perf_counter()))
+    events.register(
+        "after-call.dynamodb", lambda **_: spent.append(time.perf_counter() - began.pop())
+    )
+    return spent
+
+
+def quiet(env: dict[str, str]) -> None:
+    """A worker process's environment; its metrics (EMF lines on stdout, as in Lambda) are
+    still written, to nowhere, so they cost what they cost and do not flood the report."""
+    os.environ.update(env)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's stdout until it ends
+
+
+def prepared(mode: str, url: str) -> Callable[..., None]:
+    """This process's start for `mode`: raw SQL, or the handler with the front door off or on."""
+    if mode == "raw":
+        return raw_start(url)
+    start = handler_start()
+    front_door(mode != "off")
+    return start
+
+
+def picker(scenario: str, people: list[tuple[str, Any]]) -> Callable[[int, int], tuple[Any, ...]]:
+    """Worker `i`'s `n`th start: on the hot wallet an exam of its own; on many wallets a student
+    of its own slice (two workers never start the same exam for one student at once)."""
+    if scenario == "hot wallet":
+        return lambda i, n: (*people[0], EXAMS[i % len(EXAMS)])
+    return lambda i, n: (*people[i + WORKERS * (n % (len(people) // WORKERS))], EXAM)
+
+
+def _throughput_worker(
+    mode: str,
+    scenario: str,
+    i: int,
+    people: list[Any],
+    env: dict[str, str],
+    barrier: Any,
+    done: Any,
+) -> None:
+    quiet(env)
+    start, pick = prepared(mode, env["DATABASE_URL"]), picker(scenario, people)
+    for n in range(3):  # connections, caches, imports: a warm container
+        start(*pick(i, n))
+    barrier.wait()
+    n, deadline = 0, time.perf_counter() + SECONDS
+    while time.perf_counter() < deadline:
+        start(*pick(i, n))
+        n += 1
+    done.put(n)
+
+
+def throughput(mode: str, scenario: str, people: list[Any], env: dict[str, str]) -> float:
+    """Starts per second of WORKERS processes running `mode` for SECONDS, once all are warm."""
+    spawn = multiprocessing.get_context("spawn")
+    barrier, done = spawn.Barrier(WORKERS), spawn.Queue()
+    procs = [
+        spawn.Process(
+            target=_throughput_worker, args=(mode, scenario, i, people, env, barrier, done)
+        )
+        for i in range(WORKERS)
+    ]
+    for proc in procs:
+        proc.start()
+    counts = [done.get(timeout=SECONDS + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+        assert proc.exitcode == 0, f"{mode} worker failed"
+    return sum(counts) / SECONDS
+
+
+def alternated(raw: Callable[..., None], ours: Callable[..., None], solo: Any) -> dict[str, Any]:
+    """SAMPLES starts each of raw SQL, door off and door on, interleaved (the order flipped every
+    round), with the store's time and calls of each door-on start."""
+    spent = store_timer()
+    out: dict[str, Any] = {"raw": [], "off": [], "on": [], "store": [], "calls": []}
+    for n in range(SAMPLES + 10):
+        for mode in ("raw", "off", "on") if n % 2 else ("on", "off", "raw"):
+            if mode != "raw":
+                front_door(mode == "on")
+            before = len(spent)
+            t0 = time.perf_counter()
+            (raw if mode == "raw" else ours)(*solo)
+            took = time.perf_counter() - t0
+            if n >= 10:  # the first ten warm the path
+                out[mode].append(took * 1000)
+                if mode == "on":
+                    out["store"].append(sum(spent[before:]) * 1000)
+                    out["calls"].append(len(spent) - before)
+    front_door(True)
+    out["store calls"] = store_calls(spent, solo)
     return out
 
 
-def main() -> int:
-    with database() as url, remote_moto() as aws:
-        os.environ["FEATURE_FLAGS_FILE"] = str(template.ROOT / "config" / "feature_flags.json")
-        if os.environ.get("FRONT_DOOR") == "off":  # diagnosis: the stack without DynamoDB
-            os.environ["IDEMPOTENCY_TABLE"] = ""
-        from reussite.settings import get_settings
+def store_calls(spent: list[float], solo: Any) -> dict[str, Any]:
+    """The store's calls for a new key, its replay, and a start refused as bad input."""
+    fn = next(f for f in template.load().functions() if f.name == "exam_start")
+    key, calls, statuses = str(uuid.uuid4()), [], []
+    for code in (EXAM, EXAM, "NO-SUCH-EXAM"):
+        before = len(spent)
+        result = functions.invoke(fn, start_event(solo[0], code, key))
+        statuses.append(result["statusCode"])
+        calls.append(len(spent) - before)
+    assert statuses[:2] == [201, 201], statuses
+    close(db.connection(), solo[1], EXAM)
+    return {"new key": calls[0], "replay": calls[1], "refused": calls[2], "status": statuses[2]}
 
-        get_settings.cache_clear()
-        people = students(url, MANY)
-        ours, raw = handler_start(), raw_start(url)
-        hot = people[0]
-        for warm in (ours, raw):  # connections, caches, imports
-            latencies(warm, hot, 5)
-        print(f"exam start, {WORKERS} concurrent workers, {SECONDS:.0f} s each")
-        print(
-            f"    {'scenario':14} {'raw SQL/s':>10} {'handler/s':>10} {'ratio':>6}  target >= 0.5"
-        )
-        ratios = []
-        for name, pick in (
-            ("hot wallet", lambda i, n: (*hot, EXAMS[i % len(EXAMS)])),
-            ("many wallets", lambda i, n: (*people[(i * 251 + n) % MANY], EXAM)),
-        ):
 
-            def run_raw(i: int, n: int, pick: Any = pick) -> None:
-                raw(*pick(i, n))
-
-            def run_ours(i: int, n: int, pick: Any = pick) -> None:
-                ours(*pick(i, n))
-
-            base = throughput(WORKERS, SECONDS, run_raw)
-            mine = throughput(WORKERS, SECONDS, run_ours)
-            ratios.append(mine / base)
-            verdict = "ok" if mine / base >= 0.5 else "UNDER"
-            print(f"    {name:14} {base:10.0f} {mine:10.0f} {mine / base:6.2f}  {verdict}")
-        solo = people[1]
-        counts = []
-        for start in (raw, ours):
+def statements_and_hold(raw: Callable[..., None], ours: Callable[..., None], solo: Any) -> Any:
+    """Statements per start and how long each held the wallet's lock (p50 ms), raw SQL and the
+    handler alternated start by start."""
+    counts: dict[str, int] = {}
+    holds: dict[str, list[float]] = {"raw": [], "handler": []}
+    for _ in range(SAMPLES):
+        for name, start in (("raw", raw), ("handler", ours)):
+            RAW_HELD.clear()
             with db.counting() as statements:
                 start(*solo)
-            counts.append(statements.count - 1)  # less the bench's own close() of the attempt
-        verdict = "ok" if counts[1] <= counts[0] else "OVER"
-        print(f"statements per start: raw SQL {counts[0]}, handler {counts[1]}  {verdict}")
-        raw_ms, our_ms = latencies(raw, solo, SAMPLES), latencies(ours, solo, SAMPLES)
-        p50 = statistics.median(our_ms) - statistics.median(raw_ms)
-        p99 = statistics.quantiles(our_ms, n=100)[98] - statistics.quantiles(raw_ms, n=100)[98]
-        raw_p50, our_p50 = statistics.median(raw_ms), statistics.median(our_ms)
+            holds[name] += statements.held or RAW_HELD
+            counts[name] = statements.count - 1  # less the bench's close() of the attempt
+    return counts, {name: statistics.median(h) * 1000 for name, h in holds.items()}
+
+
+def _latency_worker(people: list[Any], pooled: list[str], env: dict[str, str], done: Any) -> None:
+    """One process: the alternated latencies, statements and lock hold, store calls, and the
+    pooled exams."""
+    quiet(env)
+    raw, ours = raw_start(env["DATABASE_URL"]), handler_start()
+    front_door(True)
+    solo = people[1]
+    out = alternated(raw, ours, solo)
+    out["statements"], out["held"] = statements_and_hold(raw, ours, solo)
+    exams._definitions.clear()
+    out["pooled"] = {}
+    for code in pooled:
+        for _ in range(5):  # its definition cached, as in a warm container
+            ours(*solo, code)
+        took = []
+        for _ in range(SAMPLES):
+            t0 = time.perf_counter()
+            ours(*solo, code)
+            took.append((time.perf_counter() - t0) * 1000)
+        out["pooled"][code] = statistics.median(took)
+    out["gap"] = exams.debit_gap()
+    db.close()
+    done.put(out)
+
+
+def latency(people: list[Any], pooled: list[str], env: dict[str, str]) -> dict[str, Any]:
+    spawn = multiprocessing.get_context("spawn")
+    done = spawn.Queue()
+    proc = spawn.Process(target=_latency_worker, args=(people, pooled, env, done))
+    proc.start()
+    out: dict[str, Any] = done.get(timeout=SAMPLES * 3 + 300)
+    proc.join()
+    return out
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.median(values) if q == 50 else statistics.quantiles(values, n=100)[q - 1]
+
+
+def main() -> int:
+    with database() as url, remote_moto() as aws, dynamodb_double(LATENCY_MS) as double:
+        os.environ["FEATURE_FLAGS_FILE"] = str(template.ROOT / "config" / "feature_flags.json")
+        people = students(url, MANY)
+        pooled = list(pooled_exams(url))
+        env = {**os.environ, "DATABASE_URL": url}
+        stores = {
+            "moto": {**env, "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint},
+            f"double ({LATENCY_MS:g} ms/call)": {**env, "AWS_ENDPOINT_URL_DYNAMODB": double},
+        }
+        print(f"exam start, {WORKERS} worker processes, {SECONDS:.0f} s each, starts per second")
+        names = ["raw SQL", "door off", *(f"on, {store.split(' (')[0]}" for store in stores)]
+        print(f"    {'scenario':14}" + "".join(f"{n:>14}" for n in names) + "   off/raw (>= 0.5)")
+        ratios = []
+        for scenario in ("hot wallet", "many wallets"):
+            base = throughput("raw", scenario, people, env)
+            off = throughput("off", scenario, people, env)
+            on = [throughput("on", scenario, people, e) for e in stores.values()]
+            ratios.append(off / base)
+            verdict = "ok" if off / base >= 0.5 else "UNDER"
+            figures = "".join(f"{v:14.0f}" for v in (base, off, *on))
+            print(f"    {scenario:14}{figures}   {off / base:.2f} {verdict}")
         print(
-            f"warm latency, one worker, {SAMPLES} starts: raw SQL p50 {raw_p50:.2f} ms, "
-            f"handler p50 {our_p50:.2f} ms"
+            "    (with the door on, the ratios to raw SQL: "
+            + ", ".join(f"{v / base:.2f}" for v in on)
+            + " on many wallets)"
         )
-        print(
-            f"handler overhead over the SQL: p50 {p50:.2f} ms (target < 2: "
-            f"{'ok' if p50 < 2 else 'OVER'}), p99 {p99:.2f} ms"
-        )
-        ddb, table = aws.client("dynamodb"), os.environ["IDEMPOTENCY_TABLE"] or "none"
-        round_trip = latencies(
-            lambda *_: (
-                ddb.list_tables()
-                if table == "none"
-                else ddb.get_item(TableName=table, Key={"id": {"S": "probe"}})
-            ),
-            hot,
-            50,
-        )
-        print(
-            f"of which DynamoDB (moto, own process): {statistics.median(round_trip):.2f} ms a "
-            "round trip; Powertools makes two for each new key"
-        )
-        pooled = pooled_exams(url)
-        exams._definitions.clear()
-        by_pool = {}
-        for code in pooled:
-            latencies(ours, solo, 5, code)  # its definition cached, as in a warm container
-            by_pool[code] = statistics.median(latencies(ours, solo, SAMPLES, code))
-        small, large = by_pool["BENCH-EXAM-40"], by_pool["BENCH-EXAM-10K"]
-        print(
-            f"a start drawing 10 questions, handler p50: from a 40-question pool {small:.2f} ms, "
-            f"from a 10,000-question pool {large:.2f} ms: {large / small:.2f}x (target <= 1.2: "
-            f"{'ok' if large / small <= 1.2 else 'OVER'})"
-        )
-        print(f"debits without attempts: {exams.debit_gap()}")
-        db.close()
-        return 0 if min(ratios) >= 0.5 and p50 < 2 and large / small <= 1.2 else 1
+        ok = min(ratios) >= 0.5
+        for store, store_env in stores.items():
+            ok &= report(store, latency(people, pooled, store_env))
+        return 0 if ok else 1
+
+
+def report(store: str, out: dict[str, Any]) -> bool:
+    """Print one store's latency figures; whether each met its target."""
+    raw_p50 = p(out["raw"], 50)
+    ex_store = [t - s for t, s in zip(out["on"], out["store"], strict=True)]
+    over_on, over_off = p(ex_store, 50) - raw_p50, p(out["off"], 50) - raw_p50
+    print(f"\nwarm latency against {store}, one process, {SAMPLES} starts of each, alternated:")
+    for name, key in (("raw SQL", "raw"), ("door off", "off"), ("door on", "on")):
+        print(f"    {name:14} p50 {p(out[key], 50):6.2f} ms  p99 {p(out[key], 99):6.2f} ms")
+    print(
+        f"    of which store p50 {p(out['store'], 50):6.2f} ms  p99 {p(out['store'], 99):6.2f} ms"
+        f"  ({statistics.mean(out['calls']):.1f} calls a start)"
+    )
+    print(
+        f"    handler overhead excluding the store: p50 {over_on:.2f} ms with the door on, "
+        f"{over_off:.2f} ms off (target < 2: {'ok' if over_on < 2 else 'OVER'})"
+    )
+    calls, counts, held = out["store calls"], out["statements"], out["held"]
+    calls_ok = calls["new key"] <= 2 and calls["replay"] <= 1 and calls["refused"] == 0
+    print(
+        f"    store calls: new key {calls['new key']}, replay {calls['replay']}, refused input "
+        f"{calls['refused']} (HTTP {calls['status']})  {'ok' if calls_ok else 'OVER'}"
+    )
+    counts_ok, held_ok = counts["handler"] <= counts["raw"], held["handler"] <= held["raw"]
+    print(
+        f"    statements per start: raw SQL {counts['raw']}, handler {counts['handler']}  "
+        f"{'ok' if counts_ok else 'OVER'}"
+    )
+    print(
+        f"    wallet lock held per start, p50: raw SQL {held['raw']:.2f} ms, handler "
+        f"{held['handler']:.2f} ms  {'ok' if held_ok else 'OVER'}"
+    )
+    small, large = out["pooled"]["BENCH-EXAM-40"], out["pooled"]["BENCH-EXAM-10K"]
+    print(
+        f"    10 questions drawn, handler p50: from 40 {small:.2f} ms, from 10,000 {large:.2f} "
+        f"ms: {large / small:.2f}x (target <= 1.2)"
+    )
+    print(f"    debits without attempts: {out['gap']}")
+    return over_on < 2 and calls_ok and counts_ok and held_ok and large / small <= 1.2
 
 
 if __name__ == "__main__":

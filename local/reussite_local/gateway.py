@@ -3,8 +3,10 @@ claims where the JWT authorizer puts them, then the function's own FastAPI app."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +98,7 @@ class Gateway:
         scope["aws.context"] = functions.LambdaContext(
             route.function.logical_id, route.function.timeout
         )
-        await route.app(scope, receive, send)
+        await _on_a_thread(route.app, scope, receive, send)
 
     async def _local(
         self, method: str, path: str, receive: Receive, send: Send, scope: Scope | None = None
@@ -155,6 +157,52 @@ def _cors_headers(cors: dict[str, Any]) -> list[tuple[bytes, bytes]]:
         "AllowMethods": b"access-control-allow-methods",
     }
     return [(header, ",".join(cors[key]).encode()) for key, header in names.items() if key in cors]
+
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+"""API Gateway's own limit on a request payload."""
+
+_loops = threading.local()
+
+
+async def _on_a_thread(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """`app` answers the request on a worker thread with an event loop of its own, as a Lambda
+    container answers one event at a time: the functions' apps run their handlers on their
+    loop (reussite.http.app.OneEventAtATime), which must not stall the gateway's. The request
+    body is read first (as API Gateway does), the answer's messages relayed when it is done."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return await _problem(send, 413, "PAYLOAD_TOO_LARGE", "The request is too large")
+    answer: list[dict[str, Any]] = []
+
+    def run() -> None:
+        delivered = False
+
+        async def app_receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # the client never disconnects mid-answer here
+            raise AssertionError("unreachable")
+
+        async def app_send(message: dict[str, Any]) -> None:
+            answer.append(message)
+
+        loop = getattr(_loops, "loop", None)
+        if loop is None:
+            loop = _loops.loop = asyncio.new_event_loop()
+        loop.run_until_complete(app(scope, app_receive, app_send))
+
+    await run_in_threadpool(run)
+    for message in answer:
+        await send(message)
 
 
 def _with_headers(send: Any, extra: list[tuple[bytes, bytes]]) -> Any:

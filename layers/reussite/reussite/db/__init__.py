@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -106,13 +107,15 @@ _unit: ContextVar[_Lease | None] = ContextVar("reussite_db_unit", default=None)
 
 class Statements:
     """How many statements ran while counting (the tests' query budgets, the benchmarks), and
-    which, when asked to keep them (their plans are checked)."""
+    which, when asked to keep them (their plans are checked); `held`, how long each explicit
+    transaction stayed open, in seconds (the locks it took were held that long)."""
 
-    __slots__ = ("count", "kept")
+    __slots__ = ("count", "held", "kept")
 
     def __init__(self, keep: bool) -> None:
         self.count = 0
         self.kept: list[tuple[Any, Any]] | None = [] if keep else None
+        self.held: list[float] = []
 
     def add(self, query: Any, params: Any) -> None:
         self.count += 1
@@ -233,8 +236,14 @@ def transaction(within: Connection | None = None) -> Iterator[Connection]:
         yield within
         return
     conn = connection()
-    with conn.transaction():
-        yield conn
+    counter = _counting.get()
+    opened = time.perf_counter()
+    try:
+        with conn.transaction():
+            yield conn
+    finally:
+        if counter is not None:
+            counter.held.append(time.perf_counter() - opened)
 
 
 def release() -> None:

@@ -54,6 +54,9 @@ _ATTEMPT_COLUMNS = """id, student_id, exam_code, exam_version, status, seed, que
     (SELECT d.level FROM exam_definitions d WHERE d.code = exam_code) AS level,
     (SELECT c.code FROM certificates c WHERE c.attempt_id = exam_attempts.id) AS certificate_code"""
 
+_NEW_ATTEMPT = dict.fromkeys(
+    ("submitted_at", "score", "passed", "component_scores", "certificate_requested_at")
+)
 
 # -- catalogue ---------------------------------------------------------------------------------
 
@@ -304,17 +307,27 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             current_offer=offer,
         )
     ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
+    # Drawn before the wallet is locked (published questions do not change), so the lock is
+    # held only for the ledger's and the attempt's own statements.
+    seed = secrets.randbits(62)
+    drawn = build_questions(exam, seed)
+    stored, seconds = json.dumps(drawn), allowed_seconds(exam, paying["extra"])
     with db.transaction() as conn:
         first = ledger.lock(conn, wallet_id, ledger_key)
         if first["entry_id"] is not None:
             return _replay(conn, first, purpose)
-        open_attempt = conn.execute(
-            f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
-                 WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'
-                   FOR UPDATE""",
+        open_id = conn.execute(  # its id only: a start almost always finds none
+            """SELECT id FROM exam_attempts
+                WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS' FOR UPDATE""",
             (student, code),
         ).fetchone()
-        if open_attempt is not None:
+        if open_id is not None:
+            open_attempt = conn.execute(
+                f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
+                     WHERE id = %s""",
+                (open_id["id"],),
+            ).fetchone()
+            assert open_attempt is not None  # locked above
             attempt_exam = _definition_any(
                 conn, open_attempt["exam_code"], open_attempt["exam_version"]
             )
@@ -324,26 +337,36 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             # have been, and the new attempt starts.
             _finalise_overdue(conn, open_attempt, attempt_exam)
         debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
-        seed = secrets.randbits(62)
         row = conn.execute(
-            f"""INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
+            """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
                                            questions, deadline_at, debit_entry_id, started_by)
                 VALUES (%s, %s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(secs => %s),
                         %s, %s)
-                RETURNING {_ATTEMPT_COLUMNS}""",
+                RETURNING id, started_at, deadline_at""",
             (
                 student,
                 code,
                 exam.version,
                 seed,
-                json.dumps(build_questions(exam, seed, conn)),
-                allowed_seconds(exam, paying["extra"]),
+                stored,
+                seconds,
                 debit.entry_id,
                 user.id,
             ),
         ).fetchone()
     assert row is not None
-    return _view(row, with_token=True, balance=debit.balance)
+    # the rest of a new attempt's row is known here: not read back while the wallet is locked
+    started = {
+        **_NEW_ATTEMPT,
+        **row,
+        "student_id": student,
+        "exam_code": code,
+        "status": "IN_PROGRESS",
+        "questions": drawn,
+        "level": exam.level,
+        "certificate_code": None,
+    }
+    return _view(started, with_token=True, balance=debit.balance)
 
 
 def _replay(conn: db.Connection, first: dict[str, Any], purpose: str) -> Attempt:

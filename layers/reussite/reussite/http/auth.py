@@ -61,8 +61,10 @@ def _role_from_groups(groups: Any) -> str | None:
     return roles[0] if roles else None
 
 
-# Dependencies that do no I/O are `async def`: FastAPI then runs them on the event loop instead
-# of handing each to a worker thread and back (a measurable share of a warm request).
+# Dependencies are `async def`: FastAPI then runs them on the event loop instead of handing each
+# to a worker thread and back (a measurable share of a warm request). Lambda gives a container
+# one event at a time, so the one that reads the database blocks nothing else
+# (reussite.http.app.OneEventAtATime).
 
 
 async def current_principal(request: Request) -> Principal:
@@ -72,7 +74,7 @@ async def current_principal(request: Request) -> Principal:
     return principal_from_claims(claims)
 
 
-def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
     return service.resolve_user(principal)
 
 
