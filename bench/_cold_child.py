@@ -1,6 +1,7 @@
 """One cold init, in a fresh process: import a handler module and answer one event.
 
-Prints the milliseconds it took. Run by cold_start.py; not a benchmark on its own.
+Prints the milliseconds it took, the process's peak resident memory (MB) and the CPU time it
+used (ms). Run by cold_start.py; not a benchmark on its own.
 """
 
 import time
@@ -9,6 +10,7 @@ t0 = time.perf_counter()
 
 import importlib.util  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 
 path, event_path = sys.argv[1], sys.argv[2]
@@ -34,4 +36,6 @@ result = module.handler(event, Context())
 elapsed = (time.perf_counter() - t0) * 1000
 status = result.get("statusCode", 200) if isinstance(result, dict) else 200
 assert status < 500, result
-print(f"{elapsed:.2f}")
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
+print(f"{elapsed:.2f} {usage.ru_maxrss / 1024:.1f} {cpu_ms:.1f}")  # ru_maxrss: KiB on Linux

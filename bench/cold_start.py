@@ -76,7 +76,8 @@ def runtime_python() -> Path:
     return python
 
 
-def cold_ms(module: Path, event: Path, env: dict[str, str]) -> float:
+def cold_ms(module: Path, event: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall ms, peak resident MB, CPU ms) of one fresh process's import and first event."""
     out = subprocess.run(
         [str(PYTHON), str(HERE / "_cold_child.py"), str(module), str(event)],
         env=env,
@@ -84,7 +85,8 @@ def cold_ms(module: Path, event: Path, env: dict[str, str]) -> float:
         text=True,
         check=True,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, rss, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(rss), float(cpu)
 
 
 def sample_user() -> object:
@@ -204,7 +206,7 @@ def measure(env: dict[str, str]) -> int:
         module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
         kind = "http" if fn.routes else "worker"
         targets[fn.name] = (kind, module, EVENTS / f"{fn.name}.json")
-    samples: dict[str, list[float]] = {
+    samples: dict[str, list[tuple[float, float, float]]] = {
         name: [] for name in [*targets, "hello_http", "hello_worker"]
     }
     for _ in range(ROUNDS):  # interleaved so drift hits every subject alike
@@ -214,10 +216,13 @@ def measure(env: dict[str, str]) -> int:
             this_round, attempt = round_event(name, event)
             samples[name].append(cold_ms(module, this_round, env))
             issued(attempt)
-    median = {name: statistics.median(values) for name, values in samples.items()}
+    median = {name: statistics.median(v[0] for v in values) for name, values in samples.items()}
+    peak = {name: max(v[1] for v in values) for name, values in samples.items()}
+    cpu = {name: statistics.median(v[2] for v in values) for name, values in samples.items()}
     print(f"cold init, median of {ROUNDS} fresh processes (import + first event)")
     print(
-        f"{'handler':24} {'kind':7} {'ms':>8} {'baseline ms':>12} {'ratio':>6}  target <= {TARGET}"
+        f"{'handler':24} {'kind':7} {'ms':>8} {'baseline ms':>12} {'ratio':>6} {'peak MB':>8} "
+        f"{'CPU ms':>7}  target <= {TARGET}"
     )
     worst = 0.0
     for name, (kind, _, _) in targets.items():
@@ -227,7 +232,15 @@ def measure(env: dict[str, str]) -> int:
         verdict = "ok" if ratio <= TARGET else "OVER"
         if name in NOT_REAL:
             verdict += f" (not its real path: {NOT_REAL[name]})"
-        print(f"{name:24} {kind:7} {median[name]:8.1f} {base:12.1f} {ratio:6.2f}  {verdict}")
+        print(
+            f"{name:24} {kind:7} {median[name]:8.1f} {base:12.1f} {ratio:6.2f} {peak[name]:8.1f} "
+            f"{cpu[name]:7.0f}  {verdict}"
+        )
+    for name in ("hello_http", "hello_worker"):
+        print(
+            f"{name:24} {'baseline':7} {median[name]:8.1f} {'':19} {peak[name]:8.1f} "
+            f"{cpu[name]:7.0f}"
+        )
     return 0 if worst <= TARGET else 1
 
 

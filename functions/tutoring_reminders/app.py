@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from reussite.handlers import job
 from reussite.observability import logger, metrics
 from reussite.settings import require
-from reussite.tutoring.service import send_reminders
+from reussite.tutoring.reminders import send_reminders
 
 REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing

@@ -16,7 +16,6 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from reussite import db, emails, outbox, webhooks
-from reussite.bilans.models import BilanAccepted
 from reussite.bilans.writers import PASSES, WriterFailed, writer
 from reussite.errors import (
     Conflict,
@@ -30,6 +29,7 @@ from reussite.observability import logger
 from reussite.settings import get_settings
 
 if TYPE_CHECKING:
+    from reussite.bilans.models import BilanAccepted
     from reussite.identity.models import User
 
 
@@ -96,6 +96,8 @@ def request(
             raise IdempotencyKeyReused()
     if row["status"] == "PENDING":
         _enqueue(row["id"])
+    from reussite.bilans.models import BilanAccepted  # pydantic: the sweeper never needs it
+
     return BilanAccepted(id=row["id"], status=row["status"])
 
 

@@ -20,7 +20,7 @@ from uuid import UUID
 from reussite import audit, db
 from reussite.errors import Conflict, DomainError, NotFound
 from reussite.identity.access import require_staff
-from reussite.identity.models import Role, User
+from reussite.identity.roles import Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
 from reussite.offers.models import (
@@ -36,6 +36,7 @@ from reussite.settings import get_settings
 
 if TYPE_CHECKING:
     from reussite.history import Page
+    from reussite.identity.models import User  # pydantic: not imported by the daily jobs
 
 
 class PlanNotFound(NotFound):

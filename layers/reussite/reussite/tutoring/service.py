@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from reussite import audit, db, emails, outbox
+from reussite import audit, db, outbox
 from reussite.errors import Conflict, DomainError, IdempotencyKeyReused, NotFound
 from reussite.history import Page, by_code, paged
 from reussite.idempotency import fingerprint, require_same
@@ -22,6 +22,13 @@ from reussite.identity.roles import STAFF_ROLES, Role
 from reussite.ledger import service as ledger
 from reussite.settings import get_settings
 from reussite.tutoring.models import AgendaSession, Coach, Service, TutoringBooking
+from reussite.tutoring.reminders import (
+    BOOKING,
+    BookingNotFound,
+    booking_row,
+    email_keys,
+    owe_emails,
+)
 
 if TYPE_CHECKING:
     from reussite.identity.models import User
@@ -35,11 +42,6 @@ class CoachNotFound(NotFound):
 class ServiceNotFound(NotFound):
     code = "SERVICE_NOT_FOUND"
     title = "No such tutoring service"
-
-
-class BookingNotFound(NotFound):
-    code = "BOOKING_NOT_FOUND"
-    title = "No such tutoring session"
 
 
 class SlotUnavailable(Conflict):
@@ -69,20 +71,6 @@ class InvalidSlot(DomainError):
 
 
 _BOOKERS = (Role.ELEVE, Role.PARENT, *STAFF_ROLES)
-_BOOKING = """
-    SELECT b.id, b.session_id, b.student_id, b.status, b.credits, b.booked_by,
-           b.cancelled_at, COALESCE(re.amount, 0) > 0 AS refunded,
-           COALESCE(re.amount, 0) AS refunded_credits, b.created_at,
-           s.coach_id, c.display_name AS coach_name, s.service_code, s.subject, s.starts_at,
-           s.ends_at, s.status AS session_status, s.room_url, st.display_name AS student_name,
-           svc.name AS service_name
-      FROM tutoring_bookings b
-      JOIN tutoring_sessions s ON s.id = b.session_id
-      JOIN coaches c ON c.user_id = s.coach_id
-      JOIN students st ON st.id = b.student_id
-      JOIN tutoring_services svc ON svc.code = s.service_code
-      LEFT JOIN ledger_entries re ON re.id = b.refund_entry_id
-"""
 
 
 # -- coaches and services ----------------------------------------------------------------------
@@ -231,9 +219,9 @@ def book(
             "UPDATE tutoring_bookings SET spend_entry_id = %s WHERE id = %s",
             (spent.entry_id, booking["id"]),
         )
-        found = _booking(conn, booking["id"])
-        _owe_emails(conn, found, "booked")
-    outbox.flush(keys=_email_keys(found["id"], "booked"))
+        found = booking_row(conn, booking["id"])
+        owe_emails(conn, found, "booked")
+    outbox.flush(keys=email_keys(found["id"], "booked"))
     return TutoringBooking.model_validate(found)
 
 
@@ -250,7 +238,7 @@ def _replayed_booking(
     if replay["student_id"] != student:
         raise IdempotencyKeyReused()
     require_same(replay["request_hash"], request)
-    return _booking(conn, replay["id"])
+    return booking_row(conn, replay["id"])
 
 
 def _within_availability(
@@ -309,13 +297,6 @@ def _session_for(
     return dict(created)
 
 
-def _booking(conn: db.Connection, booking_id: UUID) -> dict[str, Any]:
-    row = conn.execute(f"{_BOOKING} WHERE b.id = %s", (booking_id,)).fetchone()
-    if row is None:
-        raise BookingNotFound()
-    return dict(row)
-
-
 def my_sessions(
     user: User, cursor: str | None = None, limit: int = 20
 ) -> tuple[list[TutoringBooking], str | None]:
@@ -325,7 +306,7 @@ def my_sessions(
 
     rows, following = paged(
         "my-tutoring",
-        f"""SELECT * FROM ({_BOOKING}
+        f"""SELECT * FROM ({BOOKING}
                 WHERE b.student_id = %(me)s OR b.student_id IN (
                       SELECT student_id FROM parent_students WHERE parent_id = %(user)s)) t
              WHERE {{keyset}}
@@ -347,7 +328,7 @@ def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> Tutoring
     refunds. The coach's slot is freed when nobody is left booked on it."""
     with db.transaction() as conn:
         booking = conn.execute(
-            f"{_BOOKING} WHERE b.id = %s FOR UPDATE OF b", (booking_id,)
+            f"{BOOKING} WHERE b.id = %s FOR UPDATE OF b", (booking_id,)
         ).fetchone()
         if booking is None or not _may_cancel(conn, user, booking):
             raise BookingNotFound()
@@ -382,9 +363,9 @@ def cancel(user: User, booking_id: UUID, at: datetime | None = None) -> Tutoring
                        WHERE session_id = %s AND status <> 'CANCELLED')""",
             (booking["session_id"], booking["session_id"]),
         )
-        found = _booking(conn, booking_id)
-        _owe_emails(conn, found, "cancelled")
-    outbox.flush(keys=_email_keys(booking_id, "cancelled"))
+        found = booking_row(conn, booking_id)
+        owe_emails(conn, found, "cancelled")
+    outbox.flush(keys=email_keys(booking_id, "cancelled"))
     return TutoringBooking.model_validate(found)
 
 
@@ -468,69 +449,14 @@ def mark_no_show(staff: User, booking_id: UUID) -> TutoringBooking:
     """Staff record that the student did not come: no refund, audited."""
     require_staff(staff, "Staff mark no-shows")
     with db.transaction() as conn:
-        booking = _booking(conn, booking_id)
+        booking = booking_row(conn, booking_id)
         if booking["status"] not in ("BOOKED", "ATTENDED"):
             raise TooLate("Only a booked session can be a no-show")
         if booking["starts_at"] > datetime.now(UTC):
             raise TooLate("A no-show is recorded once the session has started")
         conn.execute("UPDATE tutoring_bookings SET status = 'NO_SHOW' WHERE id = %s", (booking_id,))
         audit.record(conn, staff.id, "tutoring.no_show", f"tutoring-booking:{booking_id}")
-        return TutoringBooking.model_validate(_booking(conn, booking_id))
+        return TutoringBooking.model_validate(booking_row(conn, booking_id))
 
 
 # -- reminders and emails ----------------------------------------------------------------------
-
-
-def send_reminders() -> int:
-    """Remind the family and the coach of each session starting within the reminder window.
-    Each booking is claimed once (its row updated with the email owed, in one transaction), so
-    a schedule firing twice, or two runs at once, remind once."""
-    hours = get_settings().reminder_hours
-    with db.transaction() as conn:
-        claimed = conn.execute(
-            """UPDATE tutoring_bookings b SET reminder_sent_at = now()
-                 FROM tutoring_sessions s
-                WHERE s.id = b.session_id AND b.status = 'BOOKED'
-                  AND b.reminder_sent_at IS NULL AND s.status = 'SCHEDULED'
-                  AND s.starts_at > now() AND s.starts_at <= now() + make_interval(hours => %s)
-            RETURNING b.id""",
-            (hours,),
-        ).fetchall()
-        keys = []
-        for row in claimed:
-            found = _booking(conn, row["id"])
-            _owe_emails(conn, found, "reminder")
-            keys += _email_keys(row["id"], "reminder")
-    if keys:
-        outbox.flush(keys=keys)
-    return len(claimed)
-
-
-def _email_keys(booking_id: UUID, event: str) -> list[str]:
-    return [f"tutoring-{event}:{booking_id}:{who}" for who in ("family", "coach")]
-
-
-def _owe_emails(conn: db.Connection, booking: dict[str, Any], event: str) -> None:
-    """The family (the student, their parents, who booked) and the coach are told, each in
-    their language; the session's time in the school's time zone."""
-    values = {
-        "service": booking["service_code"],
-        "service_name": booking["service_name"],
-        "subject": booking["subject"],
-        "coach": booking["coach_name"],
-        "student": booking["student_name"],
-        "starts_at": booking["starts_at"],
-        "minutes": int((booking["ends_at"] - booking["starts_at"]).total_seconds() // 60),
-        "room_url": booking["room_url"],
-        "refunded": bool(booking["refunded"]),
-        "credits": booking["refunded_credits"],
-    }
-    template = {
-        "booked": "session_booked",
-        "cancelled": "session_cancelled",
-        "reminder": "session_reminder",
-    }[event]
-    family_key, coach_key = _email_keys(booking["id"], event)
-    family = emails.family(conn, booking["student_id"], booking["booked_by"])
-    emails.owe(conn, family_key, family, template, values)
-    emails.owe(conn, coach_key, emails.person(conn, booking["coach_id"]), template, values)
