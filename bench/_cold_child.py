@@ -38,4 +38,9 @@ status = result.get("statusCode", 200) if isinstance(result, dict) else 200
 assert status < 500, result
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
-print(f"{elapsed:.2f} {usage.ru_maxrss / 1024:.1f} {cpu_ms:.1f}")  # ru_maxrss: KiB on Linux
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so every child would
+# report the (larger) benchmark parent's peak; VmHWM belongs to this process's own memory map.
+with open("/proc/self/status") as fh:
+    status = dict(line.split(":", 1) for line in fh.read().splitlines())
+peak_mb = int(status["VmHWM"].split()[0]) / 1024  # kB
+print(f"{elapsed:.2f} {peak_mb:.1f} {cpu_ms:.1f}")

@@ -164,3 +164,17 @@ def test_workers_connections_are_capped_at_the_figure_deploying_md_gives() -> No
     assert all(workers.values()), workers
     documented = (template.ROOT / "docs" / "deploying.md").read_text()
     assert f"**{sum(workers.values())} connections at most**" in documented
+
+
+def test_memory_sizes_follow_the_measured_rule_and_match_deploying_md() -> None:
+    """Where a person waits (HTTP) and where the work is CPU (the PDF worker) a function gets
+    1,024 MB; the other workers wait on PostgreSQL or a model and keep the Globals' 512 MB.
+    docs/deploying.md's table gives each function the size template.yaml deploys."""
+    documented = (template.ROOT / "docs" / "deploying.md").read_text()
+    default = T.body["Globals"]["Function"]["MemorySize"]
+    assert default == 512
+    for fn in FUNCTIONS:
+        memory = T.resources[fn.logical_id]["Properties"].get("MemorySize", default)
+        expected = 1024 if fn.routes or fn.name == "certificate_issue" else 512
+        assert memory == expected, fn.name
+        assert f"| `{fn.name}` | {memory} |" in documented, fn.name
