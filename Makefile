@@ -36,7 +36,7 @@ test: $(VENV)/.installed browser
 demo: $(VENV)/.installed
 	$(PY) -m reussite_local demo
 
-## load: a bounded load test over loopback against a local stack it starts (bench/load.py)
+## load: steady-state load over loopback on a local stack it starts, one and two HTTP processes (bench/load.py)
 load: $(VENV)/.installed
 	$(PY) bench/load.py
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from reussite_local import template
-from reussite_local.aws import LocalAws, free_port
+from reussite_local.aws import LocalAws
 from reussite_local.postgres import migrated_database
 from reussite_local.stack import function_environment
 
@@ -34,24 +31,12 @@ def database() -> Iterator[str]:
 @contextmanager
 def remote_moto() -> Iterator[LocalAws]:
     """moto in its own process, like a remote DynamoDB; resources from template.yaml."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    aws = LocalAws(port)
+    aws = LocalAws(own_process=True)
+    aws.start()
     try:
-        for _ in range(100):
-            try:
-                aws.client("sts").get_caller_identity()
-                break
-            except Exception:
-                time.sleep(0.1)
         os.environ.update(aws.environment())
         resources = aws.create_resources(template.load())
         os.environ.update(function_environment(template.load().functions(), resources))
         yield aws
     finally:
-        proc.terminate()
-        proc.wait()
+        aws.stop()

@@ -1,22 +1,31 @@
-"""A bounded load test over loopback against the local stack (`make run`'s, started here in a
-temporary directory, or the one at LOAD_URL's state dir with LOAD_STATE_DIR).
+"""A load test over loopback that measures the local stack's steady state.
 
-FAMILIES families at once (WORKERS threads): a parent creates a child's profile, buys a credit
-pack through Konnect (the fake gateway), the webhook arrives twice at the same time (Konnect
-retrying), then the parent starts and submits EXAMS exams for the child. Printed: requests/s,
-p50/p99 per kind of request and overall, beside the stack's floor (GET /v1/health) measured in
-the same run; then the checks a school cares about: every pack granted exactly once, every
-exam debited once, and the ledger's invariant check.
+The scenario, run by WORKERS threads in a loop: a parent creates a child's profile, buys a
+credit pack through Konnect (the fake gateway), the webhook arrives twice at the same time
+(Konnect retrying), the parent starts and submits EXAMS exams for the child and reads the
+child's credits. The stack (`make run`'s, started here in a temporary directory) is first
+warmed for WARMUP seconds; only requests that start and end inside the next DURATION seconds
+are counted. Printed per operation: count, p50, p99; overall requests/s beside the stack's floor
+(GET /v1/health from the same threads, same stack); the CPU the stack used in the window
+(its processes and PostgreSQL's) and the load generator's own, both on this machine's cores;
+then what a school checks: every pack granted once, every exam debited once, the ledger's
+invariants clean, no 5xx.
 
-Run: make load   (FAMILIES, EXAMS, WORKERS to change the size)
+The scenario runs once per entry of HTTP_WORKERS (default "1,2"): 1 is `make run`'s one
+process; 2 starts one HTTP worker process per core behind the same port (Lambda runs
+containers side by side; the gateway's one process shares one GIL between every function).
+
+Run: make load   (WORKERS, EXAMS, WARMUP, DURATION, HTTP_WORKERS to change it)
+Targets: requests/s >= 0.3x the floor, p99 < 1 s, zero 5xx, invariants clean.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
+import resource
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -29,29 +38,40 @@ import httpx
 from reussite_local.launcher import running_stack
 from reussite_local.tokens import make_token
 
-FAMILIES = int(os.environ.get("FAMILIES", "40"))
-EXAMS = int(os.environ.get("EXAMS", "3"))
 WORKERS = int(os.environ.get("WORKERS", "16"))
+EXAMS = int(os.environ.get("EXAMS", "3"))
+WARMUP = float(os.environ.get("WARMUP", "5"))
+DURATION = float(os.environ.get("DURATION", "20"))
+MODES = [int(n) for n in os.environ.get("HTTP_WORKERS", "1,2").split(",")]
 PACK_CREDITS = 20
+FLOOR_SECONDS = 3.0
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Load:
     def __init__(self, stack: dict[str, Any]) -> None:
         self.base = stack["base"]
         self.konnect = stack["state"]["konnect"]
-        self.http = httpx.Client(base_url=self.base, timeout=60)
-        self.timings: dict[str, list[float]] = defaultdict(list)
+        self.local = threading.local()
+        self.samples: list[tuple[str, float, float]] = []  # (kind, start, end), perf_counter
         self.errors: list[str] = []
+        self.families: list[dict[str, Any]] = []
+
+    @property
+    def http(self) -> httpx.Client:
+        if not hasattr(self.local, "client"):  # one connection per thread, as a browser has
+            self.local.client = httpx.Client(base_url=self.base, timeout=60)
+        return self.local.client  # type: ignore[no-any-return]
 
     def request(self, kind: str, method: str, path: str, **kw: Any) -> httpx.Response:
         t0 = time.perf_counter()
         response = self.http.request(method, path, **kw)
-        self.timings[kind].append((time.perf_counter() - t0) * 1000)
+        self.samples.append((kind, t0, time.perf_counter()))
         if response.status_code >= 500:
             self.errors.append(f"{kind}: {response.status_code} {response.text[:120]}")
         return response
 
-    def family(self, n: int) -> dict[str, Any]:
+    def family(self, n: int) -> None:
         sub = f"load-parent-{n}-{uuid.uuid4().hex[:6]}"
         auth = {"Authorization": f"Bearer {make_token(sub, 'PARENT', f'{sub}@load.test', sub)}"}
 
@@ -75,15 +95,12 @@ class Load:
         httpx.post(
             f"{self.konnect}/_fake/payments/{order['payment_ref']}/complete", json={"notify": False}
         )
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Konnect calls twice, at once
-            list(
-                pool.map(
-                    lambda _: self.request(
-                        "webhook", "GET", f"/v1/webhooks/konnect?payment_ref={order['payment_ref']}"
-                    ),
-                    range(2),
-                )
-            )
+        hook = f"/v1/webhooks/konnect?payment_ref={order['payment_ref']}"
+        twice = [threading.Thread(target=self.request, args=("webhook", "GET", hook)) for _ in "ab"]
+        for thread in twice:  # Konnect calls twice, at once
+            thread.start()
+        for thread in twice:
+            thread.join()
         for _ in range(EXAMS):
             attempt = self.request(
                 "exam start",
@@ -99,18 +116,31 @@ class Load:
                 headers=auth,
                 json={"attempt_token": attempt["attempt_token"], "answers": {}},
             )
-        return {"child": child, "auth": auth, "order": order["id"]}
+        self.request("read credits", "GET", "/v1/me/credits", headers=auth)
+        self.families.append({"child": child, "auth": auth})
 
-    def floor(self, seconds: float = 3.0) -> list[float]:
+    def run(self, stop_at: float) -> None:
+        """One parent after another on each thread until stop_at; the last one finishes."""
+
+        def loop(worker: int) -> None:
+            n = 0
+            while time.perf_counter() < stop_at:
+                self.family(worker * 100_000 + n)
+                n += 1
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(loop, range(WORKERS)))
+
+    def floor(self) -> list[tuple[float, float]]:
         """GET /v1/health as fast as WORKERS threads can: the stack's own ceiling."""
-        stop = time.monotonic() + seconds
+        stop = time.perf_counter() + FLOOR_SECONDS
 
-        def spin(_: int) -> list[float]:
+        def spin(_: int) -> list[tuple[float, float]]:
             client, out = httpx.Client(base_url=self.base, timeout=30), []
-            while time.monotonic() < stop:
+            while time.perf_counter() < stop:
                 t0 = time.perf_counter()
                 client.get("/v1/health")
-                out.append((time.perf_counter() - t0) * 1000)
+                out.append((t0, time.perf_counter()))
             return out
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -122,56 +152,148 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> int:
-    with (
-        tempfile.TemporaryDirectory(prefix="reussite-load-") as tmp,
-        running_stack(Path(tmp)) as stack,
-    ):
-        load = Load(stack)
-        floor = load.floor()
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            families = list(pool.map(load.family, range(FAMILIES)))
-        elapsed = time.perf_counter() - t0
-        everything = [t for values in load.timings.values() for t in values]
-        print(f"load: {FAMILIES} families, {EXAMS} exams each, {WORKERS} threads, loopback")
-        print(f"{'request':14} {'count':>6} {'p50 ms':>8} {'p99 ms':>8}")
-        for kind, values in load.timings.items():
-            print(f"{kind:14} {len(values):6} {pct(values, 0.5):8.1f} {pct(values, 0.99):8.1f}")
-        print(
-            f"{'all':14} {len(everything):6} {pct(everything, 0.5):8.1f} "
-            f"{pct(everything, 0.99):8.1f}   {len(everything) / elapsed:.0f} requests/s"
-        )
-        print(
-            f"{'floor: health':14} {len(floor):6} {pct(floor, 0.5):8.1f} {pct(floor, 0.99):8.1f}"
-            f"   {len(floor) / 3.0:.0f} requests/s (same stack, same threads)"
-        )
+def cpu_seconds(stack_pid: int, postmaster: int) -> dict[str, float]:
+    """User + system CPU so far of the stack's processes by part (from /proc): the gateway and
+    the functions (the stack's process and its HTTP workers), moto (its own process), and
+    PostgreSQL (the postmaster and its backends)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    moto: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # it ended
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        if b"moto.server" in cmdline:
+            moto.add(pid)
 
-        wrong = []
-        for f in families:
-            credits = load.http.get("/v1/me/credits", headers=f["auth"]).json()
-            (wallet,) = credits["wallets"]
-            if wallet["balance"] != PACK_CREDITS - EXAMS:
-                wrong.append((f["child"], wallet["balance"]))
-        invariants = load.http.post("/_local/invoke/ledger_invariants", timeout=120).json()
-        result = invariants["result"]
-        clean = not any(
-            result[k]
-            for k in ("wallet_mismatches", "lot_mismatches", "expiry_mismatches", "stranded_lots")
-        )
-        print(
-            f"server errors: {len(load.errors)}; balances off: {len(wrong)} "
-            f"(each pack granted once despite two webhooks, each exam debited once)"
-        )
-        print(
-            f"ledger invariant check: {'clean' if clean else result} "
-            f"({result['wallets_checked']} wallets, {result['lots_checked']} lots)"
-        )
-        print(
-            f"median of the health floor vs all requests: {statistics.median(floor):.1f} ms "
-            f"vs {statistics.median(everything):.1f} ms"
-        )
-        return 0 if clean and not wrong and not load.errors else 1
+    def tree(root: int) -> set[int]:
+        found, grew = {root}, True
+        while grew:
+            grew = False
+            for pid, ppid in parents.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    grew = True
+        return found
+
+    postgres = tree(postmaster)
+    aws = set().union(*(tree(pid) for pid in moto)) if moto else set()
+    functions = tree(stack_pid) - aws - postgres
+    return {
+        part: sum(times.get(pid, 0.0) for pid in pids)
+        for part, pids in (("functions", functions), ("moto", aws), ("postgres", postgres))
+    }
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(http_workers: int) -> bool:
+    with tempfile.TemporaryDirectory(prefix="reussite-load-") as tmp:
+        os.environ["HTTP_WORKERS"] = str(http_workers)
+        with running_stack(Path(tmp)) as stack:
+            postmaster = int((Path(tmp) / "pgdata" / "postmaster.pid").read_text().split()[0])
+            load = Load(stack)
+            marks: list[dict[str, float]] = []  # CPU by part: floor's start, end; window's
+
+            def mark() -> None:
+                marks.append(cpu_seconds(stack["proc"].pid, postmaster) | {"load": own_cpu()})
+
+            mark()
+            floor = load.floor()
+            mark()
+
+            start = time.perf_counter()
+            window = (start + WARMUP, start + WARMUP + DURATION)
+            timers = [threading.Timer(WARMUP, mark), threading.Timer(WARMUP + DURATION, mark)]
+            for timer in timers:
+                timer.start()
+            load.run(stop_at=window[1])
+            for timer in timers:
+                timer.join()
+            return report(load, floor, window, marks, http_workers)
+
+
+def report(
+    load: Load,
+    floor: list[tuple[float, float]],
+    window: tuple[float, float],
+    marks: list[dict[str, float]],
+    http_workers: int,
+) -> bool:
+    inside = [(k, s, e) for k, s, e in load.samples if s >= window[0] and e <= window[1]]
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for kind, s, e in inside:
+        by_kind[kind].append((e - s) * 1000)
+    everything = [(e - s) * 1000 for _, s, e in inside]
+    rate = len(inside) / DURATION
+    floor_ms = [(e - s) * 1000 for s, e in floor]
+    floor_rate = len(floor) / FLOOR_SECONDS
+    print(
+        f"\nload, {http_workers} HTTP worker process{'es' if http_workers > 1 else ''}: "
+        f"{WORKERS} threads, {EXAMS} exams a family, {WARMUP:.0f} s warm-up, "
+        f"{DURATION:.0f} s measured"
+    )
+    print(f"    {'request':14} {'count':>6} {'p50 ms':>8} {'p99 ms':>8}")
+    for kind, values in by_kind.items():
+        print(f"    {kind:14} {len(values):6} {pct(values, 0.5):8.1f} {pct(values, 0.99):8.1f}")
+    p99 = pct(everything, 0.99)
+    print(
+        f"    {'all':14} {len(everything):6} {pct(everything, 0.5):8.1f} {p99:8.1f}"
+        f"   {rate:.0f} requests/s"
+    )
+    print(
+        f"    {'floor: health':14} {len(floor):6} {pct(floor_ms, 0.5):8.1f} "
+        f"{pct(floor_ms, 0.99):8.1f}   {floor_rate:.0f} requests/s (same stack, same threads)"
+    )
+    cores = {part: (marks[3][part] - marks[2][part]) / DURATION for part in marks[0]}
+    health_ms = (marks[1]["functions"] - marks[0]["functions"]) / len(floor) * 1000
+    print(
+        f"    CPU in the window, cores of {os.cpu_count()}: gateway and functions "
+        f"{cores['functions']:.2f}, moto {cores['moto']:.2f}, PostgreSQL {cores['postgres']:.2f}, "
+        f"this load generator {cores['load']:.2f}"
+    )
+    print(
+        f"    gateway and functions' CPU per request: {cores['functions'] / rate * 1000:.1f} ms "
+        f"mixed, {health_ms:.2f} ms health ({cores['functions'] / rate * 1000 / health_ms:.1f}x)"
+    )
+    ratio = rate / floor_rate
+    wrong = []
+    client = httpx.Client(base_url=load.base, timeout=120)
+    for f in load.families:
+        (wallet,) = client.get("/v1/me/credits", headers=f["auth"]).json()["wallets"]
+        if wallet["balance"] != PACK_CREDITS - EXAMS:
+            wrong.append((f["child"], wallet["balance"]))
+    result = client.post("/_local/invoke/ledger_invariants").json()["result"]
+    clean = not any(
+        result[k]
+        for k in ("wallet_mismatches", "lot_mismatches", "expiry_mismatches", "stranded_lots")
+    )
+    ok = ratio >= 0.3 and p99 < 1000 and not load.errors and not wrong and clean
+    print(
+        f"    requests/s vs the floor {ratio:.2f} (target >= 0.3), p99 {p99:.0f} ms "
+        f"(target < 1,000); server errors {len(load.errors)}; balances off {len(wrong)} of "
+        f"{len(load.families)} families (each pack granted once despite two webhooks, each "
+        f"exam debited once); ledger invariants {'clean' if clean else result}: "
+        f"{'ok' if ok else 'OVER'}"
+    )
+    for error in load.errors[:5]:
+        print(f"    {error}")
+    return ok
+
+
+def main() -> int:
+    results = [measure(n) for n in MODES]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

@@ -349,15 +349,62 @@ def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> No
     proc = stack["proc"]
     pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"
     postgres_pid = int(pid_file.read_text().splitlines()[0])
+    (moto_pid,) = _children(proc.pid, b"moto.server")  # AWS in its own process, as in Lambda
 
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
 
     assert proc.returncode == 0
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _alive(postgres_pid):
+    while time.monotonic() < deadline and (_alive(postgres_pid) or _alive(moto_pid)):
         time.sleep(0.1)
     assert not _alive(postgres_pid)
+    assert not _alive(moto_pid)
+
+
+def test_http_workers_serve_one_port_from_a_process_per_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`HTTP_WORKERS=2 make run`: two gateway processes on one port, keep-alive requests
+    without Nagle's ~40 ms wait, and the webhook receiver's list shared by both."""
+    monkeypatch.setenv("HTTP_WORKERS", "2")
+    with postgres_home("stack-workers") as home, running_stack(home) as running:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = _children(running["proc"].pid, b"multiprocessing.spawn")
+            time.sleep(0.2)
+        assert len(workers) == 2
+        with httpx.Client(base_url=running["base"], timeout=30) as client:
+            timings = []
+            for _ in range(30):  # one connection, kept alive
+                t0 = time.perf_counter()
+                assert client.get("/v1/health").status_code == 200
+                timings.append(time.perf_counter() - t0)
+            assert sorted(timings)[15] < 0.03, timings  # Nagle + delayed ACK: >= 0.04 each
+            before = len(client.get("/_local/webhooks").json())
+            for n in range(6):  # on fresh connections, so both workers receive some
+                assert httpx.post(f"{running['base']}/_local/webhooks", json={"n": n}).is_success
+            received = client.get("/_local/webhooks").json()
+        assert [w["body"] for w in received[: len(received) - before]] == [
+            {"n": n} for n in reversed(range(6))
+        ]
+
+
+def _children(pid: int, marker: bytes) -> list[int]:
+    """The processes whose parent is `pid` and whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if ppid == pid and marker in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -43,10 +43,45 @@ def run(args: argparse.Namespace) -> None:
             print(f"  {sub:16} {token}")
         print(f"Child link code for demo-parent's child: {demo['child_link_code']}")
         print("Fire a function: make invoke FN=<name>   Stop: Ctrl-C\n", flush=True)
-        uvicorn.run(stack.gateway, host="127.0.0.1", port=port, log_level="warning")
+        workers = int(os.environ.get("HTTP_WORKERS", "1"))
+        if workers > 1:  # Lambda runs containers side by side: so do these processes
+            from reussite_local.gateway import WEBHOOK_LOG
+
+            log = Path(args.state_dir) / "webhooks.jsonl"
+            log.unlink(missing_ok=True)  # a previous run's
+            os.environ[WEBHOOK_LOG] = str(log)
+            print(f"HTTP:       {workers} worker processes on one port", flush=True)
+            serve_in_processes(workers, port)
+        else:
+            uvicorn.run(stack.gateway, host="127.0.0.1", port=port, log_level="warning")
     finally:
         stack.stop()
         print("reussite: stopped", flush=True)
+
+
+def serve_in_processes(workers: int, port: int) -> None:
+    """uvicorn's supervisor over `workers` processes sharing one listening socket. The socket is
+    bound here, not by uvicorn: uvicorn 0.54 leaves its `proto` at 0, so asyncio never turns
+    on TCP_NODELAY for the connections it accepts and every keep-alive request after the first
+    waits ~40 ms on the client's delayed ACK (Kludex/uvicorn#3149)."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "reussite_local.gateway:from_environment",
+        factory=True,
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def invoke(args: argparse.Namespace) -> None:

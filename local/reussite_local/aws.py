@@ -1,4 +1,6 @@
-"""AWS emulated by moto's threaded server, with the resources template.yaml declares."""
+"""AWS emulated by moto's server, with the resources template.yaml declares: on a thread of
+this process (tests) or in a process of its own (the local stack and benchmarks, where AWS
+must not share the functions' GIL, as it does not in Lambda)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import json
 import re
 import secrets
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,16 +87,50 @@ def rsa_signing_key() -> str:
 class LocalAws:
     """moto's server on 127.0.0.1 plus the template's tables, queues, buckets and topics."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, own_process: bool = False) -> None:
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = (
+            None
+            if own_process
+            else ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        )
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._server.start()
+        if self._server is not None:
+            self._server.start()
+            return
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while self._process.poll() is None and time.monotonic() < deadline:
+            try:
+                self.client("sts").get_caller_identity()
+                return
+            except Exception:  # not listening yet
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"moto's server did not start on port {self.port}")
+
+    @property
+    def pid(self) -> int | None:
+        """The server's own process, when it has one."""
+        return self._process.pid if self._process else None
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
+        elif self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
     def environment(self) -> dict[str, str]:
         return {

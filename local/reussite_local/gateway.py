@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from reussite_local import functions, mailbox, tokens
+from reussite_local import functions, mailbox, template, tokens
 from reussite_local.events import http_api_event
 from reussite_local.template import Function, HttpRoute
+
+WEBHOOK_LOG = "REUSSITE_LOCAL_WEBHOOK_LOG"  # set when several worker processes share the port
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,29 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+def from_environment() -> Gateway:
+    """The gateway of an HTTP worker process (`make run` with HTTP_WORKERS > 1): the stack's
+    process set up PostgreSQL, moto and every function's settings in the environment this
+    process inherited; the receiver's webhooks go to a file all the workers share."""
+    tmpl = template.load()
+    cors = tmpl.body.get("Globals", {}).get("HttpApi", {}).get("CorsConfiguration")
+    log = os.environ.get(WEBHOOK_LOG)
+    return Gateway(tmpl.functions(), cors, webhook_log=Path(log) if log else None)
+
+
 class Gateway:
-    def __init__(self, fns: list[Function], cors: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        fns: list[Function],
+        cors: dict[str, Any] | None = None,
+        webhook_log: Path | None = None,
+    ) -> None:
         self.cors = _cors_headers(cors or {})
         self.functions = {fn.name: fn for fn in fns}
         self.routes: list[Route] = []
         self._openapi: dict[str, Any] | None = None
-        self.webhooks: list[dict[str, Any]] = []  # what the local receiver got
+        self._received: list[dict[str, Any]] = []  # what the local receiver got
+        self._webhook_log = webhook_log
         for fn in fns:
             if fn.routes:
                 app = functions.load_module(fn).app
@@ -113,6 +133,15 @@ class Gateway:
             return await _text(send, status, text, media_type)
         await _problem(send, 404, "NOT_FOUND", "No route matches this path")
 
+    @property
+    def webhooks(self) -> list[dict[str, Any]]:
+        """What the local receiver got, oldest first."""
+        if self._webhook_log is None:
+            return self._received
+        if not self._webhook_log.exists():
+            return []
+        return [json.loads(line) for line in self._webhook_log.read_text().splitlines()]
+
     async def _webhooks(self, method: str, scope: Scope, receive: Any, send: Any) -> None:
         """The local stack's test receiver: what a school's endpoint would get (POST), and the
         list of what it got, newest first (GET)."""
@@ -125,12 +154,15 @@ class Gateway:
             if not message.get("more_body"):
                 break
         headers = {k.decode(): v.decode() for k, v in scope.get("headers", [])}
-        self.webhooks.append(
-            {
-                "headers": {k: v for k, v in headers.items() if k.startswith("webhook-")},
-                "body": json.loads(body or b"null"),
-            }
-        )
+        received = {
+            "headers": {k: v for k, v in headers.items() if k.startswith("webhook-")},
+            "body": json.loads(body or b"null"),
+        }
+        if self._webhook_log is None:
+            self._received.append(received)
+        else:  # one line, one O_APPEND write: workers' lines never interleave
+            with open(self._webhook_log, "a") as log:
+                log.write(json.dumps(received) + "\n")
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

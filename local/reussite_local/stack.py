@@ -111,7 +111,7 @@ class LocalStack:
         self.state_dir = state_dir
         self.template = tmpl or template.load()
         self.postgres = LocalPostgres(state_dir / "pgdata")
-        self.aws = LocalAws()
+        self.aws = LocalAws(own_process=True)  # AWS is not in a Lambda's process
         self.functions = self.template.functions()
         self.deliveries: list[QueueDelivery] = []
         self.konnect: FakeKonnect | None = None
