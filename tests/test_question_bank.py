@@ -21,6 +21,7 @@ from reussite.identity import service as identity
 from reussite.identity.models import Role
 from reussite.ledger import service as ledger
 from reussite.ledger.models import LotKind
+from reussite_local import functions
 from tests import helpers
 
 ODD = [None, "", " ", "²", "9" * 5000, [], {}, [1, [2]], {"a": 1}, True, 1e308, "\u0663", "<b>"]
@@ -780,6 +781,70 @@ def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: A
     assert by["bad"]["discrimination"] == -100.0 and by["bad"]["flagged"]
     levels = api("GET", "/v1/admin/exam-statistics/levels?course=language", staff)[1]
     assert any(row["level"] == "B1" and row["attempts"] >= 10 for row in levels)
+
+
+def test_statistics_count_each_graded_attempt_once_whoever_folds_it(
+    staff: Any, principal: Any
+) -> None:
+    """Four folders at once, a read and the attempt sweeper share the pending attempts: the
+    running sums hold each graded attempt exactly once, and read as a direct count would."""
+    from reussite.exams import statistics
+
+    pool, code = f"P{uuid.uuid4().hex[:8].upper()}", f"E{uuid.uuid4().hex[:8].upper()}"
+    api("PUT", f"/v1/admin/question-pools/{pool}", staff, {"title": "Comptes"})
+    for name in ("one", "two", "three"):
+        body = {"type": "truefalse", "prompt": f"{name} ?", "answer": True}
+        path = f"/v1/admin/question-pools/{pool}/questions/{name}"
+        api("PUT", path, staff, {"body": body})
+        api("POST", f"{path}/publish", staff)
+    api("PUT", f"/v1/admin/exams/{code}/draft", staff, _exam(pool, 3) | {"passing_score": 60})
+    api("POST", f"/v1/admin/exams/{code}/publish", staff)
+    right = 0
+    for i in range(12):  # student i answers the first i % 4 questions right
+        who = principal_with_credits(principal)
+        attempt = _start(who, code)[1]
+        answers = {x["id"]: n < i % 4 for n, x in enumerate(attempt["questions"])}
+        right += min(i % 4, 3)
+        helpers.call(
+            "exam_submit",
+            "POST",
+            f"/v1/attempts/{attempt['id']}/submit",
+            who,
+            {"attempt_token": attempt["attempt_token"], "answers": answers},
+        )
+    barrier = threading.Barrier(4)
+
+    def folder(_: int) -> int:
+        barrier.wait()
+        folded = 0
+        while done := statistics.fold(code, 1, limit=2):
+            folded += done
+        return folded
+
+    with ThreadPoolExecutor(max_workers=4) as pool_:
+        folded = sum(pool_.map(folder, range(4)))
+    swept = functions.invoke(helpers.FUNCTIONS["attempt_sweeper"], {})
+    assert swept["debit_gap"] == 0  # and nothing of this exam was left to fold
+    stats = api("GET", f"/v1/admin/exams/{code}/statistics", staff)[1]
+
+    assert folded == 12
+    assert stats["attempts"] == 12 and sum(s["asked"] for s in stats["questions"]) == 36
+    assert sum(s["facility"] * s["asked"] for s in stats["questions"]) == pytest.approx(100 * right)
+    counted = db.read_one(
+        "SELECT count(*) AS n FROM exam_attempts WHERE exam_code = %s AND counted_at IS NULL",
+        (code,),
+    )
+    assert counted == {"n": 0}
+    who = principal_with_credits(principal)  # graded after the last fold: a read catches up
+    attempt = _start(who, code)[1]
+    helpers.call(
+        "exam_submit",
+        "POST",
+        f"/v1/attempts/{attempt['id']}/submit",
+        who,
+        {"attempt_token": attempt["attempt_token"], "answers": {}},
+    )
+    assert api("GET", f"/v1/admin/exams/{code}/statistics", staff)[1]["attempts"] == 13
 
 
 # -- the seeded catalogue ----------------------------------------------------------------------
