@@ -736,16 +736,33 @@ def test_a_file_with_problems_imports_nothing_and_names_each_one(staff: Any) -> 
         assert status == 422 and problem["code"] in ("IMPORT_FAILED", "VALIDATION_FAILED")
 
 
-def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: Any) -> None:
+def _true_false_exam(staff: Any, title: str, names: tuple[str, ...]) -> str:
+    """A published exam drawing every one of `names`, each a true/false question answered True."""
     pool, code = f"P{uuid.uuid4().hex[:8].upper()}", f"E{uuid.uuid4().hex[:8].upper()}"
-    api("PUT", f"/v1/admin/question-pools/{pool}", staff, {"title": "Statistiques"})
-    for name in ("anchor", "other", "bad", "easy", "good"):
+    api("PUT", f"/v1/admin/question-pools/{pool}", staff, {"title": title})
+    for name in names:
         body = {"type": "truefalse", "prompt": f"{name} ?", "answer": True}
         path = f"/v1/admin/question-pools/{pool}/questions/{name}"
         api("PUT", path, staff, {"body": body})
         api("POST", f"{path}/publish", staff)
-    api("PUT", f"/v1/admin/exams/{code}/draft", staff, _exam(pool, 5) | {"passing_score": 60})
+    exam = _exam(pool, len(names)) | {"passing_score": 60}
+    api("PUT", f"/v1/admin/exams/{code}/draft", staff, exam)
     api("POST", f"/v1/admin/exams/{code}/publish", staff)
+    return code
+
+
+def _submit(who: Any, attempt: dict[str, Any], answers: dict[str, Any]) -> None:
+    helpers.call(
+        "exam_submit",
+        "POST",
+        f"/v1/attempts/{attempt['id']}/submit",
+        who,
+        {"attempt_token": attempt["attempt_token"], "answers": answers},
+    )
+
+
+def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: Any) -> None:
+    code = _true_false_exam(staff, "Statistiques", ("anchor", "other", "bad", "easy", "good"))
     # Ten students: the five strong ones get "anchor", "other" and "good" right, the five weak
     # ones get "bad" right; everyone gets "easy" right.
     for i in range(10):
@@ -762,13 +779,7 @@ def test_item_statistics_on_a_cohort_with_known_answers(staff: Any, principal: A
             }[x["prompt"].split()[0]]
             for x in attempt["questions"]
         }
-        helpers.call(
-            "exam_submit",
-            "POST",
-            f"/v1/attempts/{attempt['id']}/submit",
-            who,
-            {"attempt_token": attempt["attempt_token"], "answers": answers},
-        )
+        _submit(who, attempt, answers)
 
     status, stats = api("GET", f"/v1/admin/exams/{code}/statistics", staff)
 
@@ -790,28 +801,14 @@ def test_statistics_count_each_graded_attempt_once_whoever_folds_it(
     running sums hold each graded attempt exactly once, and read as a direct count would."""
     from reussite.exams import statistics
 
-    pool, code = f"P{uuid.uuid4().hex[:8].upper()}", f"E{uuid.uuid4().hex[:8].upper()}"
-    api("PUT", f"/v1/admin/question-pools/{pool}", staff, {"title": "Comptes"})
-    for name in ("one", "two", "three"):
-        body = {"type": "truefalse", "prompt": f"{name} ?", "answer": True}
-        path = f"/v1/admin/question-pools/{pool}/questions/{name}"
-        api("PUT", path, staff, {"body": body})
-        api("POST", f"{path}/publish", staff)
-    api("PUT", f"/v1/admin/exams/{code}/draft", staff, _exam(pool, 3) | {"passing_score": 60})
-    api("POST", f"/v1/admin/exams/{code}/publish", staff)
+    code = _true_false_exam(staff, "Comptes", ("one", "two", "three"))
     right = 0
     for i in range(12):  # student i answers the first i % 4 questions right
         who = principal_with_credits(principal)
         attempt = _start(who, code)[1]
         answers = {x["id"]: n < i % 4 for n, x in enumerate(attempt["questions"])}
         right += min(i % 4, 3)
-        helpers.call(
-            "exam_submit",
-            "POST",
-            f"/v1/attempts/{attempt['id']}/submit",
-            who,
-            {"attempt_token": attempt["attempt_token"], "answers": answers},
-        )
+        _submit(who, attempt, answers)
     barrier = threading.Barrier(4)
 
     def folder(_: int) -> int:
@@ -836,14 +833,7 @@ def test_statistics_count_each_graded_attempt_once_whoever_folds_it(
     )
     assert counted == {"n": 0}
     who = principal_with_credits(principal)  # graded after the last fold: a read catches up
-    attempt = _start(who, code)[1]
-    helpers.call(
-        "exam_submit",
-        "POST",
-        f"/v1/attempts/{attempt['id']}/submit",
-        who,
-        {"attempt_token": attempt["attempt_token"], "answers": {}},
-    )
+    _submit(who, _start(who, code)[1], {})
     assert api("GET", f"/v1/admin/exams/{code}/statistics", staff)[1]["attempts"] == 13
 
 
