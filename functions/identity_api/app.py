@@ -112,7 +112,11 @@ def join_family(body: JoinRequest, user: CurrentUser) -> families.Joined:
 @app.get("/v1/admin/people")
 def search_people(
     user: CurrentUser,
-    q: str = Query(min_length=2, max_length=100, description="A name, an email, or an id"),
+    q: str = Query(
+        min_length=2,
+        max_length=100,
+        description="Words beginning a name, the beginning of an email, or an id",
+    ),
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> history.Page[backoffice.Person]:
