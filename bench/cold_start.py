@@ -41,7 +41,7 @@ ROOT = HERE.parent
 RUNTIME = ROOT / ".local" / "bench-runtime"
 LAYER = ROOT / "layers" / "reussite"
 PDF_LAYER = ROOT / "layers" / "pdf"
-NOT_REAL = {"bilan_worker": "its sample message names no report"}
+NOT_REAL: dict[str, str] = {}
 ROUNDS = int(os.environ.get("ROUNDS", "9"))
 TARGET = 1.25
 PYTHON = Path(sys.executable)
@@ -124,7 +124,7 @@ def passed_attempt() -> dict[str, object]:
 
 def round_event(name: str, sample: Path) -> tuple[Path, str | None]:
     """This round's event for `name` (a file), and the attempt whose certificate it issues."""
-    if name not in ("exam_start", "certificate_issue"):
+    if name not in ("exam_start", "certificate_issue", "bilan_worker"):
         return sample, None
     event = json.loads(sample.read_text())
     attempt = None
@@ -135,6 +135,9 @@ def round_event(name: str, sample: Path) -> tuple[Path, str | None]:
                                     WHERE u.sub = 'sample-eleve')"""
         )
         event["headers"]["idempotency-key"] = str(uuid.uuid4())
+    elif name == "bilan_worker":
+        attempt = pending_report()
+        event["Records"][0]["body"] = json.dumps({"bilan_id": attempt})
     else:
         body = passed_attempt()
         attempt = str(body["attempt_id"])
@@ -145,8 +148,28 @@ def round_event(name: str, sample: Path) -> tuple[Path, str | None]:
     return Path(path), attempt
 
 
+def pending_report() -> str:
+    """A PENDING orientation report of the sample student, as bilans.request stores it before
+    queueing it (eligibility was checked there)."""
+    from reussite_local.demo import QUESTIONNAIRE
+
+    user = sample_user()
+    row = db.read_one(
+        """INSERT INTO bilans (student_id, owner_id, idempotency_key, questionnaire, status)
+           VALUES (%s, %s, %s, %s, 'PENDING') RETURNING id""",
+        (user.student_id, user.id, str(uuid.uuid4()), json.dumps(QUESTIONNAIRE)),  # type: ignore[attr-defined]
+    )
+    db.connection().commit()
+    assert row is not None
+    return str(row["id"])
+
+
 def issued(attempt: str | None) -> None:
     if attempt is None:
+        return
+    report = db.read_one("SELECT status, passes_done FROM bilans WHERE id::text = %s", (attempt,))
+    if report is not None:
+        assert (report["status"], report["passes_done"]) == ("COMPLETED", 3), report
         return
     row = db.read_one(
         "SELECT pdf_stored_at, credential FROM certificates WHERE attempt_id = %s", (attempt,)
