@@ -36,6 +36,30 @@ def test_staff_find_a_person_by_name_email_or_student_id(database_url: str, prin
     assert _get("identity_api", "/v1/admin/people", who, "q=trabelsi")[0] == 403
 
 
+def test_a_people_search_pages_newest_first_whether_it_matches_few_or_many(
+    database_url: str, principal: Any, monkeypatch: Any
+) -> None:
+    from reussite import backoffice
+
+    staff = principal(Role.ASSISTANTE)
+    tag = uuid.uuid4().hex[:6]
+    parent = identity.resolve_user(principal(Role.PARENT, f"Parent {tag}"))
+    made = [identity.resolve_user(principal(Role.ELEVE, f"Inès {tag} {n}")).id for n in range(3)]
+    child = identity.create_child(parent, f"Enfant {tag}").student_id  # a profile, no login
+    newest_first = [str(child), *(str(i) for i in reversed(made))]
+    for fetched in (backoffice.PEOPLE_FETCHED, 0):  # read by id; walked newest first
+        monkeypatch.setattr(backoffice, "PEOPLE_FETCHED", fetched)
+        seen, cursor = [], ""
+        while True:
+            query = f"q={tag}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            status, page = _get("identity_api", "/v1/admin/people", staff, query)
+            assert status == 200, page
+            seen += [p["id"] for p in page["items"] if p["name"] != f"Parent {tag}"]
+            if not (cursor := page["next"]):
+                break
+        assert seen == newest_first, fetched
+
+
 def test_staff_find_an_order_by_its_bank_reference_and_see_the_transfer_queue(
     database_url: str, principal: Any
 ) -> None:
