@@ -7,7 +7,7 @@ SAM    := $(TOOLS)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-3
 
-.PHONY: run test browser invoke demo load signing-key lint lint-template lint-openapi build layer-size bench bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria tools clean
+.PHONY: run test browser invoke demo load signing-key lint lint-template lint-openapi build layer-size bench bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria bench-scale tools clean
 
 $(VENV)/.installed: pyproject.toml layers/reussite/requirements.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "reussite needs Python 3.11+"'
@@ -113,7 +113,11 @@ bench-subscriptions: $(VENV)/.installed
 bench-aria: $(VENV)/.installed
 	$(PY) bench/aria.py
 
-bench: bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria
+## bench-scale: every request path's SQL and every periodic job on 1,000,000 students (a 9 GB build, ~13 min)
+bench-scale: $(VENV)/.installed
+	$(PY) bench/scale.py
+
+bench: bench-cold-start bench-ledger bench-ledger-checks bench-statements bench-exam-start bench-certificate-pdf bench-subscriptions bench-aria bench-scale
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local .aws-sam

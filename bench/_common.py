@@ -19,11 +19,12 @@ SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "work_mem": "
 
 
 @contextmanager
-def database() -> Iterator[str]:
-    """A fresh embedded PostgreSQL (or DATABASE_URL's), tuned and migrated."""
+def database(datadir: Path | None = None) -> Iterator[str]:
+    """A fresh embedded PostgreSQL (or DATABASE_URL's, or the one kept in `datadir`), tuned
+    and migrated."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="reussite-xdg-"))
-    datadir = Path(tempfile.mkdtemp(prefix="reussite-bench-")) / "pgdata"
+    datadir = datadir or Path(tempfile.mkdtemp(prefix="reussite-bench-")) / "pgdata"
     with migrated_database(datadir, SERVER_SETTINGS) as url:
         yield url
 

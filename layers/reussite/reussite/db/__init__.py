@@ -108,14 +108,16 @@ _unit: ContextVar[_Lease | None] = ContextVar("reussite_db_unit", default=None)
 class Statements:
     """How many statements ran while counting (the tests' query budgets, the benchmarks), and
     which, when asked to keep them (their plans are checked); `held`, how long each explicit
-    transaction stayed open, in seconds (the locks it took were held that long)."""
+    transaction stayed open, in seconds (the locks it took were held that long); `seconds`, the
+    time spent in the statements' calls (round trips included: a request path's SQL time)."""
 
-    __slots__ = ("count", "held", "kept")
+    __slots__ = ("count", "held", "kept", "seconds")
 
     def __init__(self, keep: bool) -> None:
         self.count = 0
         self.kept: list[tuple[Any, Any]] | None = [] if keep else None
         self.held: list[float] = []
+        self.seconds = 0.0
 
     def add(self, query: Any, params: Any) -> None:
         self.count += 1
@@ -132,15 +134,25 @@ class _Cursor(psycopg.Cursor[dict[str, Any]]):
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         counter = _counting.get()
-        if counter is not None:
-            counter.add(query, params)
-        return super().execute(query, params, **kwargs)
+        if counter is None:
+            return super().execute(query, params, **kwargs)
+        counter.add(query, params)
+        started = time.perf_counter()
+        try:
+            return super().execute(query, params, **kwargs)
+        finally:
+            counter.seconds += time.perf_counter() - started
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:
         counter = _counting.get()
-        if counter is not None:
-            counter.add(query, None)
-        super().executemany(query, params_seq, **kwargs)
+        if counter is None:
+            return super().executemany(query, params_seq, **kwargs)
+        counter.add(query, None)
+        started = time.perf_counter()
+        try:
+            super().executemany(query, params_seq, **kwargs)
+        finally:
+            counter.seconds += time.perf_counter() - started
 
 
 @contextmanager
