@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, cast
-
-from aws_lambda_powertools.utilities.batch import (
-    BasePartialBatchProcessor,
-    process_partial_response,
-)
+from typing import TYPE_CHECKING, Any, cast
 
 from reussite import db
 from reussite.observability import logger, metrics
+
+if TYPE_CHECKING:  # the batch utility costs a scheduled job ~50 ms of import it never uses
+    from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -36,6 +34,7 @@ def queue_batch(
     record_handler: Callable[[Any], Any], processor: BasePartialBatchProcessor
 ) -> Handler:
     """A queue consumer with partial batch failures: each record is one unit of work."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
     @functools.wraps(record_handler)
     def one_record(record: Any) -> Any:
