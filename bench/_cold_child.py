@@ -32,7 +32,11 @@ class Context:
         return 10_000
 
 
+from reussite import aws  # noqa: E402  (the layer's one client per service)
+
+at_init = set(aws._clients)
 result = module.handler(event, Context())
+in_handler = sorted(set(aws._clients) - at_init)  # built on the first event: not in a snapshot
 elapsed = (time.perf_counter() - t0) * 1000
 status = result.get("statusCode", 200) if isinstance(result, dict) else 200
 assert status < 500, result
@@ -43,4 +47,4 @@ cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
 with open("/proc/self/status") as fh:
     status = dict(line.split(":", 1) for line in fh.read().splitlines())
 peak_mb = int(status["VmHWM"].split()[0]) / 1024  # kB
-print(f"{elapsed:.2f} {peak_mb:.1f} {cpu_ms:.1f}")
+print(f"{elapsed:.2f} {peak_mb:.1f} {cpu_ms:.1f} {','.join(in_handler) or '-'}")
