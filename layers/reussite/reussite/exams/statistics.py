@@ -11,7 +11,9 @@ They are kept as running sums (`exam_version_stats`, `exam_question_stats`: Pear
 only n, the sums of x, r, x², r² and xr), so a read costs the exam's questions, not its
 attempts. Each graded attempt is folded in exactly once (`counted_at`, set in the transaction
 that adds it); the attempt sweeper folds what was graded since its last run, and a read first
-folds what is still pending for what it shows, so figures are never behind.
+folds up to READ_FOLDS batches still pending for what it shows, so figures lag only while a
+backlog larger than that waits (a deploy's backfill of the history, which the sweeper works
+through 30 s a run).
 """
 
 from __future__ import annotations
