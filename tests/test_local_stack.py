@@ -382,13 +382,12 @@ def test_http_workers_serve_one_port_from_a_process_per_core(
                 assert client.get("/v1/health").status_code == 200
                 timings.append(time.perf_counter() - t0)
             assert sorted(timings)[15] < 0.03, timings  # Nagle + delayed ACK: >= 0.04 each
-            before = len(client.get("/_local/webhooks").json())
             for n in range(6):  # on fresh connections, so both workers receive some
                 assert httpx.post(f"{running['base']}/_local/webhooks", json={"n": n}).is_success
             received = client.get("/_local/webhooks").json()
-        assert [w["body"] for w in received[: len(received) - before]] == [
-            {"n": n} for n in reversed(range(6))
-        ]
+        # the stack's own signed events (the demo family's payment) arrive when they arrive
+        ours = [w["body"] for w in received if isinstance(w["body"], dict) and "n" in w["body"]]
+        assert ours == [{"n": n} for n in reversed(range(6))]
 
 
 def _children(pid: int, marker: bytes) -> list[int]:
