@@ -194,3 +194,65 @@ def revoked_per_status_list(credential_jws: str) -> bool:
     assert len(raw) * 8 >= 131072  # the spec's minimum size, for herd privacy
     bit = int(entry["statusListIndex"])
     return bool(raw[bit // 8] & (0x80 >> (bit % 8)))
+
+
+def confirm_transfer(staff: Any, order: Any) -> Any:
+    """Staff confirm the bank transfer paying `order` (an Order), as the back office does."""
+    import uuid
+
+    from reussite.payments import wise
+
+    return wise.confirm_transfer(
+        staff, order.id, f"tr-{uuid.uuid4()}", order.amount_minor, order.currency
+    )
+
+
+def session_took_place(session_id: Any, days_ago: int = 1) -> None:
+    """Time passes: the exam session happened `days_ago` days ago (results can be recorded)."""
+    from reussite import db
+
+    with db.transaction() as conn:
+        conn.execute(
+            """UPDATE exam_sessions SET starts_at = now() - make_interval(days => %s),
+                      registration_deadline = now() - make_interval(days => %s + 1)
+                WHERE id = %s""",
+            (days_ago, days_ago, session_id),
+        )
+
+
+def accept_credits(prices: dict[str, dict[str, int]]) -> Iterator[None]:
+    """Staff accept credits for these exam services (qualification -> service -> credits) for
+    the duration of a test module; afterwards the services are money-only again."""
+    import uuid
+
+    from reussite.exam_sessions import services
+    from reussite.identity import service as identity
+    from reussite.identity.models import Role
+
+    staff = identity.resolve_user(
+        Principal(
+            sub=f"assistante-{uuid.uuid4()}",
+            email="s@example.test",
+            name="Staff",
+            role=Role.ASSISTANTE,
+        )
+    )
+    from reussite import db
+
+    def set_all(credits_of: Any) -> None:
+        for code, by_service in prices.items():
+            for service, credits in by_service.items():
+                cost = services.price(db.connection(), code, service)
+                services.set_service(
+                    staff,
+                    code,
+                    service,
+                    cost.price_minor,
+                    cost.currency,
+                    credits_of(credits),
+                    "MONEY",
+                )
+
+    set_all(lambda credits: credits)
+    yield
+    set_all(lambda credits: None)

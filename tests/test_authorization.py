@@ -35,6 +35,7 @@ from reussite.tutoring import service as tutoring
 from reussite_local import template
 from reussite_local.gateway import Gateway
 from reussite_local.tokens import make_token
+from tests import helpers
 
 ALLOW = "ALLOW"
 MATRIX_EXAM = {
@@ -123,12 +124,14 @@ class World:
             False,
             None,
         ).id
-        self.registration = registrations.register(
-            student, self.session, None, str(uuid.uuid4())
-        ).id
+        seat = registrations.register(student, self.session, None, str(uuid.uuid4()), "WISE")
+        assert seat.order is not None
+        helpers.confirm_transfer(staff, seat.order)
+        self.registration = seat.id
+        helpers.session_took_place(self.session)
         results.enter_results(staff, self.registration, {"COMBINED": 58}, absent=False)
         self.enquiry = enquiries.request_enquiry(
-            student, self.registration, ["COMBINED"], str(uuid.uuid4())
+            student, self.registration, "THEORY", "Ma note semble basse", str(uuid.uuid4()), "WISE"
         ).id
         self.offering = scheduling.create_offering(staff, "WINE-L1", "Cohorte").id
         day = (datetime.now(UTC) + timedelta(days=30)).date()

@@ -30,6 +30,29 @@ def api(
     return helpers.call("exam_sessions_api", method, path, who, body, key)
 
 
+# The credit prices of these tests (the school accepts credits for every service here); money
+# payments of exam services are tested in test_exam_services.
+CREDIT_PRICES = {
+    "WINE-L1": {"STANDALONE": 2, "MAKEUP": 1, "RESIT": 1, "REMOTE": 1, "ENQUIRY_THEORY": 1},
+    "WINE-L2": {"STANDALONE": 3, "MAKEUP": 2, "RESIT": 2, "REMOTE": 2, "ENQUIRY_THEORY": 2},
+    "WINE-L3": {
+        "STANDALONE": 5,
+        "MAKEUP": 3,
+        "RESIT": 3,
+        "REMOTE": 2,
+        "ENQUIRY_THEORY": 2,
+        "ENQUIRY_TASTING": 2,
+        "ENQUIRY_BOTH": 3,
+    },
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def credits_accepted(database_url: str) -> Any:
+    """Staff accept credits for every exam service (at CREDIT_PRICES), then take it back."""
+    yield from helpers.accept_credits(CREDIT_PRICES)
+
+
 @pytest.fixture
 def staff(database_url: str, principal: Any) -> Principal:
     p: Principal = principal(Role.ASSISTANTE, "Sonia Examens")
@@ -108,13 +131,24 @@ def enrol(staff: Principal, course_id: str, student_id: Any) -> Any:
     return enrolled
 
 
+PAY = {"pay_with": "CREDITS"}
+
+
 def register(who: Principal, session_id: str, student_id: Any = None) -> tuple[int, Any]:
-    body = {"student_id": str(student_id)} if student_id else None
+    body = PAY | ({"student_id": str(student_id)} if student_id else {})
     return api("POST", f"/v1/exam-sessions/{session_id}/registrations", who, body)
 
 
 def results(staff: Principal, registration_id: str, **body: Any) -> tuple[int, Any]:
+    """Staff enter a sitting's results once its session has taken place."""
+    reg = db.read_one("SELECT session_id FROM exam_registrations WHERE id = %s", (registration_id,))
+    if reg is not None:
+        helpers.session_took_place(reg["session_id"])
     return api("POST", f"/v1/admin/registrations/{registration_id}/results", staff, body)
+
+
+def asking(kind: str) -> dict[str, str]:
+    return {"type": kind, "reason": "La note ne reflète pas ma copie", "pay_with": "CREDITS"}
 
 
 def balance(student_id: uuid.UUID) -> int:
@@ -150,7 +184,10 @@ def test_qualifications_are_data(staff: Principal) -> None:
     assert l3["carry_forward"] and l3["resit_grade_cap"] == "PASS" and l3["enquiry_weeks"] == 12
     assert by_code["WINE-L1"]["exam_day"] == "SAME_DAY" and by_code["WINE-L2"]["enquiry_weeks"] == 6
     assert (l3["merit_mark"], l3["distinction_mark"], l3["remote_window_days"]) == (65, 80, 365)
-    assert all(isinstance(l3[f], int) for f in ("fee_makeup", "fee_resit", "fee_remote"))
+    l1 = by_code["WINE-L1"]
+    assert [(c["pass_mark"], c["duration_minutes"]) for c in l1["components"]] == [(55, 45)]
+    assert [c["duration_minutes"] for c in l3["components"]] == [120, 90]
+    assert by_code["WINE-L2"]["components"][0]["duration_minutes"] == 60
 
 
 @pytest.mark.parametrize(
@@ -281,14 +318,14 @@ def test_a_missed_bundled_exam_goes_to_the_next_makeup_session_with_a_seat(
     assert results(staff, regs["present"]["id"], scores={"COMBINED": 60})[0] == 200
     sooner = session(staff, "MAKEUP", "WINE-L2", days=10, capacity=1)
     later = session(staff, "MAKEUP", "WINE-L2", days=30, capacity=5)
-    assert api("POST", "/v1/qualifications/WINE-L2/makeup", other)[0] == 201  # takes the seat
+    assert api("POST", "/v1/qualifications/WINE-L2/makeup", other, PAY)[0] == 201  # takes the seat
 
-    status, makeup = api("POST", "/v1/qualifications/WINE-L2/makeup", absent)
+    status, makeup = api("POST", "/v1/qualifications/WINE-L2/makeup", absent, PAY)
 
     assert status == 201 and makeup["session_id"] == later["id"] != sooner["id"]
     assert makeup["components"] == ["COMBINED"] and makeup["fee_credits"] == 2
     assert balance(absent_id) == 20 - 2
-    refused = api("POST", "/v1/qualifications/WINE-L2/makeup", present)
+    refused = api("POST", "/v1/qualifications/WINE-L2/makeup", present, PAY)
     assert refused[1]["code"] == "REGISTRATION_NOT_ALLOWED"  # sat it: no makeup
 
 
@@ -382,6 +419,9 @@ def test_results_are_entered_once_per_sitting_and_audited(staff: Principal, stud
     who, _ = student()
     sitting = session(staff, "STANDALONE", "WINE-L3")
     reg = register(who, sitting["id"])[1]
+    sitting_two = register(student()[0], sitting["id"])[1]
+    early = api("POST", f"/v1/admin/registrations/{reg['id']}/results", staff, {"absent": True})
+    assert (early[0], early[1]["code"]) == (409, "SESSION_NOT_HELD")  # the exam is in 20 days
 
     bad = results(staff, reg["id"], scores={"THEORY": 60})
     good = results(staff, reg["id"], scores={"THEORY": 60, "TASTING": 61})
@@ -391,7 +431,6 @@ def test_results_are_entered_once_per_sitting_and_audited(staff: Principal, stud
     assert good[0] == 200 and good[1]["outcome"]["grade"] == "PASS"
     assert again[1]["code"] == "RESULTS_ALREADY_ENTERED"
     key = str(uuid.uuid4())
-    sitting_two = register(student()[0], sitting["id"])[1]
     path = f"/v1/admin/registrations/{sitting_two['id']}/results"
     body = {"scores": {"THEORY": 70, "TASTING": 70}}
     first = api("POST", path, staff, body, key)
@@ -422,10 +461,9 @@ def test_an_upheld_enquiry_refunds_regrades_revokes_and_reissues(
     old_code = api("GET", "/v1/me/exams", who, key=None)[1]["items"][0]["certificate"]
     before = balance(student_id)
 
-    status, enquiry = api(
-        "POST", f"/v1/registrations/{reg['id']}/enquiries", who, {"components": ["COMBINED"]}
-    )
+    status, enquiry = api("POST", f"/v1/registrations/{reg['id']}/enquiries", who, asking("THEORY"))
     assert status == 201 and enquiry["status"] == "SUBMITTED" and balance(student_id) == before - 2
+    assert enquiry["reason"] == "La note ne reflète pas ma copie" and enquiry["outcome"] is None
     early = api(
         "POST",
         f"/v1/admin/enquiries/{enquiry['id']}/decision",
@@ -442,9 +480,11 @@ def test_an_upheld_enquiry_refunds_regrades_revokes_and_reissues(
         {"decision": "UPHELD", "scores": {"COMBINED": 88}, "note": "Question 12 mis-keyed"},
     )
 
-    assert status == 200 and decided["status"] == "UPHELD"
-    assert decided["outcome"]["grade"] == "DISTINCTION"
-    assert decided["outcome"]["enquiry_id"] == enquiry["id"]  # the regrade names its enquiry
+    assert status == 200 and (decided["status"], decided["outcome"]) == ("COMPLETED", "UPHELD")
+    assert decided["regrade"]["grade"] == "DISTINCTION"
+    assert decided["regrade"]["enquiry_id"] == enquiry["id"]  # the regrade names its enquiry
+    assert decided["score_changes"] == {"COMBINED": 28} and decided["result_changed"]
+    assert decided["fee_refunded"] and decided["type"] == "THEORY"
     assert balance(student_id) == before  # the fee came back
     _, old = helpers.call("certificates_api", "GET", f"/v1/certificates/{old_code}")
     assert old["status"] == "revoked"
@@ -473,8 +513,8 @@ def test_rejected_enquiries_keep_the_fee_and_windows_close(staff: Principal, stu
     before = balance(student_id)
     path = f"/v1/registrations/{reg['id']}/enquiries"
 
-    _, enquiry = api("POST", path, who, {"components": ["THEORY", "TASTING"]})
-    second = api("POST", path, who, {"components": ["THEORY"]})
+    _, enquiry = api("POST", path, who, asking("BOTH"))
+    second = api("POST", path, who, asking("THEORY"))
     api("POST", f"/v1/admin/enquiries/{enquiry['id']}/review", staff)
     _, decided = api(
         "POST", f"/v1/admin/enquiries/{enquiry['id']}/decision", staff, {"decision": "REJECTED"}
@@ -482,13 +522,15 @@ def test_rejected_enquiries_keep_the_fee_and_windows_close(staff: Principal, stu
 
     assert enquiry["fee_credits"] == 3  # both components: the "all" fee
     assert second[1]["code"] == "ENQUIRY_NOT_ALLOWED"  # one open enquiry at a time
-    assert decided["status"] == "REJECTED" and balance(student_id) == before - 3
+    assert (decided["status"], decided["outcome"]) == ("REJECTED", "REJECTED")
+    assert balance(student_id) == before - 3 and not decided["fee_refunded"]
+    assert decided["score_changes"] == {} and not decided["result_changed"]
     db.connection().execute(
         """UPDATE qualification_outcomes SET created_at = now() - interval '13 weeks'
             WHERE registration_id = %s""",
         (reg["id"],),
     )
-    late = api("POST", path, who, {"components": ["THEORY"]})
+    late = api("POST", path, who, asking("THEORY"))
     assert late[0] == 409 and "12 weeks" in late[1]["detail"]
 
 
@@ -517,9 +559,7 @@ def test_roles_and_families(staff: Principal, student: Any, principal: Any) -> N
     reg = register(who, sitting["id"])[1]
     assert results(who, reg["id"], scores={"COMBINED": 99})[0] == 403
     stranger = principal(Role.ELEVE)
-    enquiry = api(
-        "POST", f"/v1/registrations/{reg['id']}/enquiries", stranger, {"components": ["COMBINED"]}
-    )
+    enquiry = api("POST", f"/v1/registrations/{reg['id']}/enquiries", stranger, asking("THEORY"))
     assert enquiry[0] == 404
 
 
@@ -529,7 +569,7 @@ def test_a_partial_enquiry_regrades_and_keeps_the_fee(staff: Principal, student:
     reg = register(who, sitting["id"])[1]
     results(staff, reg["id"], scores={"THEORY": 52, "TASTING": 70})
     path = f"/v1/registrations/{reg['id']}/enquiries"
-    _, enquiry = api("POST", path, who, {"components": ["THEORY", "TASTING"]})
+    _, enquiry = api("POST", path, who, asking("BOTH"))
     after_fee = balance(student_id)
     api("POST", f"/v1/admin/enquiries/{enquiry['id']}/review", staff)
 
@@ -540,8 +580,10 @@ def test_a_partial_enquiry_regrades_and_keeps_the_fee(staff: Principal, student:
         {"decision": "PARTIAL", "scores": {"THEORY": 56}},
     )
 
-    assert decided["status"] == "PARTIAL" and decided["outcome"]["grade"] == "PASS"
-    assert decided["outcome"]["components"]["TASTING"]["score"] == 70  # untouched
+    assert (decided["status"], decided["outcome"]) == ("COMPLETED", "PARTIAL")
+    assert decided["regrade"]["grade"] == "PASS" and decided["result_changed"]  # was a FAIL
+    assert decided["regrade"]["components"]["TASTING"]["score"] == 70  # untouched
+    assert decided["score_changes"] == {"THEORY": 4} and not decided["fee_refunded"]
     assert balance(student_id) == after_fee  # no refund
 
 
@@ -556,33 +598,31 @@ def test_a_key_reused_for_another_enquiry_or_registration_is_refused(
     key = str(uuid.uuid4())
 
     status, enquiry = api(
-        "POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, {"components": ["THEORY"]}, key
+        "POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, asking("THEORY"), key
     )
     other_sitting = api(
         "POST",
         f"/v1/registrations/{regs[1]['id']}/enquiries",
         who,
-        {"components": ["TASTING"]},
+        asking("TASTING"),
         key,
     )
     other_parts = api(
         "POST",
         f"/v1/registrations/{regs[0]['id']}/enquiries",
         who,
-        {"components": ["TASTING"]},
+        asking("TASTING"),
         key,
     )
-    replay = api(
-        "POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, {"components": ["THEORY"]}, key
-    )
+    replay = api("POST", f"/v1/registrations/{regs[0]['id']}/enquiries", who, asking("THEORY"), key)
 
     assert status == 201 and replay == (201, enquiry)
     for answer in (other_sitting, other_parts):
         assert (answer[0], answer[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     makeup_key = str(uuid.uuid4())
     path = f"/v1/exam-sessions/{session(staff, 'STANDALONE')['id']}/registrations"
-    assert api("POST", path, who, None, makeup_key)[0] == 201
-    status, problem = api("POST", "/v1/qualifications/WINE-L3/makeup", who, None, makeup_key)
+    assert api("POST", path, who, PAY, makeup_key)[0] == 201
+    status, problem = api("POST", "/v1/qualifications/WINE-L3/makeup", who, PAY, makeup_key)
     assert (status, problem.get("code")) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
@@ -595,11 +635,11 @@ def test_concurrent_registrations_of_one_student_answer_one_201_and_409s_never_a
     path = f"/v1/exam-sessions/{sitting['id']}/registrations"
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        distinct = list(pool.map(lambda _: api("POST", path, who), range(8)))
+        distinct = list(pool.map(lambda _: api("POST", path, who, PAY), range(8)))
     other = session(staff, "STANDALONE", capacity=20)
     other_path = f"/v1/exam-sessions/{other['id']}/registrations"
     with ThreadPoolExecutor(max_workers=8) as pool:
-        retried = list(pool.map(lambda _: api("POST", other_path, who, None, same_key), range(8)))
+        retried = list(pool.map(lambda _: api("POST", other_path, who, PAY, same_key), range(8)))
 
     assert sorted(status for status, _ in distinct) == [201] + [409] * 7
     assert {body["code"] for status, body in distinct if status == 409} == {"ALREADY_REGISTERED"}
@@ -619,9 +659,7 @@ def test_concurrent_enquiries_on_one_sitting_answer_one_201_and_409s_never_a_500
     path = f"/v1/registrations/{reg['id']}/enquiries"
 
     with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(
-            pool.map(lambda _: api("POST", path, who, {"components": ["THEORY"]}), range(12))
-        )
+        answers = list(pool.map(lambda _: api("POST", path, who, asking("THEORY")), range(12)))
 
     assert sorted(status for status, _ in answers) == [201] + [409] * 11
     fee = before - balance(student_id)

@@ -10,7 +10,15 @@ from fastapi import Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from reussite import backoffice, history
-from reussite.exam_sessions import catalogue, enquiries, registrations, results, scheduling
+from reussite.exam_sessions import (
+    catalogue,
+    enquiries,
+    queues,
+    registrations,
+    results,
+    scheduling,
+    services,
+)
 from reussite.exam_sessions.models import (
     Component,
     Course,
@@ -23,13 +31,13 @@ from reussite.exam_sessions.models import (
     Registration,
     Sitting,
 )
-from reussite.exam_sessions.rules import Qualification
+from reussite.exam_sessions.rules import Price, Qualification
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.params import Cursor, Limit
 from reussite.identity.models import User
-from reussite.inputs import Day, HumanName, Moment
+from reussite.inputs import BoundedText, Day, HumanName, Moment
 from reussite.settings import require
 
 REQUIRED_SETTINGS = (
@@ -66,16 +74,25 @@ def open_sessions(
     return scheduling.available_sessions(qualification, cursor, limit)
 
 
+PayWith = Literal["KONNECT", "WISE", "CREDITS"]
+
+
 class ForStudent(BaseModel):
     student_id: UUID | None = None  # a parent's child; a student registers themself
+    # how a paid service is paid: an order (Konnect, or a Wise transfer) or credits where the
+    # school accepts them; a course's own bundled seat needs none
+    pay_with: PayWith | None = None
 
 
 @app.post("/v1/exam-sessions/{session_id}/registrations", status_code=status.HTTP_201_CREATED)
 def register(
     session_id: UUID, user: CurrentUser, key: IdempotencyKey, body: ForStudent | None = None
 ) -> Registration:
-    student = body.student_id if body else None
-    return registrations.register(user, session_id, student, key)
+    """A seat paid in money is held (PENDING_PAYMENT) with its order (pay_url, or the bank
+    transfer's details) and confirmed when the order is paid; it is released if the order
+    expires."""
+    body = body or ForStudent()
+    return registrations.register(user, session_id, body.student_id, key, body.pay_with)
 
 
 @app.post("/v1/qualifications/{code}/makeup", status_code=status.HTTP_201_CREATED)
@@ -85,8 +102,8 @@ def register_makeup(
     key: IdempotencyKey,
     body: ForStudent | None = None,
 ) -> Registration:
-    student = body.student_id if body else None
-    return registrations.register_makeup(user, code[:32], student, key)
+    body = body or ForStudent()
+    return registrations.register_makeup(user, code[:32], body.student_id, key, body.pay_with)
 
 
 class MyExamPage(BaseModel):
@@ -107,15 +124,41 @@ def my_exams(
 
 
 class EnquiryRequest(BaseModel):
-    components: list[Component] = Field(min_length=1, max_length=3)
+    type: Literal["THEORY", "TASTING", "BOTH"]  # THEORY: the written paper
+    reason: BoundedText
+    pay_with: PayWith | None = None
 
 
 @app.post("/v1/registrations/{registration_id}/enquiries", status_code=status.HTTP_201_CREATED)
 def ask_enquiry(
     registration_id: UUID, body: EnquiryRequest, user: CurrentUser, key: IdempotencyKey
 ) -> Enquiry:
-    components: list[str] = list(body.components)
-    return enquiries.request_enquiry(user, registration_id, components, key)
+    """Ask for a sitting to be re-marked, with a reason; paid in money, it is submitted once
+    its order is paid."""
+    return enquiries.request_enquiry(
+        user, registration_id, body.type, body.reason, key, body.pay_with
+    )
+
+
+@app.get("/v1/enquiries/{enquiry_id}")
+def get_enquiry(enquiry_id: UUID, user: CurrentUser) -> Enquiry:
+    """An enquiry's status, outcome, score changes and refund (its family and staff)."""
+    return enquiries.get_enquiry(user, enquiry_id)
+
+
+class HistoryPage(BaseModel):
+    items: list[queues.QualificationHistory]
+    next: str | None = None
+
+
+@app.get("/v1/students/{student_id}/exam-history")
+def exam_history(
+    student_id: UUID, user: CurrentUser, cursor: Cursor = None, limit: Limit = 20
+) -> HistoryPage:
+    """The candidate's exams per qualification, with the actions the rules allow next and
+    their prices (the student, their parents, staff)."""
+    page = queues.history(user, student_id, cursor, limit)
+    return HistoryPage(items=page.items, next=page.next)
 
 
 # -- staff -------------------------------------------------------------------------------------
@@ -312,7 +355,9 @@ def list_registrations(
 def list_enquiries(
     user: CurrentUser,
     enquiry_status: str | None = Query(
-        None, alias="status", pattern="^(SUBMITTED|UNDER_REVIEW|UPHELD|REJECTED|PARTIAL)$"
+        None,
+        alias="status",
+        pattern="^(PENDING_PAYMENT|SUBMITTED|UNDER_REVIEW|COMPLETED|REJECTED|CANCELLED)$",
     ),
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
@@ -321,6 +366,75 @@ def list_enquiries(
 ) -> history.Page[backoffice.EnquiryRow]:
     """Result enquiries by status (the queue: SUBMITTED) and date asked."""
     return backoffice.enquiries(user, cursor, limit, enquiry_status, since, until)
+
+
+@app.get("/v1/admin/exam-sessions")
+def exam_calendar(
+    user: CurrentUser,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    qualification: Annotated[str | None, Query(pattern=r"^[A-Z0-9-]{1,32}$")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> history.Page[ExamSession]:
+    """Every session from `since` (default: now), soonest first, full or not (the calendar)."""
+    return queues.calendar(user, since, until, qualification, cursor, limit)
+
+
+@app.get("/v1/admin/exam-queues/remote-invigilation")
+def remote_queue(
+    user: CurrentUser, cursor: Cursor = None, limit: Limit = 50
+) -> history.Page[queues.RemoteCandidate]:
+    """Online students who can schedule remote invigilation and have not, longest waiting
+    first."""
+    return queues.remote_queue(user, cursor, limit)
+
+
+@app.get("/v1/admin/exam-queues/makeups-resits")
+def retake_queue(
+    user: CurrentUser, cursor: Cursor = None, limit: Limit = 50
+) -> history.Page[queues.RetakeCandidate]:
+    """Students who missed a bundled exam or failed, with no sitting booked."""
+    return queues.retake_queue(user, cursor, limit)
+
+
+class ServicePrice(BaseModel):
+    price_minor: int = Field(gt=0, le=100_000_000)
+    currency: Literal["TND", "EUR", "USD"]
+    credits: int | None = Field(default=None, ge=1, le=10_000)  # None: money only
+    refund_upheld_as: Literal["MONEY", "CREDITS"] = "MONEY"
+
+
+@app.put("/v1/admin/exam-services/{code}/{service}")
+def price_service(
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")],
+    service: services.Service,
+    body: ServicePrice,
+    user: CurrentUser,
+) -> Price:
+    """Price an exam service (a PUT: the same body again changes nothing); audited."""
+    return services.set_service(user, code, service, **body.model_dump())
+
+
+@app.get("/v1/admin/refunds")
+def list_refunds(
+    user: CurrentUser,
+    refund_status: str | None = Query(None, alias="status", pattern="^(DUE|MADE)$"),
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> history.Page[queues.Refund]:
+    """Money owed back to families, oldest first (the queue: DUE)."""
+    return queues.refunds(user, refund_status, cursor, limit)
+
+
+class RefundMade(BaseModel):
+    reference: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w./ -]+$")]
+
+
+@app.post("/v1/admin/refunds/{refund_id}/made")
+def refund_made(refund_id: UUID, body: RefundMade, user: CurrentUser) -> queues.Refund:
+    """Staff made the refund (a transfer: its reference); the same reference again replays."""
+    return queues.refund_made(user, refund_id, body.reference)
 
 
 handler = lambda_handler(app)

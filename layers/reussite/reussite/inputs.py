@@ -73,6 +73,23 @@ HumanName = Annotated[
 control or bidi-override characters."""
 
 
+def _safe_text(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    bad = [c for c in unsafe_characters(value) if c not in ("U+000A", "U+000D", "U+0009")]
+    if bad:
+        raise ValueError(
+            f"text may not contain control or bidirectional-override characters ({bad[0]})"
+        )
+    if not value:
+        raise ValueError("text may not be blank")
+    return value
+
+
+BoundedText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_safe_text)]
+"""A paragraph a person wrote (a reason, a note): 1-2,000 characters, trimmed, NFC; line breaks
+allowed, other control and bidi-override characters refused."""
+
+
 EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 

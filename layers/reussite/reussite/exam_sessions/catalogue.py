@@ -8,20 +8,28 @@ from reussite.exam_sessions.rules import Component, Qualification
 from reussite.history import Page, by_code
 
 
-def qualification(code: str, conn: db.Connection | None = None) -> Qualification:
+def qualification(
+    code: str, conn: db.Connection | None = None, with_services: bool = False
+) -> Qualification:
     conn = conn or db.connection()
     row = conn.execute("SELECT * FROM qualifications WHERE code = %s", (code,)).fetchone()
     if row is None:
         raise QualificationNotFound()
     parts = conn.execute(
-        """SELECT component, name, pass_mark, weight FROM qualification_components
+        """SELECT component, name, pass_mark, weight, duration_minutes
+             FROM qualification_components
             WHERE qualification_code = %s ORDER BY component DESC""",
         (code,),
     ).fetchall()
     components = tuple(
-        Component(p["component"], p["name"], p["pass_mark"], p["weight"]) for p in parts
+        Component(p["component"], p["name"], p["pass_mark"], p["weight"], p["duration_minutes"])
+        for p in parts
     )
-    return Qualification(**row, components=components)
+    if not with_services:
+        return Qualification(**row, components=components)
+    from reussite.exam_sessions.services import prices
+
+    return Qualification(**row, components=components, services=tuple(prices(conn, code)))
 
 
 def qualifications(cursor: str | None, limit: int) -> Page[Qualification]:
@@ -33,4 +41,6 @@ def qualifications(cursor: str | None, limit: int) -> Page[Qualification]:
         cursor,
         limit,
     )
-    return Page[Qualification](items=[qualification(r["id"]) for r in rows], next=following)
+    return Page[Qualification](
+        items=[qualification(r["id"], with_services=True) for r in rows], next=following
+    )

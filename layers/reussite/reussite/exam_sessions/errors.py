@@ -60,6 +60,16 @@ class ResultsAlreadyEntered(Conflict):
     title = "This sitting already has its results; change them through an enquiry"
 
 
+class SessionNotHeld(Conflict):
+    code = "SESSION_NOT_HELD"
+    title = "Results are recorded once the session has taken place"
+
+
+class NotRegistered(Conflict):
+    code = "REGISTRATION_NOT_CONFIRMED"
+    title = "This registration is not confirmed: its payment is pending or it was cancelled"
+
+
 class EnquiryNotAllowed(Conflict):
     code = "ENQUIRY_NOT_ALLOWED"
     title = "No enquiry can be made about this sitting now"

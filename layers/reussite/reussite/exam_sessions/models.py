@@ -3,11 +3,13 @@ from its database row; columns a model does not name are left out)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
+
+from reussite.payments.models import Order
 
 SessionType = Literal["BUNDLED", "MAKEUP", "RESIT", "REMOTE", "STANDALONE"]
 Component = Literal["THEORY", "TASTING", "COMBINED"]
@@ -26,6 +28,12 @@ class ExamSession(BaseModel):
     registered: int
     registration_deadline: datetime
     course_session_id: UUID | None
+    duration_minutes: int  # the papers it sits, one after the other
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
 
 
 class Registration(BaseModel):
@@ -33,12 +41,15 @@ class Registration(BaseModel):
     session_id: UUID
     student_id: UUID
     components: list[str]
-    status: Literal["REGISTERED", "ABSENT", "SAT"]
+    # PENDING_PAYMENT: the seat is held until its order is paid (or expires: CANCELLED)
+    status: Literal["PENDING_PAYMENT", "REGISTERED", "ABSENT", "SAT", "CANCELLED"]
+    paid_with: Literal["FREE", "CREDITS", "ORDER"]
     fee_credits: int
     created_at: datetime
     qualification_code: str
     type: SessionType
     starts_at: datetime
+    order: Order | None = None  # the order paying for it in money
 
 
 class ComponentResult(BaseModel):
@@ -73,16 +84,39 @@ class Sitting(BaseModel):
     outcome: Outcome | None
 
 
+class MoneyRefund(BaseModel):
+    """Money owed back to the family, made by staff outside the platform and recorded."""
+
+    id: UUID
+    status: Literal["DUE", "MADE"]
+    amount_minor: int
+    currency: str
+    made_at: datetime | None
+
+
 class Enquiry(BaseModel):
     id: UUID
     registration_id: UUID
-    components: list[str]
-    status: Literal["SUBMITTED", "UNDER_REVIEW", "UPHELD", "REJECTED", "PARTIAL"]
+    type: Literal["THEORY", "TASTING", "BOTH"]
+    reason: str
+    components: list[str]  # the components re-marked
+    # PENDING_PAYMENT until its order is paid (CANCELLED if the order expires); SUBMITTED ->
+    # UNDER_REVIEW -> COMPLETED (outcome UPHELD or PARTIAL) or REJECTED (outcome REJECTED)
+    status: Literal[
+        "PENDING_PAYMENT", "SUBMITTED", "UNDER_REVIEW", "COMPLETED", "REJECTED", "CANCELLED"
+    ]
+    outcome: Literal["UPHELD", "REJECTED", "PARTIAL"] | None
+    score_changes: dict[str, int]  # new score minus old, per component re-marked
+    result_changed: bool  # the pass or the grade changed
+    paid_with: Literal["FREE", "CREDITS", "ORDER"]
     fee_credits: int
+    fee_refunded: bool  # credits given back, or the money refund made
+    refund: MoneyRefund | None = None  # an upheld enquiry paid in money, refunded by staff
     decision_note: str | None
     created_at: datetime
     decided_at: datetime | None
-    outcome: Outcome | None = None  # the regrade, when a decision changed the scores
+    order: Order | None = None  # the order paying for it in money
+    regrade: Outcome | None = None  # the new outcome, when a decision changed the scores
 
 
 class Template(BaseModel):

@@ -1,6 +1,8 @@
-"""Families (and staff) register students for exam sessions, under each session type's rules,
-paying its fee in the same transaction; a seat is taken by one guarded UPDATE, so a session is
-never overbooked whatever the concurrency."""
+"""Families (and staff) register students for exam sessions, under each session type's rules;
+a seat is taken by one guarded UPDATE, so a session is never overbooked whatever the
+concurrency. A course's students sit its bundled exam in their course fee; every other seat is
+an exam service, paid in credits in the same transaction (where the school accepts them) or in
+money through an order that holds the seat until it is paid or expires (`services`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from uuid import UUID
 
 from reussite import audit, db
 from reussite.errors import IdempotencyKeyReused
+from reussite.exam_sessions import services
 from reussite.exam_sessions.catalogue import qualification
 from reussite.exam_sessions.errors import (
     AlreadyRegistered,
@@ -23,7 +26,7 @@ from reussite.exam_sessions.errors import (
     SessionNotFound,
 )
 from reussite.exam_sessions.models import MyExam, Registration
-from reussite.exam_sessions.rules import Qualification, still_to_pass
+from reussite.exam_sessions.rules import Price, Qualification, still_to_pass
 from reussite.exam_sessions.scheduling import SESSION_COLUMNS, enrol, session_row
 from reussite.idempotency import fingerprint, require_same
 from reussite.identity.roles import Role
@@ -33,40 +36,56 @@ if TYPE_CHECKING:
     from reussite.identity.models import User
 
 REG_COLUMNS = """r.id, r.session_id, r.student_id, r.components, r.status, r.fee_credits,
-    r.created_at, s.qualification_code, s.type, s.starts_at"""
+    r.paid_with, r.order_id, r.created_at, s.qualification_code, s.type, s.starts_at"""
 
 
-def register(user: User, session_id: UUID, student_id: UUID | None, key: str) -> Registration:
-    """Register a student for a session, under the session type's rules, paying its fee."""
+def register(
+    user: User,
+    session_id: UUID,
+    student_id: UUID | None,
+    key: str,
+    pay_with: services.PayWith | None = None,
+) -> Registration:
+    """Register a student for a session, under the session type's rules, paying its service
+    (in credits now, or through an order holding the seat: see the module)."""
     from reussite.identity import service as identity
 
     student = identity.acting_for(user, student_id, tuple(Role), "")
     # The operation names are stored in request_hash: they stay as first written.
-    request = fingerprint("sittings.register", session=session_id, student=student)
+    extra = {"pay_with": pay_with} if pay_with else {}
+    request = fingerprint("sittings.register", session=session_id, student=student, **extra)
     with db.transaction() as conn:
-        replay = _replay(conn, user, key, request)
-        if replay is not None:
-            if (replay["session_id"], replay["student_id"]) != (session_id, student):
+        found = _replay(conn, user, key, request)
+        if found is not None:
+            if (found["session_id"], found["student_id"]) != (session_id, student):
                 raise IdempotencyKeyReused()
-            return Registration.model_validate(replay)
-        session = session_row(conn, session_id)
-        if session is None:
-            raise SessionNotFound()
-        return Registration.model_validate(_register(conn, user, student, session, key, request))
+        else:
+            session = session_row(conn, session_id)
+            if session is None:
+                raise SessionNotFound()
+            found = _register(conn, user, student, session, key, request, pay_with)
+    return with_order(found, user)
 
 
 def register_makeup(
-    user: User, qualification_code: str, student_id: UUID | None, key: str
+    user: User,
+    qualification_code: str,
+    student_id: UUID | None,
+    key: str,
+    pay_with: services.PayWith | None = None,
 ) -> Registration:
     """A student who missed a bundled exam goes to the next makeup session with a seat."""
     from reussite.identity import service as identity
 
     student = identity.acting_for(user, student_id, tuple(Role), "")
-    request = fingerprint("sittings.makeup", qualification=qualification_code, student=student)
+    extra = {"pay_with": pay_with} if pay_with else {}
+    request = fingerprint(
+        "sittings.makeup", qualification=qualification_code, student=student, **extra
+    )
     with db.transaction() as conn:
         replay = _replay(conn, user, key, request)
         if replay is not None:
-            return Registration.model_validate(replay)
+            return with_order(replay, user)
         qualification(qualification_code, conn)
         candidates = conn.execute(
             f"""SELECT {SESSION_COLUMNS} FROM exam_sessions
@@ -75,14 +94,31 @@ def register_makeup(
                  ORDER BY starts_at, id""",
             (qualification_code,),
         ).fetchall()
+        registered = None
         for session in candidates:
             try:
                 with conn.transaction():  # savepoint: a session filled meanwhile, try the next
-                    registered = _register(conn, user, student, session, key, request)
-                    return Registration.model_validate(registered)
+                    registered = _register(conn, user, student, session, key, request, pay_with)
+                    break
             except SessionFull:
                 continue
-        raise NoSessionAvailable()
+        if registered is None:
+            raise NoSessionAvailable()
+    return with_order(registered, user)
+
+
+def with_order(row: dict[str, Any], user: User) -> Registration:
+    """The registration as answered, after its commit: a Konnect order is opened now (no
+    network call inside the transaction; a failure is retried with the same key)."""
+    from reussite.payments.orders import order_row, order_view
+
+    services.pay_online(row["order_id"], user.email)
+    order = order_view(order_row(row["order_id"])) if row["order_id"] else None
+    status = row["status"]
+    if order is not None and status == "PENDING_PAYMENT":  # paid meanwhile (a fast webhook)
+        now = db.read_one("SELECT status FROM exam_registrations WHERE id = %s", (row["id"],))
+        status = now["status"] if now else status
+    return Registration.model_validate(row | {"status": status, "order": order})
 
 
 def _replay(conn: db.Connection, user: User, key: str, request: str) -> dict[str, Any] | None:
@@ -114,21 +150,21 @@ class Candidate:
     last: dict[str, Any] | None  # the student's current outcome in this qualification
 
 
-Seat = tuple[list[str], int]
-"""The components the candidate sits and the fee they pay."""
+Seat = tuple[list[str], str | None]
+"""The components the candidate sits and the service they pay for (None: nothing to pay)."""
 
 
 def _bundled(c: Candidate) -> Seat:
-    """The course's own students sit its exam in their course fee; anyone else pays for the
-    seat as for a standalone sitting."""
-    fee = 0 if _in_course(c.conn, c.student, c.session["course_session_id"]) else c.q.fee_standalone
+    """A bundled session's seats belong to the course's students, in their course fee."""
+    if not _in_course(c.conn, c.student, c.session["course_session_id"]):
+        raise NotAllowed("A bundled exam's seats belong to the students of its course")
     enrol(c.conn, c.student, c.q.code, online=bool(c.session["remote"]))
-    return list(c.session["components"]), fee
+    return list(c.session["components"]), None
 
 
 def _standalone(c: Candidate) -> Seat:
     enrol(c.conn, c.student, c.q.code, online=False)
-    return list(c.session["components"]), c.q.fee_standalone
+    return list(c.session["components"]), "STANDALONE"
 
 
 def _makeup(c: Candidate) -> Seat:
@@ -143,14 +179,14 @@ def _makeup(c: Candidate) -> Seat:
     ).fetchone()
     if missed is None or c.last is not None:
         raise NotAllowed("A makeup is for a bundled exam the student missed")
-    return list(missed["components"]), c.q.fee_makeup
+    return list(missed["components"]), "MAKEUP"
 
 
 def _resit(c: Candidate) -> Seat:
     """After a failed result: the failed components when passes carry forward, else all."""
     if c.last is None:
         raise NotAllowed("A resit follows a failed result")
-    return still_to_pass(c.q, c.last["components"]), c.q.fee_resit
+    return still_to_pass(c.q, c.last["components"]), "RESIT"
 
 
 def _remote(c: Candidate) -> Seat:
@@ -167,7 +203,7 @@ def _remote(c: Candidate) -> Seat:
         raise NotAllowed(f"Remote invigilation is booked within {window} days")
     if c.session["starts_at"] < datetime.now(UTC) + timedelta(days=lead):
         raise NotAllowed(f"Remote invigilation is booked {lead} days ahead")
-    return still_to_pass(c.q, c.last["components"] if c.last else None), c.q.fee_remote
+    return still_to_pass(c.q, c.last["components"] if c.last else None), "REMOTE"
 
 
 SEAT_RULES: dict[str, Callable[[Candidate], Seat]] = {
@@ -200,6 +236,7 @@ def _register(
     session: dict[str, Any],
     key: str,
     request: str,
+    pay_with: services.PayWith | None,
 ) -> dict[str, Any]:
     if session["registration_deadline"] <= datetime.now(UTC):
         raise RegistrationClosed()
@@ -207,9 +244,11 @@ def _register(
     last = current_outcome(conn, student, q.code)
     if last is not None and last["passed"]:
         raise NotAllowed(f"This student has already passed {q.name} {q.level}")
-    components, fee = SEAT_RULES[session["type"]](Candidate(conn, student, session, q, last))
+    components, service = SEAT_RULES[session["type"]](Candidate(conn, student, session, q, last))
     if not set(components) <= set(session["components"]):
         raise NotAllowed("This session does not offer the components to sit")
+    cost = services.price(conn, q.code, service) if service else None
+    paid_with = payment(cost, pay_with)
     # The session's row lock: its registrations go one at a time, and what is read after it
     # includes a registration committed meanwhile (a replay, or a 409, never a UniqueViolation).
     conn.execute("SELECT 1 FROM exam_sessions WHERE id = %s FOR UPDATE", (session["id"],))
@@ -217,7 +256,8 @@ def _register(
     if replay is not None:
         return replay
     if conn.execute(
-        "SELECT 1 FROM exam_registrations WHERE session_id = %s AND student_id = %s",
+        """SELECT 1 FROM exam_registrations WHERE session_id = %s AND student_id = %s
+              AND status <> 'CANCELLED'""",
         (session["id"], student),
     ).fetchone():
         raise AlreadyRegistered()
@@ -228,11 +268,22 @@ def _register(
     ).fetchone()
     if seat is None:
         raise SessionFull()
+    fee = cost.credits if cost is not None and paid_with == "CREDITS" else 0
     row = conn.execute(
         """INSERT INTO exam_registrations (session_id, student_id, components, status,
-                   fee_credits, idempotency_key, registered_by, request_hash)
-           VALUES (%s, %s, %s, 'REGISTERED', %s, %s, %s, %s) RETURNING id""",
-        (session["id"], student, components, fee, key, user.id, request),
+                   fee_credits, paid_with, idempotency_key, registered_by, request_hash)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (
+            session["id"],
+            student,
+            components,
+            "PENDING_PAYMENT" if paid_with == "ORDER" else "REGISTERED",
+            fee,
+            paid_with,
+            key,
+            user.id,
+            request,
+        ),
     ).fetchone()
     assert row is not None
     if fee:
@@ -241,14 +292,53 @@ def _register(
         conn.execute(
             "UPDATE exam_registrations SET fee_entry_id = %s WHERE id = %s", (entry, row["id"])
         )
+    if paid_with == "ORDER":
+        assert cost is not None and pay_with is not None
+        from reussite.payments.models import Provider
+
+        order = services.open_order(
+            conn,
+            user,
+            student,
+            cost,
+            Provider(pay_with),
+            ("registration_id", row["id"]),
+            session["registration_deadline"],
+        )
+        conn.execute(
+            "UPDATE exam_registrations SET order_id = %s WHERE id = %s", (order["id"], row["id"])
+        )
     audit.record(
         conn,
         user.id,
         "registration.create",
         f"registration:{row['id']}",
-        {"session": session["id"], "student": student, "components": components, "fee": fee},
+        {
+            "session": session["id"],
+            "student": student,
+            "components": components,
+            "service": service,
+            "paid_with": paid_with,
+            "fee_credits": fee,
+        },
     )
     return registration(conn, row["id"])
+
+
+def payment(cost: Price | None, pay_with: services.PayWith | None) -> str:
+    """How a service is paid: FREE (nothing to pay), CREDITS or ORDER (money)."""
+    if cost is None:
+        return "FREE"
+    if pay_with is None:
+        credits = f" or {cost.credits} credits" if cost.credits is not None else ""
+        raise services.PaymentRequired(
+            f"{cost.name} costs {cost.price_minor} {cost.currency} (minor units){credits}"
+        )
+    if pay_with == "CREDITS":
+        if cost.credits is None:
+            raise services.CreditsNotAccepted()
+        return "CREDITS"
+    return "ORDER"
 
 
 def charge_fee(

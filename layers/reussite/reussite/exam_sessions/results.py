@@ -3,6 +3,7 @@ new outcome each time, superseding the last) and a pass goes through the certifi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -12,8 +13,10 @@ from reussite import audit, db
 from reussite.exam_sessions.catalogue import qualification
 from reussite.exam_sessions.errors import (
     InvalidScores,
+    NotRegistered,
     RegistrationNotFound,
     ResultsAlreadyEntered,
+    SessionNotHeld,
 )
 from reussite.exam_sessions.models import Outcome, Sitting
 from reussite.exam_sessions.registrations import REG_COLUMNS
@@ -41,8 +44,12 @@ def enter_results(
         ).fetchone()
         if reg is None:
             raise RegistrationNotFound()
+        if reg["status"] in ("PENDING_PAYMENT", "CANCELLED"):
+            raise NotRegistered()
         if reg["status"] != "REGISTERED":
             raise ResultsAlreadyEntered()
+        if reg["starts_at"] > datetime.now(UTC):
+            raise SessionNotHeld()
         subject = f"registration:{registration_id}"
         if absent:
             conn.execute(

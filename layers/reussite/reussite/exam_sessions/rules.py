@@ -19,6 +19,22 @@ class Component:
     name: str
     pass_mark: int
     weight: int
+    duration_minutes: int
+
+
+@dataclass(frozen=True)
+class Price:
+    """What an exam service costs: its product's money price, and credits if the school
+    accepts them instead."""
+
+    qualification_code: str
+    service: str
+    product_code: str
+    name: str
+    price_minor: int
+    currency: str
+    credits: int | None  # None: money only
+    refund_upheld_as: str  # an upheld enquiry paid in money: MONEY (staff refund) or CREDITS
 
 
 @dataclass(frozen=True)
@@ -34,14 +50,9 @@ class Qualification:
     enquiry_weeks: int
     remote_window_days: int
     remote_lead_days: int
-    fee_standalone: int
-    fee_makeup: int
-    fee_resit: int
-    fee_remote: int
-    fee_enquiry_component: int
-    fee_enquiry_all: int
     components: tuple[Component, ...]
     valid_months: int | None = None  # its certificates expire after this; None = never
+    services: tuple[Price, ...] = ()  # what its exam services cost
 
     @property
     def component_codes(self) -> list[str]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 _REFUSAL = "Scheduling, results and enquiries are staff work"
 SESSION_COLUMNS = """id, qualification_code, type, components, starts_at, location, remote,
-    proctor_id, capacity, registered, registration_deadline, course_session_id"""
+    proctor_id, capacity, registered, registration_deadline, course_session_id, duration_minutes"""
 
 
 def create_offering(staff: User, qualification_code: str, name: str) -> Offering:
@@ -178,8 +178,11 @@ def _insert_session(
     row = conn.execute(
         f"""INSERT INTO exam_sessions (qualification_code, type, template_id, course_session_id,
                    components, starts_at, location, remote, proctor_id, capacity,
-                   registration_deadline)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {SESSION_COLUMNS}""",
+                   registration_deadline, duration_minutes)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    (SELECT sum(duration_minutes) FROM qualification_components
+                      WHERE qualification_code = %s AND component = ANY (%s)))
+            RETURNING {SESSION_COLUMNS}""",
         (
             qualification_code,
             kind,
@@ -192,6 +195,8 @@ def _insert_session(
             proctor_id,
             capacity,
             deadline,
+            qualification_code,
+            components,
         ),
     ).fetchone()
     return ExamSession.model_validate(row)

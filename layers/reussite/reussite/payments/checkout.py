@@ -63,6 +63,10 @@ def checkout(
     if row is None:
         raise UnknownProduct()
     product = product_of(row)
+    if product.kind is ProductKind.EXAM_SERVICE:
+        raise UnknownProduct(
+            "An exam service is bought by registering for a session or asking for an enquiry"
+        )
     subjects = _aria_subjects(product, aria_subjects or [])
     if provider is Provider.WISE:
         bank_account()  # refuse now rather than hand out incomplete instructions

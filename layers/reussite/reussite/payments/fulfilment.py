@@ -80,6 +80,10 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
             conn=conn,
         )
         lot_id = granted.lot_id
+    elif product.kind is ProductKind.EXAM_SERVICE:  # the seat or enquiry it held
+        from reussite.exam_sessions import services
+
+        services.confirm(conn, order)
     elif product.kind is ProductKind.ARIA_ADDON:  # the subscription it extends, for a month
         subscription_id = offers.pay_aria_addon(
             conn, order, list(order["aria_subjects"]), today or datetime.now(UTC).date()
@@ -125,9 +129,11 @@ def _owe_confirmation(
     student = conn.execute(
         "SELECT display_name FROM students WHERE id = %s", (order["student_id"],)
     ).fetchone()
-    kind = {ProductKind.CREDIT_PACK: "pack", ProductKind.ARIA_ADDON: "addon"}.get(
-        product.kind, "plan"
-    )
+    kind = {
+        ProductKind.CREDIT_PACK: "pack",
+        ProductKind.ARIA_ADDON: "addon",
+        ProductKind.EXAM_SERVICE: "exam",
+    }.get(product.kind, "plan")
     token = links.sign(f"receipt:{order['id']}")
     emails.owe(
         conn,

@@ -25,6 +25,7 @@ class ProductKind(StrEnum):
     CREDIT_PACK = "CREDIT_PACK"
     SUBSCRIPTION = "SUBSCRIPTION"
     ARIA_ADDON = "ARIA_ADDON"  # one more ARIA subject for a month
+    EXAM_SERVICE = "EXAM_SERVICE"  # a seat at an exam session, or a result enquiry
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the reconciliation job importing this module never loads py
 
 ORDER_COLUMNS = """id, reference, status, provider, product_code, student_id, amount_minor,
     currency, pay_url, provider_ref, expires_at, created_at, paid_at, buyer_id, transfer_id,
-    aria_subjects"""
+    aria_subjects, registration_id, enquiry_id"""
 PRODUCT_SELECT = "SELECT code, kind, name, price_minor, currency, credits, plan_code FROM products"
 
 

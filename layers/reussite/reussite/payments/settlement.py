@@ -126,12 +126,18 @@ def reconcile(limit: int = 500) -> ReconciliationReport:
         if settled.status is OrderStatus.PENDING and row["expires_at"] < datetime.now(UTC):
             expired += _expire(settled.order_id)
     with db.transaction() as conn:
+        # Konnect never answered; a bank transfer holding a seat or an enquiry past its hold
         stale = conn.execute(
             f"""UPDATE orders SET status = 'EXPIRED'
-                 WHERE provider = 'KONNECT' AND status = 'CREATED'
-                   AND created_at < now() - interval '{_STALE_CREATED}'"""
-        )
-        expired += stale.rowcount
+                 WHERE (provider = 'KONNECT' AND status = 'CREATED'
+                        AND created_at < now() - interval '{_STALE_CREATED}')
+                    OR (provider = 'WISE' AND status = 'PENDING' AND expires_at < now()
+                        AND (registration_id IS NOT NULL OR enquiry_id IS NOT NULL))
+             RETURNING id"""
+        ).fetchall()
+        for order in stale:
+            release_hold(conn, order["id"])
+        expired += len(stale)
     return ReconciliationReport(
         checked=len(open_orders),
         paid=paid,
@@ -148,4 +154,13 @@ def _expire(order_id: UUID) -> int:
             "UPDATE orders SET status = 'EXPIRED' WHERE id = %s AND status = 'PENDING'",
             (order_id,),
         )
+        if cur.rowcount:
+            release_hold(conn, order_id)
         return cur.rowcount
+
+
+def release_hold(conn: db.Connection, order_id: UUID) -> None:
+    """An expired order gives back the exam seat or enquiry it held, if any."""
+    from reussite.exam_sessions.services import release
+
+    release(conn, order_id)
