@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from reussite import db
 from reussite.aria import chat as aria_chat
 from reussite.aria import content as aria_content
 from reussite.aria import widget as aria_widget
@@ -130,9 +131,17 @@ class World:
         self.registration = seat.id
         helpers.session_took_place(self.session)
         results.enter_results(staff, self.registration, {"COMBINED": 58}, absent=False)
-        self.enquiry = enquiries.request_enquiry(
+        asked = enquiries.request_enquiry(
             student, self.registration, "THEORY", "Ma note semble basse", str(uuid.uuid4()), "WISE"
-        ).id
+        )
+        assert asked.order is not None
+        helpers.confirm_transfer(staff, asked.order)
+        enquiries.review_enquiry(staff, asked.id)
+        enquiries.decide_enquiry(staff, asked.id, "UPHELD", {"COMBINED": 70}, None)
+        self.enquiry = asked.id  # upheld, paid in money: a refund for staff to make
+        refund = db.read_one("SELECT id FROM money_refunds WHERE order_id = %s", (asked.order.id,))
+        assert refund is not None
+        self.refund = refund["id"]
         self.offering = scheduling.create_offering(staff, "WINE-L1", "Cohorte").id
         day = (datetime.now(UTC) + timedelta(days=30)).date()
         self.course = scheduling.schedule_course(
@@ -416,9 +425,32 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
         ),
         ("GET", "/v1/me/exams", None, signed_in),
         (
+            "GET",
+            f"/v1/enquiries/{w.enquiry}",
+            None,
+            family_a | strangers | {"coach": 404, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        (
+            "GET",
+            f"/v1/students/{s}/exam-history",
+            None,
+            family_a | strangers | {"coach": 404, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        ("GET", "/v1/admin/exam-sessions", None, staff_only),
+        ("GET", "/v1/admin/exam-queues/remote-invigilation", None, staff_only),
+        ("GET", "/v1/admin/exam-queues/makeups-resits", None, staff_only),
+        (
+            "PUT",
+            "/v1/admin/exam-services/WINE-L1/RESIT",
+            {"price_minor": 7500, "currency": "EUR"},
+            staff_only,
+        ),
+        ("GET", "/v1/admin/refunds?status=DUE", None, staff_only),
+        ("POST", f"/v1/admin/refunds/{w.refund}/made", {"reference": "VIR-1"}, staff_only),
+        (
             "POST",
             f"/v1/registrations/{w.registration}/enquiries",
-            {"components": ["COMBINED"]},
+            {"type": "THEORY", "reason": "Relecture", "pay_with": "wise"},
             family_a | strangers | {"coach": 404, "assistante": ALLOW, "admin": ALLOW},
         ),
         (

@@ -131,7 +131,7 @@ def enrol(staff: Principal, course_id: str, student_id: Any) -> Any:
     return enrolled
 
 
-PAY = {"pay_with": "CREDITS"}
+PAY = {"pay_with": "credits"}
 
 
 def register(who: Principal, session_id: str, student_id: Any = None) -> tuple[int, Any]:
@@ -148,7 +148,7 @@ def results(staff: Principal, registration_id: str, **body: Any) -> tuple[int, A
 
 
 def asking(kind: str) -> dict[str, str]:
-    return {"type": kind, "reason": "La note ne reflète pas ma copie", "pay_with": "CREDITS"}
+    return {"type": kind, "reason": "La note ne reflète pas ma copie", "pay_with": "credits"}
 
 
 def balance(student_id: uuid.UUID) -> int:

@@ -3,7 +3,7 @@ and decide enquiries; families find sessions, register, read their results and a
 enquiries."""
 
 from datetime import time
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 from uuid import UUID
 
 from fastapi import Query, Request, status
@@ -74,7 +74,11 @@ def open_sessions(
     return scheduling.available_sessions(qualification, cursor, limit)
 
 
-PayWith = Literal["KONNECT", "WISE", "CREDITS"]
+PayWith = Literal["konnect", "wise", "credits"]  # as checkout's provider, or credits
+
+
+def _pay_with(value: str | None) -> services.PayWith | None:
+    return cast("services.PayWith", value.upper()) if value else None
 
 
 class ForStudent(BaseModel):
@@ -92,7 +96,8 @@ def register(
     transfer's details) and confirmed when the order is paid; it is released if the order
     expires."""
     body = body or ForStudent()
-    return registrations.register(user, session_id, body.student_id, key, body.pay_with)
+    pay_with = _pay_with(body.pay_with)
+    return registrations.register(user, session_id, body.student_id, key, pay_with)
 
 
 @app.post("/v1/qualifications/{code}/makeup", status_code=status.HTTP_201_CREATED)
@@ -103,7 +108,8 @@ def register_makeup(
     body: ForStudent | None = None,
 ) -> Registration:
     body = body or ForStudent()
-    return registrations.register_makeup(user, code[:32], body.student_id, key, body.pay_with)
+    pay_with = _pay_with(body.pay_with)
+    return registrations.register_makeup(user, code[:32], body.student_id, key, pay_with)
 
 
 class MyExamPage(BaseModel):
@@ -136,7 +142,7 @@ def ask_enquiry(
     """Ask for a sitting to be re-marked, with a reason; paid in money, it is submitted once
     its order is paid."""
     return enquiries.request_enquiry(
-        user, registration_id, body.type, body.reason, key, body.pay_with
+        user, registration_id, body.type, body.reason, key, _pay_with(body.pay_with)
     )
 
 

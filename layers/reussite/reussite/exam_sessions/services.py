@@ -40,7 +40,7 @@ class CreditsNotAccepted(Conflict):
 class PaymentRequired(DomainError):
     code = "PAYMENT_METHOD_REQUIRED"
     status = 422
-    title = "Say how this service is paid for: pay_with (KONNECT, WISE or CREDITS)"
+    title = "Say how this service is paid for: pay_with (konnect, wise or credits)"
 
 
 class RefundNotFound(NotFound):

@@ -5,6 +5,31 @@ A test checks every code the API can answer has both."""
 from __future__ import annotations
 
 TITLES: dict[str, tuple[str, str]] = {
+    "CREDITS_NOT_ACCEPTED": (
+        "Ce service se paie en argent, pas en crédits",
+        "تُدفع هذه الخدمة نقدًا وليس بالرصيد",
+    ),
+    "PAYMENT_METHOD_REQUIRED": (
+        "Indiquez comment ce service est payé : pay_with (konnect, wise ou credits)",
+        "حدّدوا طريقة دفع هذه الخدمة: pay_with (konnect أو wise أو credits)",
+    ),
+    "REFUND_ALREADY_MADE": (
+        "Ce remboursement a déjà été enregistré comme effectué",
+        "سُجّل هذا الاسترداد مسبقًا كمنجز",
+    ),
+    "REFUND_NOT_FOUND": ("Remboursement introuvable", "الاسترداد غير موجود"),
+    "REGISTRATION_NOT_CONFIRMED": (
+        "Cette inscription n'est pas confirmée : paiement en attente ou inscription annulée",
+        "هذا التسجيل غير مؤكد: الدفع معلّق أو التسجيل ملغى",
+    ),
+    "SERVICE_NOT_OFFERED": (
+        "Cette certification ne propose pas ce service",
+        "هذه الشهادة لا تقدّم هذه الخدمة",
+    ),
+    "SESSION_NOT_HELD": (
+        "Les résultats s'enregistrent une fois la session passée",
+        "تُسجَّل النتائج بعد انعقاد الدورة",
+    ),
     "ALREADY_CANCELLED": ("Cette séance est déjà annulée", "هذه الحصة ملغاة مسبقًا"),
     "ALREADY_REGISTERED": (
         "Cet élève est déjà inscrit à cette session",
