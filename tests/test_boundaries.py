@@ -308,7 +308,7 @@ def test_an_email_subject_is_one_line_whatever_the_text(local_aws: Any) -> None:
 # -- 6. seats and states -----------------------------------------------------------------------
 
 
-def test_a_bundled_seat_is_free_for_the_course_students_and_paid_by_anyone_else(
+def test_a_bundled_seat_is_free_for_the_course_students_and_refused_to_anyone_else(
     learner: Any, principal: Any
 ) -> None:
     staff = principal(Role.ASSISTANTE)
@@ -334,14 +334,17 @@ def test_a_bundled_seat_is_free_for_the_course_students_and_paid_by_anyone_else(
     inside = sessions_api(f"/v1/exam-sessions/{bundled}/registrations", None, enrolled)
     outside = sessions_api(f"/v1/exam-sessions/{bundled}/registrations", None, outsider)
 
-    assert inside[0] == outside[0] == 201
-    assert inside[1]["fee_credits"] == 0 and outside[1]["fee_credits"] > 0
+    assert inside[0] == 201 and inside[1]["fee_credits"] == 0
+    assert inside[1]["paid_with"] == "FREE" and inside[1]["status"] == "REGISTERED"
+    # the seats belong to the course's students (seed 003); anyone else sits a standalone
+    assert (outside[0], outside[1]["code"]) == (409, "REGISTRATION_NOT_ALLOWED")
     balances = {
         sid: db.read_one("SELECT balance FROM wallets WHERE student_id = %s", (sid,))
         for sid in (enrolled_id, outsider_id)
     }
-    assert balances[enrolled_id] == {"balance": 10}
-    assert balances[outsider_id] == {"balance": 10 - outside[1]["fee_credits"]}
+    assert balances == {enrolled_id: {"balance": 10}, outsider_id: {"balance": 10}}
+    seats = db.read_one("SELECT registered FROM exam_sessions WHERE id = %s", (bundled,))
+    assert seats == {"registered": 1}
 
 
 def test_a_start_that_finds_a_closed_attempt_finalises_it_and_starts_a_new_one(

@@ -854,6 +854,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/certificates/{code}/badge.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Certificate Badge
+         * @description The badge image with the signed credential baked in (Open Badges 3.0 baking, PNG).
+         */
+        get: operations["certificate_badge_v1_certificates__code__badge_png_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/status-lists/{number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status List
+         * @description A revocation status list (W3C Bitstring Status List), signed as a VC-JWT: the compact
+         *     JWS when `Accept` asks for `application/vc+jwt`, else JSON with the list and the JWS.
+         */
+        get: operations["status_list_v1_status_lists__number__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/issuer": {
         parameters: {
             query?: never;
@@ -886,6 +927,26 @@ export interface paths {
          * @description An `Achievement` credentials name, at its id.
          */
         get: operations["achievement_v1_achievements__slug__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{slug}/image.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Achievement Image
+         * @description The achievement's badge image (its `image` id, and the verify page's preview).
+         */
+        get: operations["achievement_image_v1_achievements__slug__image_png_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1435,7 +1496,9 @@ export interface paths {
         put?: never;
         /**
          * Register
-         * @description Register.
+         * @description A seat paid in money is held (PENDING_PAYMENT) with its order (pay_url, or the bank
+         *     transfer's details) and confirmed when the order is paid; it is released if the order
+         *     expires.
          */
         post: operations["register_v1_exam_sessions__session_id__registrations_post"];
         delete?: never;
@@ -1496,9 +1559,51 @@ export interface paths {
         put?: never;
         /**
          * Ask Enquiry
-         * @description Ask Enquiry.
+         * @description Ask for a sitting to be re-marked, with a reason; paid in money, it is submitted once
+         *     its order is paid.
          */
         post: operations["ask_enquiry_v1_registrations__registration_id__enquiries_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/enquiries/{enquiry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Enquiry
+         * @description An enquiry's status, outcome, score changes and refund (its family and staff).
+         */
+        get: operations["get_enquiry_v1_enquiries__enquiry_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/students/{student_id}/exam-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Exam History
+         * @description The candidate's exams per qualification, with the actions the rules allow next and
+         *     their prices (the student, their parents, staff).
+         */
+        get: operations["exam_history_v1_students__student_id__exam_history_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1552,7 +1657,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Exam Calendar
+         * @description Every session from `since` (default: now), soonest first, full or not (the calendar).
+         */
+        get: operations["exam_calendar_v1_admin_exam_sessions_get"];
         put?: never;
         /**
          * Create Session
@@ -1721,6 +1830,107 @@ export interface paths {
         get: operations["list_enquiries_v1_admin_enquiries_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/exam-queues/remote-invigilation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Remote Queue
+         * @description Online students who can schedule remote invigilation and have not, longest waiting
+         *     first.
+         */
+        get: operations["remote_queue_v1_admin_exam_queues_remote_invigilation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/exam-queues/makeups-resits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retake Queue
+         * @description Students who missed a bundled exam or failed, with no sitting booked.
+         */
+        get: operations["retake_queue_v1_admin_exam_queues_makeups_resits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/exam-services/{code}/{service}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Price Service
+         * @description Price an exam service (a PUT: the same body again changes nothing); audited.
+         */
+        put: operations["price_service_v1_admin_exam_services__code___service__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Refunds
+         * @description Money owed back to families, oldest first (the queue: DUE).
+         */
+        get: operations["list_refunds_v1_admin_refunds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/refunds/{refund_id}/made": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund Made
+         * @description Staff made the refund (a transfer: its reference); the same reference again replays.
+         */
+        post: operations["refund_made_v1_admin_refunds__refund_id__made_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2985,6 +3195,11 @@ export interface components {
              * @enum {string}
              */
             review_policy: "none" | "score" | "marks" | "answers";
+            /**
+             * Valid Months
+             * @description Certificates expire after this; omitted = never
+             */
+            valid_months?: number | null;
         };
         /** ExamStatistics */
         ExamStatistics: {
@@ -3489,6 +3704,11 @@ export interface components {
              */
             credential_url: string;
             /**
+             * Badge Url
+             * @default
+             */
+            badge_url: string;
+            /**
              * Linkedin Url
              * @default
              */
@@ -3540,6 +3760,8 @@ export interface components {
             revoked_at?: string | null;
             /** Score */
             score?: number | null;
+            /** Valid Until */
+            valid_until?: string | null;
         };
         /** AriaChoice */
         AriaChoice: {
@@ -3756,7 +3978,7 @@ export interface components {
          * ProductKind
          * @enum {string}
          */
-        ProductKind: "CREDIT_PACK" | "SUBSCRIPTION" | "ARIA_ADDON";
+        ProductKind: "CREDIT_PACK" | "SUBSCRIPTION" | "ARIA_ADDON" | "EXAM_SERVICE";
         /**
          * Provider
          * @enum {string}
@@ -3942,6 +4164,32 @@ export interface components {
             /** Constraints */
             constraints?: string | null;
         };
+        /**
+         * Action
+         * @description Something the rules allow the candidate next, with what it costs.
+         */
+        Action: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "SCHEDULE_MAKEUP" | "BOOK_RESIT" | "SCHEDULE_REMOTE" | "REQUEST_ENQUIRY";
+            /** Service */
+            service: string;
+            /** Registration Id */
+            registration_id?: string | null;
+            /**
+             * Enquiry Types
+             * @default []
+             */
+            enquiry_types: string[];
+            /** Price Minor */
+            price_minor: number;
+            /** Currency */
+            currency: string;
+            /** Credits */
+            credits: number | null;
+        };
         /** Component */
         Component: {
             /** Code */
@@ -3952,6 +4200,8 @@ export interface components {
             pass_mark: number;
             /** Weight */
             weight: number;
+            /** Duration Minutes */
+            duration_minutes: number;
         };
         /** ComponentResult */
         ComponentResult: {
@@ -4047,15 +4297,38 @@ export interface components {
              * Format: uuid
              */
             registration_id: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "THEORY" | "TASTING" | "BOTH";
+            /** Reason */
+            reason: string;
             /** Components */
             components: string[];
             /**
              * Status
              * @enum {string}
              */
-            status: "SUBMITTED" | "UNDER_REVIEW" | "UPHELD" | "REJECTED" | "PARTIAL";
+            status: "PENDING_PAYMENT" | "SUBMITTED" | "UNDER_REVIEW" | "COMPLETED" | "REJECTED" | "CANCELLED";
+            /** Outcome */
+            outcome: ("UPHELD" | "REJECTED" | "PARTIAL") | null;
+            /** Score Changes */
+            score_changes: {
+                [key: string]: number;
+            };
+            /** Result Changed */
+            result_changed: boolean;
+            /**
+             * Paid With
+             * @enum {string}
+             */
+            paid_with: "FREE" | "CREDITS" | "ORDER";
             /** Fee Credits */
             fee_credits: number;
+            /** Fee Refunded */
+            fee_refunded: boolean;
+            refund?: components["schemas"]["MoneyRefund"] | null;
             /** Decision Note */
             decision_note: string | null;
             /**
@@ -4065,12 +4338,20 @@ export interface components {
             created_at: string;
             /** Decided At */
             decided_at: string | null;
-            outcome?: components["schemas"]["Outcome"] | null;
+            order?: components["schemas"]["Order"] | null;
+            regrade?: components["schemas"]["Outcome"] | null;
         };
         /** EnquiryRequest */
         EnquiryRequest: {
-            /** Components */
-            components: ("THEORY" | "TASTING" | "COMBINED")[];
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "THEORY" | "TASTING" | "BOTH";
+            /** Reason */
+            reason: string;
+            /** Pay With */
+            pay_with?: ("konnect" | "wise" | "credits") | null;
         };
         /** EnquiryRow */
         EnquiryRow: {
@@ -4160,11 +4441,49 @@ export interface components {
             registration_deadline: string;
             /** Course Session Id */
             course_session_id: string | null;
+            /** Duration Minutes */
+            duration_minutes: number;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            readonly ends_at: string;
         };
         /** ForStudent */
         ForStudent: {
             /** Student Id */
             student_id?: string | null;
+            /** Pay With */
+            pay_with?: ("konnect" | "wise" | "credits") | null;
+        };
+        /** HistoryPage */
+        HistoryPage: {
+            /** Items */
+            items: components["schemas"]["QualificationHistory"][];
+            /** Next */
+            next?: string | null;
+        };
+        /**
+         * MoneyRefund
+         * @description Money owed back to the family, made by staff outside the platform and recorded.
+         */
+        MoneyRefund: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "DUE" | "MADE";
+            /** Amount Minor */
+            amount_minor: number;
+            /** Currency */
+            currency: string;
+            /** Made At */
+            made_at: string | null;
         };
         /** MyExam */
         MyExam: {
@@ -4189,7 +4508,12 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "REGISTERED" | "ABSENT" | "SAT";
+            status: "PENDING_PAYMENT" | "REGISTERED" | "ABSENT" | "SAT" | "CANCELLED";
+            /**
+             * Paid With
+             * @enum {string}
+             */
+            paid_with: "FREE" | "CREDITS" | "ORDER";
             /** Fee Credits */
             fee_credits: number;
             /**
@@ -4209,6 +4533,7 @@ export interface components {
              * Format: date-time
              */
             starts_at: string;
+            order?: components["schemas"]["Order"] | null;
             /** Scores */
             scores: {
                 [key: string]: number;
@@ -4382,6 +4707,13 @@ export interface components {
             /** Next */
             next?: string | null;
         };
+        /** Page[Refund] */
+        Page_Refund_: {
+            /** Items */
+            items: components["schemas"]["Refund"][];
+            /** Next */
+            next?: string | null;
+        };
         /** Page[RegistrationItem] */
         Page_RegistrationItem_: {
             /** Items */
@@ -4395,6 +4727,43 @@ export interface components {
             items: components["schemas"]["RegistrationRow"][];
             /** Next */
             next?: string | null;
+        };
+        /** Page[RemoteCandidate] */
+        Page_RemoteCandidate_: {
+            /** Items */
+            items: components["schemas"]["RemoteCandidate"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[RetakeCandidate] */
+        Page_RetakeCandidate_: {
+            /** Items */
+            items: components["schemas"]["RetakeCandidate"][];
+            /** Next */
+            next?: string | null;
+        };
+        /**
+         * Price
+         * @description What an exam service costs: its product's money price, and credits if the school
+         *     accepts them instead.
+         */
+        Price: {
+            /** Qualification Code */
+            qualification_code: string;
+            /** Service */
+            service: string;
+            /** Product Code */
+            product_code: string;
+            /** Name */
+            name: string;
+            /** Price Minor */
+            price_minor: number;
+            /** Currency */
+            currency: string;
+            /** Credits */
+            credits: number | null;
+            /** Refund Upheld As */
+            refund_upheld_as: string;
         };
         /** Qualification */
         Qualification: {
@@ -4420,20 +4789,80 @@ export interface components {
             remote_window_days: number;
             /** Remote Lead Days */
             remote_lead_days: number;
-            /** Fee Standalone */
-            fee_standalone: number;
-            /** Fee Makeup */
-            fee_makeup: number;
-            /** Fee Resit */
-            fee_resit: number;
-            /** Fee Remote */
-            fee_remote: number;
-            /** Fee Enquiry Component */
-            fee_enquiry_component: number;
-            /** Fee Enquiry All */
-            fee_enquiry_all: number;
             /** Components */
             components: components["schemas"]["Component"][];
+            /** Valid Months */
+            valid_months?: number | null;
+            /**
+             * Services
+             * @default []
+             */
+            services: components["schemas"]["Price"][];
+        };
+        /** QualificationHistory */
+        QualificationHistory: {
+            /** Qualification Code */
+            qualification_code: string;
+            /** Name */
+            name: string;
+            /** Level */
+            level: string;
+            /** Sittings */
+            sittings: components["schemas"]["MyExam"][];
+            /** Passed */
+            passed: boolean;
+            /** Grade */
+            grade: string | null;
+            /** Actions */
+            actions: components["schemas"]["Action"][];
+        };
+        /**
+         * Refund
+         * @description Money owed back to a family, for staff to refund outside the platform and record.
+         */
+        Refund: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Order Id
+             * Format: uuid
+             */
+            order_id: string;
+            /** Order Reference */
+            order_reference: string;
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Amount Minor */
+            amount_minor: number;
+            /** Currency */
+            currency: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "DUE" | "MADE";
+            /** Reference */
+            reference: string | null;
+            /** Made At */
+            made_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** RefundMade */
+        RefundMade: {
+            /** Reference */
+            reference: string;
         };
         /** Registration */
         Registration: {
@@ -4458,7 +4887,12 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "REGISTERED" | "ABSENT" | "SAT";
+            status: "PENDING_PAYMENT" | "REGISTERED" | "ABSENT" | "SAT" | "CANCELLED";
+            /**
+             * Paid With
+             * @enum {string}
+             */
+            paid_with: "FREE" | "CREDITS" | "ORDER";
             /** Fee Credits */
             fee_credits: number;
             /**
@@ -4478,6 +4912,7 @@ export interface components {
              * Format: date-time
              */
             starts_at: string;
+            order?: components["schemas"]["Order"] | null;
         };
         /** RegistrationItem */
         RegistrationItem: {
@@ -4551,6 +4986,31 @@ export interface components {
              */
             starts_at: string;
         };
+        /**
+         * RemoteCandidate
+         * @description A student enrolled online who can schedule remote invigilation now.
+         */
+        RemoteCandidate: {
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Student Name */
+            student_name: string;
+            /** Qualification Code */
+            qualification_code: string;
+            /**
+             * Enrolled At
+             * Format: date-time
+             */
+            enrolled_at: string;
+            /**
+             * Window Closes At
+             * Format: date-time
+             */
+            window_closes_at: string;
+        };
         /** Results */
         Results: {
             /** Scores */
@@ -4562,6 +5022,51 @@ export interface components {
              * @default false
              */
             absent: boolean;
+        };
+        /**
+         * RetakeCandidate
+         * @description A student who needs a makeup (missed a bundled exam) or a resit (failed), not booked.
+         */
+        RetakeCandidate: {
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Student Name */
+            student_name: string;
+            /** Qualification Code */
+            qualification_code: string;
+            /**
+             * Need
+             * @enum {string}
+             */
+            need: "MAKEUP" | "RESIT";
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Components */
+            components: string[];
+        };
+        /** ServicePrice */
+        ServicePrice: {
+            /** Price Minor */
+            price_minor: number;
+            /**
+             * Currency
+             * @enum {string}
+             */
+            currency: "TND" | "EUR" | "USD";
+            /** Credits */
+            credits?: number | null;
+            /**
+             * Refund Upheld As
+             * @default MONEY
+             * @enum {string}
+             */
+            refund_upheld_as: "MONEY" | "CREDITS";
         };
         /** Sitting */
         Sitting: {
@@ -5946,7 +6451,7 @@ export interface operations {
     search_people_v1_admin_people_get: {
         parameters: {
             query: {
-                /** @description A name, an email, or an id */
+                /** @description Words beginning a name, the beginning of an email, or an id */
                 q: string;
                 /** @description The `next` cursor of the previous page */
                 cursor?: string | null;
@@ -8667,7 +9172,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verification"];
                 };
             };
-            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND`, `NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8832,6 +9337,120 @@ export interface operations {
             };
         };
     };
+    certificate_badge_v1_certificates__code__badge_png_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    status_list_v1_status_lists__number__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                number: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not found, or not the caller's: `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     issuer_profile_v1_issuer_get: {
         parameters: {
             query?: never;
@@ -8895,6 +9514,62 @@ export interface operations {
                 };
             };
             /** @description Not found, or not the caller's: `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    achievement_image_v1_achievements__slug__image_png_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found, or not the caller's: `CERTIFICATE_NOT_FOUND`, `NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11352,7 +12027,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SESSION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SERVICE_NOT_OFFERED`, `SESSION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11361,7 +12036,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CONFLICT`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CHECKOUT_IN_PROGRESS`, `CONFLICT`, `CREDITS_NOT_ACCEPTED`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11379,7 +12054,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `PAYMENT_METHOD_REQUIRED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11397,7 +12072,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11471,7 +12155,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `ORDER_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SERVICE_NOT_OFFERED`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11480,7 +12164,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CONFLICT`, `NO_SESSION_AVAILABLE`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
+            /** @description The current state refuses it (already done, a race lost, in progress): `ALREADY_REGISTERED`, `CHECKOUT_IN_PROGRESS`, `CONFLICT`, `CREDITS_NOT_ACCEPTED`, `NO_SESSION_AVAILABLE`, `REGISTRATION_CLOSED`, `REGISTRATION_NOT_ALLOWED`, `SESSION_FULL` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11498,7 +12182,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `PAYMENT_METHOD_REQUIRED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11516,7 +12200,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -11669,7 +12362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `STUDENT_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `ORDER_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SERVICE_NOT_OFFERED`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -11678,7 +12371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `ENQUIRY_NOT_ALLOWED` */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CHECKOUT_IN_PROGRESS`, `CONFLICT`, `CREDITS_NOT_ACCEPTED`, `ENQUIRY_NOT_ALLOWED` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11696,7 +12389,182 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SCORES`, `VALIDATION_FAILED` */
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_SCORES`, `PAYMENT_METHOD_REQUIRED`, `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A provider reussite called answered badly; retry later: `PROVIDER_ERROR`, `PROVIDER_UNAVAILABLE` */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE`, `PROVIDER_NOT_CONFIGURED` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_enquiry_v1_enquiries__enquiry_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                enquiry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enquiry"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `ORDER_NOT_FOUND`, `STUDENT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exam_history_v1_students__student_id__exam_history_get: {
+        parameters: {
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `QUALIFICATION_NOT_FOUND`, `SERVICE_NOT_OFFERED`, `STUDENT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11915,6 +12783,88 @@ export interface operations {
                 };
             };
             /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `INVALID_DATES`, `PROCTOR_NOT_FOUND`, `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exam_calendar_v1_admin_exam_sessions_get: {
+        parameters: {
+            query?: {
+                since?: string | null;
+                until?: string | null;
+                qualification?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ExamSession_"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12326,7 +13276,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REQUEST_IN_PROGRESS`, `RESULTS_ALREADY_ENTERED` */
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REGISTRATION_NOT_CONFIRMED`, `REQUEST_IN_PROGRESS`, `RESULTS_ALREADY_ENTERED`, `SESSION_NOT_HELD` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12411,7 +13361,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `ORDER_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12512,7 +13462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SPEND_NOT_FOUND`, `STUDENT_NOT_FOUND` */
+            /** @description Not found, or not the caller's: `ENQUIRY_NOT_FOUND`, `ORDER_NOT_FOUND`, `QUALIFICATION_NOT_FOUND`, `REGISTRATION_NOT_FOUND`, `SERVICE_NOT_OFFERED`, `SPEND_NOT_FOUND`, `STUDENT_NOT_FOUND` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12785,6 +13735,459 @@ export interface operations {
             };
             /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remote_queue_v1_admin_exam_queues_remote_invigilation_get: {
+        parameters: {
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RemoteCandidate_"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retake_queue_v1_admin_exam_queues_makeups_resits_get: {
+        parameters: {
+            query?: {
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RetakeCandidate_"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    price_service_v1_admin_exam_services__code___service__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+                service: "STANDALONE" | "MAKEUP" | "RESIT" | "REMOTE" | "ENQUIRY_THEORY" | "ENQUIRY_TASTING" | "ENQUIRY_BOTH";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServicePrice"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Price"];
+                };
+            };
+            /** @description The request is malformed: `BAD_REQUEST` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `SERVICE_NOT_OFFERED` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `CREDITS_NOT_ACCEPTED` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_refunds_v1_admin_refunds_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Refund_"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refund_made_v1_admin_refunds__refund_id__made_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                refund_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundMade"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description The request is malformed: `BAD_REQUEST` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `REFUND_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `REFUND_ALREADY_MADE` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
