@@ -189,6 +189,81 @@ def test_a_seat_paid_through_konnect_is_held_then_confirmed_once_under_duplicate
     assert jobs.check_invariants().clean
 
 
+def paid_once(order: dict[str, Any], konnect: FakeKonnect) -> None:
+    """The family pays on Konnect; its webhook arrives five times at once: one fulfilment."""
+    konnect.complete(order["payment_ref"])
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(lambda _: webhook(order["payment_ref"]), range(5)))
+    assert {(s, body["status"]) for s, body in answers} == {(200, "PAID")}
+    events = db.read_one(
+        "SELECT count(*) AS n FROM provider_events WHERE order_id = %s", (order["id"],)
+    )
+    assert events == {"n": 1}
+
+
+def test_every_service_is_bought_through_konnect_and_fulfilled_once(
+    staff: Principal, family: Any, konnect: FakeKonnect
+) -> None:
+    parent, child = family
+    bought: dict[str, tuple[int, str]] = {}  # service -> (amount, status once paid)
+
+    # remote invigilation, for a student enrolled online
+    enrol = {"student_id": str(child), "qualification_code": "WINE-L2"}
+    assert api("POST", "/v1/admin/enrolments", staff, enrol, None)[0] == 201
+    _, remote = register(parent, session(staff, "REMOTE", "WINE-L2")["id"], child, "KONNECT")
+    paid_once(remote["order"], konnect)
+    bought["REMOTE"] = (remote["order"]["amount_minor"], status_of("exam_registrations", remote))
+
+    # a makeup, after missing the bundled exam of a Level 1 course
+    _, offering = api(
+        "POST", "/v1/admin/course-offerings", staff, {"qualification_code": "WINE-L1", "name": "L1"}
+    )
+    day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    _, course = api(
+        "POST",
+        f"/v1/admin/course-offerings/{offering['id']}/sessions",
+        staff,
+        {"starts_on": day, "ends_on": day, "capacity": 5},
+    )
+    students = f"/v1/admin/course-sessions/{course['id']}/students"
+    api("POST", students, staff, {"student_id": str(child)}, None)
+    _, seat = register(parent, course["exam_sessions"][0]["id"], child, None)
+    helpers.session_took_place(course["exam_sessions"][0]["id"])
+    api("POST", f"/v1/admin/registrations/{seat['id']}/results", staff, {"absent": True})
+    session(staff, "MAKEUP", "WINE-L1", days=40)
+    body = {"student_id": str(child), "pay_with": "konnect"}
+    _, makeup = api("POST", "/v1/qualifications/WINE-L1/makeup", parent, body)
+    paid_once(makeup["order"], konnect)
+    bought["MAKEUP"] = (makeup["order"]["amount_minor"], status_of("exam_registrations", makeup))
+
+    # a resit after a failed Level 3, and an enquiry about it
+    failed = sat(staff, parent, child, {"THEORY": 60, "TASTING": 40})
+    _, resit = register(parent, session(staff, "RESIT")["id"], child, "KONNECT")
+    paid_once(resit["order"], konnect)
+    bought["RESIT"] = (resit["order"]["amount_minor"], status_of("exam_registrations", resit))
+    _, enquiry = ask(parent, failed, "TASTING", "KONNECT")
+    paid_once(enquiry["order"], konnect)
+    bought["ENQUIRY_TASTING"] = (
+        enquiry["order"]["amount_minor"],
+        status_of("result_enquiries", enquiry),
+    )
+
+    assert bought == {
+        "REMOTE": (6000, "REGISTERED"),
+        "MAKEUP": (7500, "REGISTERED"),
+        "RESIT": (12500, "REGISTERED"),
+        "ENQUIRY_TASTING": (5000, "SUBMITTED"),
+    }
+    assert resit["components"] == ["TASTING"]  # theory carries forward
+    assert jobs.check_invariants().clean
+
+
+def status_of(table: str, answer: dict[str, Any]) -> str:
+    row = db.read_one(f"SELECT status FROM {table} WHERE id = %s", (answer["id"],))
+    assert row is not None
+    return str(row["status"])
+
+
 def test_a_seat_paid_by_transfer_is_confirmed_by_staff_once(staff: Principal, family: Any) -> None:
     parent, child = family
     sitting = session(staff, "STANDALONE")
