@@ -109,8 +109,20 @@ def test_a_booking_spends_credits_and_gets_an_unguessable_room(
     assert status == 201 and booked["status"] == "BOOKED" and booked["credits"] == 2
     assert balance(student_id) == 5 - 2 - 1
     base = get_settings().video_base_url
-    room = booked["room_url"].removeprefix(f"{base}/reussite-")
-    assert booked["room_url"].startswith(f"{base}/reussite-") and len(room) >= 24  # 144 bits
+    rooms = {
+        r["id"]: r["room_url"]
+        for r in db.connection()
+        .execute(
+            "SELECT id, room_url FROM tutoring_sessions WHERE id = ANY(%s)",
+            ([booked["session_id"], other["session_id"]],),
+        )
+        .fetchall()
+    }
+    room = rooms[uuid.UUID(booked["session_id"])]
+    assert room.startswith(f"{base}/reussite-") and len(room.split("reussite-")[1]) >= 24
+    assert len(set(rooms.values())) == 2  # 144 bits each, one room per session
+    public = get_settings().public_base_url.rstrip("/")
+    assert booked["room_url"].startswith(f"{public}/v1/rooms/{booked['session_id']}?token=")
     assert other["room_url"] != booked["room_url"]
     assert book(who, karim, slot(), "COURS_PRESENTIEL", key=key) == (201, booked)  # replay
     assert balance(student_id) == 2
@@ -244,8 +256,8 @@ def test_a_reminder_is_sent_once_even_when_the_schedule_fires_twice(
     assert first["reminded"] >= 1 and all(r["reminded"] == 0 for r in again)
     reminders_sent = [
         m["destinations"]["ToAddresses"]
-        for m in helpers.emails(local_aws, booked["room_url"])
-        if m["subject"].startswith("Rappel")
+        for m in helpers.emails(local_aws, f"/v1/rooms/{booked['session_id']}?token=")
+        if m["subject"].startswith("Rappel")  # (the link's expiry moved with the session)
     ]
     assert sorted(reminders_sent) == sorted([[who.email], [karim.email]])
 

@@ -6,20 +6,27 @@ from datetime import time
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from fastapi import Query, status
+from fastapi import Query, Request, status
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, model_validator
 
 from reussite import history
+from reussite.front_door import http_write
 from reussite.history import Page
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.http.params import Cursor, Limit
-from reussite.inputs import Moment
+from reussite.identity.models import User
+from reussite.inputs import BoundedText, HumanName, Moment
 from reussite.settings import require
-from reussite.tutoring import service
+from reussite.tutoring import service, workspace
 from reussite.tutoring.models import AgendaSession, Coach, Service, TutoringBooking
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+REQUIRED_SETTINGS = (
+    "DATABASE_URL|DATABASE_SECRET_ARN",
+    "LINK_SECRET|LINK_SECRET_ARN",
+    "IDEMPOTENCY_TABLE",
+)
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite tutoring")
@@ -154,6 +161,88 @@ def history_tutoring(
     """A student's tutoring bookings, newest first (booked, cancelled, attended).
     A parent names the child (`student_id`)."""
     return history.tutoring(user, student_id, cursor, limit)
+
+
+# -- the coach's workspace ----------------------------------------------------------------------
+
+
+@app.get("/v1/students/{student_id}/file")
+def student_file(student_id: UUID, user: CurrentUser) -> workspace.StudentFile:
+    """The student's file: sessions with their reports, exam results, progress and the
+    orientation report's summary (the student's coaches, the family, staff; else 404)."""
+    return workspace.student_file(user, student_id)
+
+
+@app.get("/v1/students/{student_id}/progress")
+def student_progress(
+    student_id: UUID,
+    user: CurrentUser,
+    subject: Annotated[str | None, Query(max_length=60)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> Page[workspace.Progress]:
+    """The student's progress history, newest first."""
+    return workspace.progress(user, student_id, subject, cursor, limit)
+
+
+class ProgressNote(BaseModel):
+    level: int = Field(ge=1, le=5, description="1 beginning ... 5 mastered")
+    note: BoundedText | None = None
+    skills: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(
+        default=[], max_length=20
+    )
+
+
+@app.put("/v1/coach/sessions/{session_id}/progress/{student_id}")
+def record_progress(
+    session_id: UUID, student_id: UUID, body: ProgressNote, user: CurrentUser
+) -> workspace.Progress:
+    """After the session, its coach records the student's progress in its subject (a PUT:
+    recorded again, it is replaced)."""
+    return workspace.record_progress(
+        user, session_id, student_id, body.level, body.note, body.skills
+    )
+
+
+class BilanSharing(BaseModel):
+    bilan_shared_with_coaches: bool
+
+
+@app.put("/v1/students/{student_id}/sharing")
+def share_bilan(student_id: UUID, body: BilanSharing, user: CurrentUser) -> workspace.Sharing:
+    """Whether the student's coaches read the orientation report's summary (the family)."""
+    return workspace.share_bilan(user, student_id, body.bilan_shared_with_coaches)
+
+
+@app.get("/v1/rooms/{session_id}", status_code=status.HTTP_303_SEE_OTHER)
+def open_room(
+    session_id: UUID, token: Annotated[str, Query(min_length=1, max_length=100)]
+) -> RedirectResponse:
+    """The session's room link (public, signed): the video room from 10 minutes before the
+    start to the end; before, 409 ROOM_NOT_OPEN with `opens_at`; after, 409 ROOM_CLOSED."""
+    return RedirectResponse(workspace.open_room(session_id, token), status_code=303)
+
+
+class NewCoach(CoachProfile):
+    sub: str = Field(min_length=1, max_length=200, pattern=r"^[\w@.:|+-]+$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    pseudonym: HumanName
+
+
+def _create_coach(user: User, request: NewCoach, key: str) -> Coach:
+    slots = [s.model_dump() for s in request.availability]
+    return workspace.create_coach(
+        user, request.sub, request.email, request.pseudonym, request.subjects, slots
+    )
+
+
+create_coach_once = http_write(_create_coach, Coach, database_serialises=False)
+
+
+@app.post("/v1/admin/coaches", status_code=status.HTTP_201_CREATED)
+def create_coach(body: NewCoach, user: CurrentUser, key: IdempotencyKey, http: Request) -> Coach:
+    """Staff create a coach (login, pseudonym, subjects, weekly availability) in one call."""
+    return create_coach_once(user, key, body, http.scope.get("aws.context"))
 
 
 handler = lambda_handler(app)

@@ -10,7 +10,7 @@ from reussite.observability import logger, metrics
 from reussite.settings import require
 from reussite.tutoring.reminders import send_reminders
 
-REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN",)
+REQUIRED_SETTINGS = ("DATABASE_URL|DATABASE_SECRET_ARN", "LINK_SECRET|LINK_SECRET_ARN")
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 

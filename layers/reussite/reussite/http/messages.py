@@ -5,6 +5,16 @@ A test checks every code the API can answer has both."""
 from __future__ import annotations
 
 TITLES: dict[str, tuple[str, str]] = {
+    "NOT_A_COACH": (
+        "Cet identifiant appartient à quelqu'un qui n'est pas coach",
+        "هذا الحساب لشخص ليس مدرّبًا",
+    ),
+    "ROOM_CLOSED": (
+        "La salle est fermée : la séance est terminée ou annulée",
+        "القاعة مغلقة: انتهت الحصة أو أُلغيت",
+    ),
+    "ROOM_NOT_FOUND": ("Ce lien de salle n'est pas valide", "رابط القاعة هذا غير صالح"),
+    "ROOM_NOT_OPEN": ("La salle n'est pas encore ouverte", "القاعة لم تُفتح بعد"),
     "CREDITS_NOT_ACCEPTED": (
         "Ce service se paie en argent, pas en crédits",
         "تُدفع هذه الخدمة نقدًا وليس بالرصيد",

@@ -50,7 +50,9 @@ class TutoringBooking(BaseModel):
     starts_at: datetime
     ends_at: datetime
     session_status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
-    room_url: str
+    room_url: str = Field(description="The session's room link, the same for coach and students")
+    room_opens_at: datetime  # the link opens the video room from then to the end
+    room_closes_at: datetime
     created_at: datetime
     cancelled_at: datetime | None
 
@@ -68,6 +70,8 @@ class AgendaSession(BaseModel):
     starts_at: datetime
     ends_at: datetime
     status: Literal["SCHEDULED", "CANCELLED", "COMPLETED"]
-    room_url: str
+    room_url: str = Field(description="The session's room link, the same for coach and students")
+    room_opens_at: datetime  # the link opens the video room from then to the end
+    room_closes_at: datetime
     report: str | None
     bookings: list[AgendaBooking] = []

@@ -3,6 +3,7 @@ HTTP models (pydantic is not on a scheduled job's cold start)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,11 +33,32 @@ BOOKING = """
 """
 
 
+ROOM_OPENS_BEFORE = timedelta(minutes=10)  # the room opens this long before the start
+
+
+def with_room(row: dict[str, Any]) -> dict[str, Any]:
+    """A session's row as its people see it: `room_url` is the room's link (the same for the
+    coach and every student), which opens the video room from ROOM_OPENS_BEFORE the start to
+    the end; the video room's own address is given only inside that window."""
+    from reussite import links
+
+    session_id, ends_at = row.get("session_id", row.get("id")), row["ends_at"]
+    # valid until an hour after the end (the room refuses after the end anyway): the same
+    # link every time it is given
+    token = links.sign(f"room:{session_id}", 3600, now=ends_at.timestamp())
+    base = get_settings().public_base_url.rstrip("/")
+    return row | {
+        "room_url": f"{base}/v1/rooms/{session_id}?token={token}",
+        "room_opens_at": row["starts_at"] - ROOM_OPENS_BEFORE,
+        "room_closes_at": ends_at,
+    }
+
+
 def booking_row(conn: db.Connection, booking_id: UUID) -> dict[str, Any]:
     row = conn.execute(f"{BOOKING} WHERE b.id = %s", (booking_id,)).fetchone()
     if row is None:
         raise BookingNotFound()
-    return dict(row)
+    return with_room(dict(row))
 
 
 def send_reminders() -> int:

@@ -28,6 +28,7 @@ from reussite.tutoring.reminders import (
     booking_row,
     email_keys,
     owe_emails,
+    with_room,
 )
 
 if TYPE_CHECKING:
@@ -316,7 +317,7 @@ def my_sessions(
         limit,
         column="starts_at",
     )
-    return [TutoringBooking.model_validate(r) for r in rows], following
+    return [TutoringBooking.model_validate(with_room(r)) for r in rows], following
 
 
 # -- cancelling --------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def agenda(
         column="starts_at",
         ascending=True,
     )
-    return [AgendaSession.model_validate(r) for r in rows], following
+    return [AgendaSession.model_validate(with_room(r)) for r in rows], following
 
 
 def file_report(user: User, session_id: UUID, report: str) -> AgendaSession:
@@ -442,7 +443,7 @@ def file_report(user: User, session_id: UUID, report: str) -> AgendaSession:
             (session_id,),
         )
         row = conn.execute("SELECT * FROM tutoring_sessions WHERE id = %s", (session_id,))
-        return AgendaSession.model_validate(row.fetchone())
+        return AgendaSession.model_validate(with_room(dict(row.fetchone() or {})))
 
 
 def mark_no_show(staff: User, booking_id: UUID) -> TutoringBooking:
