@@ -40,6 +40,7 @@ CHILD = {
     "certificates": 1,
     "sessions_attended": 3,
     "bilan_status": "COMPLETED",
+    "progress": [{"subject": "MATHEMATIQUES", "level": 3, "skills": ["fractions", HOSTILE]}],
 }
 SESSION = {
     "service": "COURS_EN_LIGNE",

@@ -257,6 +257,41 @@ def test_a_family_pays_through_the_konnect_page_and_the_webhook_over_http(
     Webhook(state["webhook_secret"]).verify(raw, event["headers"])
 
 
+def test_the_seeded_coaches_are_bookable_right_after_make_run(stack: dict[str, Any]) -> None:
+    """seed 001, scenario 2: coach Hélios, mathematics, online, J+3 at 14:00 (1 credit)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    state = json.loads((stack["state_dir"] / "stack.json").read_text())
+    auth = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
+    coaches = httpx.get(f"{stack['base']}/v1/coaches", headers=auth, timeout=10).json()
+    by_name = {c["display_name"]: c for c in coaches["items"]}
+    assert by_name["Hélios"]["subjects"] == ["MATHEMATIQUES", "NSI"]
+    assert by_name["Zénon"]["subjects"] == ["PHILOSOPHIE", "FRANCAIS"]
+    assert all(len(by_name[n]["availability"]) == 7 for n in ("Hélios", "Zénon"))
+    zone = ZoneInfo("Africa/Tunis")
+    day = datetime.now(zone).date() + timedelta(days=3)
+    starts = datetime(day.year, day.month, day.day, 14, tzinfo=zone)
+    body = {
+        "coach_id": by_name["Hélios"]["id"],
+        "service_code": "COURS_EN_LIGNE",
+        "subject": "MATHEMATIQUES",
+        "starts_at": starts.isoformat(),
+    }
+
+    booked = httpx.post(
+        f"{stack['base']}/v1/tutoring-sessions",
+        json=body,
+        headers=auth | {"Idempotency-Key": "stack-helios"},
+        timeout=30,
+    )
+
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["coach_name"] == "Hélios" and booked.json()["credits"] == 1
+    room = httpx.get(booked.json()["room_url"], timeout=10)  # three days early
+    assert room.status_code == 409 and room.json()["code"] == "ROOM_NOT_OPEN"
+
+
 def test_a_paid_family_gets_its_orientation_report_over_http(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     auth = {"Authorization": f"Bearer {state['tokens']['demo-parent']}"}

@@ -1,6 +1,6 @@
 """The monthly emails to each parent, on the first of the month: the past month's report per
 child (credits granted, used, expired and expiring; exams taken and passed; certificates;
-tutoring sessions attended; the orientation report's status), and, when there are any, the
+tutoring sessions attended; the progress coaches recorded; the orientation report's status), and, when there are any, the
 credits that expire within 30 days and those that expired during the month.
 
 Parents are taken in batches (keyset on their id), figures computed set-based per batch, the
@@ -72,7 +72,14 @@ _FIGURES = """
              WHERE b.student_id = k.student_id AND b.status = 'ATTENDED'
                AND t.starts_at >= %(start)s AND t.starts_at < %(end)s) AS sessions_attended,
            coalesce((SELECT b.status FROM bilans b WHERE b.student_id = k.student_id
-                      ORDER BY b.created_at DESC LIMIT 1), 'NONE') AS bilan_status
+                      ORDER BY b.created_at DESC LIMIT 1), 'NONE') AS bilan_status,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('subject', p.subject,
+                                      'level', p.level, 'skills', p.skills)
+                                      ORDER BY p.subject), '[]')
+              FROM (SELECT DISTINCT ON (subject) subject, level, skills FROM progress_entries
+                     WHERE student_id = k.student_id
+                       AND created_at >= %(start)s AND created_at < %(end)s
+                     ORDER BY subject, created_at DESC) p) AS progress
       FROM kids k LEFT JOIN moves m ON m.student_id = k.student_id
      ORDER BY k.parent_id, k.display_name, k.student_id
 """
@@ -162,6 +169,7 @@ def _owe(
             "certificates": r["certificates"],
             "sessions_attended": r["sessions_attended"],
             "bilan_status": r["bilan_status"],
+            "progress": r["progress"],  # the month's latest level per subject, if recorded
         }
         for r in rows
     ]
