@@ -512,6 +512,48 @@ def matrix(w: World) -> list[tuple[str, str, Any, dict[str, Any]]]:
             family_a | strangers | {"coach": 403, "assistante": ALLOW, "admin": ALLOW},
         ),
         ("GET", "/v1/me/tutoring-sessions", None, signed_in),
+        (  # before the cancellation below: a coach reads the file of a student they teach
+            "GET",
+            f"/v1/students/{s}/file",
+            None,
+            family_a | strangers | {"coach": ALLOW, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        (
+            "GET",
+            f"/v1/students/{s}/progress",
+            None,
+            family_a | strangers | {"coach": ALLOW, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        (
+            "PUT",
+            f"/v1/coach/sessions/{w.tutoring_session}/progress/{s}",
+            {"level": 3},
+            {"coach": ALLOW, "default": 403},
+        ),
+        (
+            "PUT",
+            f"/v1/students/{s}/sharing",
+            {"bilan_shared_with_coaches": False},
+            family_a | strangers | {"coach": 403, "assistante": ALLOW, "admin": ALLOW},
+        ),
+        (
+            "GET",
+            f"/v1/rooms/{w.tutoring_session}?token=1.forged",
+            None,
+            {"anonymous": 404, "default": 404},
+        ),
+        (
+            "POST",
+            "/v1/admin/coaches",
+            {
+                "sub": "matrix-coach",
+                "email": "matrix-coach@example.test",
+                "pseudonym": "Matrice",
+                "subjects": ["maths"],
+                "availability": [],
+            },
+            staff_only,
+        ),
         (
             "POST",
             f"/v1/tutoring-sessions/{w.booking}/cancel",

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+WallClock = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}),
+]
+"""A wall-clock time in the school's zone, "HH:MM" (JSON Schema's "time" format needs an offset,
+which a weekly slot has not)."""
 
 
 class Service(BaseModel):
@@ -20,8 +28,8 @@ class Service(BaseModel):
 
 class WeeklySlot(BaseModel):
     weekday: int
-    starts: time
-    ends: time
+    starts: WallClock
+    ends: WallClock
 
 
 class Coach(BaseModel):
