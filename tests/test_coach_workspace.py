@@ -20,6 +20,7 @@ from reussite.ledger.models import LotKind
 from reussite.settings import get_settings
 from reussite_local import functions
 from reussite_local.aws import LocalAws
+from reussite_local.events import http_api_event
 from reussite_local.sqs import QueueDelivery
 from tests import helpers
 from tests.test_exams import answer_key, start, submit
@@ -44,16 +45,17 @@ def staff(database_url: str, principal: Any) -> Principal:
 def new_coach(staff: Principal, pseudonym: str, subjects: list[str]) -> tuple[Principal, Any]:
     """Staff create a coach in one call; the coach then signs in with that login."""
     sub = f"coach-{uuid.uuid4()}"
-    body = {
+    email = f"{sub}@example.test"
+    body: dict[str, Any] = {
         "sub": sub,
-        "email": f"{sub}@example.test",
+        "email": email,
         "pseudonym": pseudonym,
         "subjects": subjects,
         "availability": WEEK,
     }
     status, created = api("POST", "/v1/admin/coaches", staff, body, str(uuid.uuid4()))
     assert status == 201, created
-    return Principal(sub=sub, email=body["email"], name="Vrai Nom", role=Role.COACH), created
+    return Principal(sub=sub, email=email, name="Vrai Nom", role=Role.COACH), created
 
 
 @pytest.fixture
@@ -288,7 +290,7 @@ def test_the_room_opens_from_ten_minutes_before_to_the_end_for_coach_and_student
     path, _, query = link.removeprefix(get_settings().public_base_url.rstrip("/")).partition("?")
 
     def follow() -> dict[str, Any]:
-        event = helpers.http_api_event("GET", path, query=query)
+        event = http_api_event("GET", path, query=query)
         return dict(functions.invoke(helpers.FUNCTIONS["tutoring_api"], event))
 
     assert entry["room_url"] == link  # the coach's link and the student's are the same room

@@ -2387,6 +2387,129 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/students/{student_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Student File
+         * @description The student's file: sessions with their reports, exam results, progress and the
+         *     orientation report's summary (the student's coaches, the family, staff; else 404).
+         */
+        get: operations["student_file_v1_students__student_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/students/{student_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Student Progress
+         * @description The student's progress history, newest first.
+         */
+        get: operations["student_progress_v1_students__student_id__progress_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/coach/sessions/{session_id}/progress/{student_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Record Progress
+         * @description After the session, its coach records the student's progress in its subject (a PUT:
+         *     recorded again, it is replaced).
+         */
+        put: operations["record_progress_v1_coach_sessions__session_id__progress__student_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/students/{student_id}/sharing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Share Bilan
+         * @description Whether the student's coaches read the orientation report's summary (the family).
+         */
+        put: operations["share_bilan_v1_students__student_id__sharing_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rooms/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Room
+         * @description The session's room link (public, signed): the video room from 10 minutes before the
+         *     start to the end; before, 409 ROOM_NOT_OPEN with `opens_at`; after, 409 ROOM_CLOSED.
+         */
+        get: operations["open_room_v1_rooms__session_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/coaches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Coach
+         * @description Staff create a coach (login, pseudonym, subjects, weekly availability) in one call.
+         */
+        post: operations["create_coach_v1_admin_coaches_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5426,8 +5549,21 @@ export interface components {
              * @enum {string}
              */
             status: "SCHEDULED" | "CANCELLED" | "COMPLETED";
-            /** Room Url */
+            /**
+             * Room Url
+             * @description The session's room link, the same for coach and students
+             */
             room_url: string;
+            /**
+             * Room Opens At
+             * Format: date-time
+             */
+            room_opens_at: string;
+            /**
+             * Room Closes At
+             * Format: date-time
+             */
+            room_closes_at: string;
             /** Report */
             report: string | null;
             /**
@@ -5435,6 +5571,11 @@ export interface components {
              * @default []
              */
             bookings: components["schemas"]["AgendaBooking"][];
+        };
+        /** BilanSharing */
+        BilanSharing: {
+            /** Bilan Shared With Coaches */
+            bilan_shared_with_coaches: boolean;
         };
         /** Booking */
         Booking: {
@@ -5485,10 +5626,45 @@ export interface components {
             /** Availability */
             availability: components["schemas"]["Slot"][];
         };
+        /** ExamResult */
+        ExamResult: {
+            /** Exam Code */
+            exam_code: string;
+            /** Title */
+            title: string;
+            /** Subject */
+            subject: string;
+            /** Submitted At */
+            submitted_at: string | null;
+            /** Score */
+            score: number | null;
+            /** Passed */
+            passed: boolean | null;
+        };
+        /** NewCoach */
+        NewCoach: {
+            /** Subjects */
+            subjects: string[];
+            /** Availability */
+            availability: components["schemas"]["Slot"][];
+            /** Sub */
+            sub: string;
+            /** Email */
+            email: string;
+            /** Pseudonym */
+            pseudonym: string;
+        };
         /** Page[Coach] */
         Page_Coach_: {
             /** Items */
             items: components["schemas"]["Coach"][];
+            /** Next */
+            next?: string | null;
+        };
+        /** Page[Progress] */
+        Page_Progress_: {
+            /** Items */
+            items: components["schemas"]["Progress"][];
             /** Next */
             next?: string | null;
         };
@@ -5505,6 +5681,59 @@ export interface components {
             items: components["schemas"]["SessionItem"][];
             /** Next */
             next?: string | null;
+        };
+        /** Progress */
+        Progress: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Coach Name */
+            coach_name: string;
+            /** Subject */
+            subject: string;
+            /** Level */
+            level: number;
+            /** Note */
+            note: string | null;
+            /** Skills */
+            skills: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ProgressNote */
+        ProgressNote: {
+            /**
+             * Level
+             * @description 1 beginning ... 5 mastered
+             */
+            level: number;
+            /** Note */
+            note?: string | null;
+            /**
+             * Skills
+             * @default []
+             */
+            skills: string[];
         };
         /** Report */
         Report: {
@@ -5562,6 +5791,37 @@ export interface components {
             /** Credits */
             credits: number;
         };
+        /** SessionNote */
+        SessionNote: {
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /** Subject */
+            subject: string;
+            /** Coach Name */
+            coach_name: string;
+            /** Status */
+            status: string;
+            /** Report */
+            report: string | null;
+        };
+        /** Sharing */
+        Sharing: {
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Bilan Shared With Coaches */
+            bilan_shared_with_coaches: boolean;
+        };
         /** Slot */
         Slot: {
             /**
@@ -5579,6 +5839,30 @@ export interface components {
              * Format: time
              */
             ends: string;
+        };
+        /** StudentFile */
+        StudentFile: {
+            /**
+             * Student Id
+             * Format: uuid
+             */
+            student_id: string;
+            /** Name */
+            name: string;
+            /** School Level */
+            school_level: string | null;
+            /** Subjects */
+            subjects: string[];
+            /** Sessions */
+            sessions: components["schemas"]["SessionNote"][];
+            /** Exam Results */
+            exam_results: components["schemas"]["ExamResult"][];
+            /** Progress */
+            progress: components["schemas"]["Progress"][];
+            /** Bilan Summary */
+            bilan_summary: string | null;
+            /** Bilan Shared With Coaches */
+            bilan_shared_with_coaches: boolean;
         };
         /**
          * TutoringBooking
@@ -5642,8 +5926,21 @@ export interface components {
              * @enum {string}
              */
             session_status: "SCHEDULED" | "CANCELLED" | "COMPLETED";
-            /** Room Url */
+            /**
+             * Room Url
+             * @description The session's room link, the same for coach and students
+             */
             room_url: string;
+            /**
+             * Room Opens At
+             * Format: date-time
+             */
+            room_opens_at: string;
+            /**
+             * Room Closes At
+             * Format: date-time
+             */
+            room_closes_at: string;
             /**
              * Created At
              * Format: date-time
@@ -5656,15 +5953,9 @@ export interface components {
         WeeklySlot: {
             /** Weekday */
             weekday: number;
-            /**
-             * Starts
-             * Format: time
-             */
+            /** Starts */
             starts: string;
-            /**
-             * Ends
-             * Format: time
-             */
+            /** Ends */
             ends: string;
         };
     };
@@ -16396,6 +16687,556 @@ export interface operations {
                 };
             };
             /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    student_file_v1_students__student_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudentFile"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    student_progress_v1_students__student_id__progress_get: {
+        parameters: {
+            query?: {
+                subject?: string | null;
+                /** @description The `next` cursor of the previous page */
+                cursor?: string | null;
+                /** @description Items per page */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Progress_"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    record_progress_v1_coach_sessions__session_id__progress__student_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgressNote"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Progress"];
+                };
+            };
+            /** @description The request is malformed: `BAD_REQUEST` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `BOOKING_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `SESSION_NOT_OPEN` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    share_bilan_v1_students__student_id__sharing_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BilanSharing"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Sharing"];
+                };
+            };
+            /** @description The request is malformed: `BAD_REQUEST` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not the caller's: `STUDENT_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    open_room_v1_rooms__session_id__get: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not found, or not the caller's: `ROOM_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `ROOM_CLOSED`, `ROOM_NOT_OPEN` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `VALIDATION_FAILED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Something went wrong on our side: `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service reussite depends on is unavailable; retry: `DEPENDENCY_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_coach_v1_admin_coaches_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per intended operation; 1-200 chars */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewCoach"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Coach"];
+                };
+            };
+            /** @description The request is malformed: `BAD_CURSOR`, `BAD_REQUEST`, `IDEMPOTENCY_KEY_REQUIRED` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token: `UNAUTHENTICATED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role or offer does not allow this: `FORBIDDEN`, `UNKNOWN_ROLE`, `UNTRUSTED_ROLE_CLAIM` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The current state refuses it (already done, a race lost, in progress): `CONFLICT`, `NOT_A_COACH`, `REQUEST_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than 256 KiB: `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is not valid (each problem in `errors`): `IDEMPOTENCY_KEY_REUSED`, `VALIDATION_FAILED` */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,7 +1,8 @@
 """The monthly emails to each parent, on the first of the month: the past month's report per
 child (credits granted, used, expired and expiring; exams taken and passed; certificates;
-tutoring sessions attended; the progress coaches recorded; the orientation report's status), and, when there are any, the
-credits that expire within 30 days and those that expired during the month.
+tutoring sessions attended; the progress coaches recorded; the orientation report's status),
+and, when there are any, the credits that expire within 30 days and those that expired during
+the month.
 
 Parents are taken in batches (keyset on their id), figures computed set-based per batch, the
 emails owed in the batch's transaction under keys naming the parent and the month: running it
