@@ -422,6 +422,13 @@ def test_results_are_entered_once_per_sitting_and_audited(staff: Principal, stud
     sitting_two = register(student()[0], sitting["id"])[1]
     early = api("POST", f"/v1/admin/registrations/{reg['id']}/results", staff, {"absent": True})
     assert (early[0], early[1]["code"]) == (409, "SESSION_NOT_HELD")  # the exam is in 20 days
+    db.connection().execute(  # the papers began half an hour ago: theory 2 h, then tasting 1 h 30
+        """UPDATE exam_sessions SET starts_at = now() - interval '30 minutes',
+                  registration_deadline = now() - interval '1 day' WHERE id = %s""",
+        (sitting["id"],),
+    )
+    during = api("POST", f"/v1/admin/registrations/{reg['id']}/results", staff, {"absent": True})
+    assert (during[0], during[1]["code"]) == (409, "SESSION_NOT_HELD")
 
     bad = results(staff, reg["id"], scores={"THEORY": 60})
     good = results(staff, reg["id"], scores={"THEORY": 60, "TASTING": 61})

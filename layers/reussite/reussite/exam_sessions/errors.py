@@ -62,7 +62,7 @@ class ResultsAlreadyEntered(Conflict):
 
 class SessionNotHeld(Conflict):
     code = "SESSION_NOT_HELD"
-    title = "Results are recorded once the session has taken place"
+    title = "Results are recorded once the session has taken place (its papers are over)"
 
 
 class NotRegistered(Conflict):

@@ -3,7 +3,7 @@ new outcome each time, superseding the last) and a pass goes through the certifi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -37,7 +37,7 @@ def enter_results(
     require_staff(staff, _REFUSAL)
     with db.transaction() as conn:
         reg = conn.execute(
-            f"""SELECT {REG_COLUMNS} FROM exam_registrations r
+            f"""SELECT {REG_COLUMNS}, s.duration_minutes FROM exam_registrations r
                   JOIN exam_sessions s ON s.id = r.session_id
                  WHERE r.id = %s FOR UPDATE OF r""",
             (registration_id,),
@@ -48,8 +48,9 @@ def enter_results(
             raise NotRegistered()
         if reg["status"] != "REGISTERED":
             raise ResultsAlreadyEntered()
-        if reg["starts_at"] > datetime.now(UTC):
-            raise SessionNotHeld()
+        ends = reg["starts_at"] + timedelta(minutes=reg["duration_minutes"])
+        if ends > datetime.now(UTC):  # its papers are over: results (or an absence) follow
+            raise SessionNotHeld(f"The session ends at {ends.isoformat()}")
         subject = f"registration:{registration_id}"
         if absent:
             conn.execute(
