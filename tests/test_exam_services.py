@@ -264,6 +264,49 @@ def status_of(table: str, answer: dict[str, Any]) -> str:
     return str(row["status"])
 
 
+def test_konnect_down_at_registration_holds_the_seat_for_the_retry_or_releases_it(
+    staff: Principal, family: Any, konnect: FakeKonnect, principal: Any
+) -> None:
+    parent, child = family
+    sitting = session(staff, "STANDALONE", "WINE-L2")
+    key = str(uuid.uuid4())
+    path = f"/v1/exam-sessions/{sitting['id']}/registrations"
+    body = {"student_id": str(child), "pay_with": "konnect"}
+    konnect.set_mode("failing")
+
+    status, problem = api("POST", path, parent, body, key)
+
+    assert (status, problem["code"]) == (502, "PROVIDER_UNAVAILABLE")
+    assert seats(sitting["id"]) == 1  # held for the retry, its order not yet opened
+    konnect.set_mode("normal")
+    status, reg = api("POST", path, parent, body, key)  # the family retries with its key
+    assert status == 201 and reg["status"] == "PENDING_PAYMENT"
+    assert reg["order"]["status"] == "PENDING" and reg["order"]["pay_url"]
+    orders = db.read_one(
+        "SELECT count(*) AS n FROM orders WHERE registration_id = %s", (reg["id"],)
+    )
+    assert orders == {"n": 1} and seats(sitting["id"]) == 1
+
+    # Nobody retries: the order Konnect never opened goes stale and gives the seat back.
+    other = principal(Role.PARENT)
+    other_child = identity.create_child(identity.resolve_user(other), "Sans suite").student_id
+    konnect.set_mode("failing")
+    failed = register(other, sitting["id"], other_child, "KONNECT")
+    konnect.set_mode("normal")
+    assert failed[0] == 502 and seats(sitting["id"]) == 2
+    db.connection().execute(
+        """UPDATE orders SET created_at = now() - interval '2 hours'
+            WHERE student_id = %s AND status = 'CREATED'""",
+        (other_child,),
+    )
+    helpers.functions.invoke(
+        helpers.FUNCTIONS["payment_reconciliation"],
+        helpers.functions.sample_event(helpers.FUNCTIONS["payment_reconciliation"]),
+    )
+    assert seats(sitting["id"]) == 1
+    assert jobs.check_invariants().clean
+
+
 def test_a_seat_paid_by_transfer_is_confirmed_by_staff_once(staff: Principal, family: Any) -> None:
     parent, child = family
     sitting = session(staff, "STANDALONE")
