@@ -375,6 +375,9 @@ def test_make_demo_walks_a_family_through_everything(stack: dict[str, Any]) -> N
 
     assert demo.returncode == 0, demo.stdout + demo.stderr
     seen_steps = ("is PAID", "passed: True", "email to", "/_local/mail/", ": valid", "complete")
+    coach_steps = ("ROOM_NOT_OPEN", "303 -> https://", "MATHEMATIQUES 3/5 (proportionnalité)")
+    for seen in coach_steps:  # seed 001's scenario 5, the coach's workflow
+        assert seen in demo.stdout, demo.stdout
     for seen in (*seen_steps, "credit_expiry"):
         assert seen in demo.stdout, demo.stdout
     assert "wallet_mismatches': []" in demo.stdout

@@ -15,8 +15,10 @@ import json
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -200,6 +202,8 @@ class Demo:
         )
         self.show(f"rated 👍; {said['remaining_today']} messages left today")
 
+        self.coach_scenario(child)
+
         self.say("A year later: Yasmine's pack expires")
         before = self.balance(child)
         self.show("(time travel: the demo moves the pack's expiry to yesterday in the database)")
@@ -216,6 +220,87 @@ class Demo:
         checked = self.call("POST", "/_local/invoke/ledger_invariants")["result"]
         self.show(f"ledger invariant check: {checked}")
         print("\ndemo complete", flush=True)
+
+    def coach_scenario(self, child: str) -> None:
+        """seed 001, scenarios 2 and 5: a booking with coach Hélios, then his workflow."""
+        self.say("Leïla books coach Hélios for Yasmine: maths, online, in three days at 14:00")
+        coaches = self.call("GET", "/v1/coaches", "demo-parent")["items"]
+        helios = next(c for c in coaches if c["display_name"] == "Hélios")
+        self.show(f"Hélios teaches {', '.join(helios['subjects'])}")
+        zone = ZoneInfo("Africa/Tunis")
+        day = datetime.now(zone).date() + timedelta(days=3)
+        booked = None
+        for hour in range(14, 20):  # a slot taken by an earlier run of the demo: the next one
+            starts = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+            response = self.http.post(
+                "/v1/tutoring-sessions",
+                json={
+                    "coach_id": helios["id"],
+                    "service_code": "COURS_EN_LIGNE",
+                    "subject": "MATHEMATIQUES",
+                    "starts_at": starts.isoformat(),
+                    "student_id": child,
+                },
+                headers=self.auth("demo-parent", key=True),
+            )
+            if response.status_code == 201:
+                booked = response.json()
+                break
+        if booked is None:
+            raise RuntimeError("no free slot with Hélios in three days")
+        self.show(f"booked {booked['starts_at']} for {booked['credits']} credit")
+        room = self.http.get(booked["room_url"], follow_redirects=False)
+        self.show(
+            f"the room link now: {room.status_code} {room.json()['code']} (opens 10 min ahead)"
+        )
+
+        self.say("Hélios opens his agenda and Yasmine's file to prepare the lesson")
+        agenda = self.call("GET", "/v1/coach/agenda", "demo-coach")["items"]
+        entry = next(s for s in agenda if s["id"] == booked["session_id"])
+        student = entry["bookings"][0]["student"]
+        self.show(f"agenda: {entry['subject']} at {entry['starts_at']} with {student}")
+        file = self.call("GET", f"/v1/students/{child}/file", "demo-coach")
+        self.show(
+            f"file: {file['name']}, {file['school_level']}, {len(file['sessions'])} session(s), "
+            f"{len(file['exam_results'])} exam result(s) in his subjects"
+        )
+        self.show("(time travel: the demo moves the session to start in 5 minutes)")
+        with self.db() as conn:
+            conn.execute(
+                """UPDATE tutoring_sessions SET starts_at = now() + interval '5 minutes',
+                          ends_at = now() + interval '65 minutes' WHERE id = %s""",
+                (booked["session_id"],),
+            )
+        room = self.http.get(entry["room_url"], follow_redirects=False)
+        self.show(
+            f"the same link for coach and student: {room.status_code} -> {room.headers['location']}"
+        )
+
+        self.say("After the lesson Hélios writes his report and records Yasmine's progress")
+        with self.db() as conn:
+            conn.execute(
+                """UPDATE tutoring_sessions SET starts_at = now() - interval '70 minutes',
+                          ends_at = now() - interval '10 minutes' WHERE id = %s""",
+                (booked["session_id"],),
+            )
+        self.call(
+            "POST",
+            f"/v1/coach/sessions/{booked['session_id']}/report",
+            "demo-coach",
+            json={"report": "Proportionnalité revue ; exercices 3 à 7 à refaire."},
+        )
+        self.call(
+            "PUT",
+            f"/v1/coach/sessions/{booked['session_id']}/progress/{child}",
+            "demo-coach",
+            json={"level": 3, "note": "Progrès nets", "skills": ["proportionnalité"]},
+        )
+        progress = self.call("GET", f"/v1/students/{child}/progress", "demo-parent")["items"]
+        latest = progress[0]
+        self.show(
+            f"Leïla sees it: {latest['subject']} {latest['level']}/5 "
+            f"({', '.join(latest['skills'])}) by {latest['coach_name']}"
+        )
 
     def balance(self, student_id: str) -> int:
         credits = self.call("GET", "/v1/me/credits", "demo-parent")
