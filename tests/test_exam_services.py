@@ -333,7 +333,7 @@ def test_a_seat_paid_by_transfer_is_confirmed_by_staff_once(staff: Principal, fa
 
 
 def test_an_unpaid_hold_is_released_and_a_late_payment_takes_the_seat_or_is_owed_back(
-    staff: Principal, family: Any, principal: Any, konnect: FakeKonnect
+    staff: Principal, family: Any, principal: Any, konnect: FakeKonnect, local_aws: Any
 ) -> None:
     parent, child = family
     sitting = session(staff, "STANDALONE", "WINE-L1")  # two seats
@@ -381,6 +381,10 @@ def test_an_unpaid_hold_is_released_and_a_late_payment_takes_the_seat_or_is_owed
     (owed,) = [r for r in due["items"] if r["order_id"] == late["order"]["id"]]
     assert (owed["amount_minor"], owed["currency"], owed["status"]) == (7500, "EUR", "DUE")
     assert "lapsed" in owed["reason"]
+    (placed,) = helpers.emails(local_aws, order["reference"])
+    (unplaced,) = helpers.emails(local_aws, late["order"]["reference"])
+    assert "est confirmé" in placed["body"]
+    assert "remboursera" in unplaced["body"] and "confirmé" not in unplaced["body"]
 
 
 # -- credits, where the school accepts them --------------------------------------------------------

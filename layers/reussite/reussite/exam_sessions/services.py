@@ -162,10 +162,10 @@ def pay_online(order_id: UUID | None, email: str | None) -> None:
     open_konnect_payment(order, product, email)
 
 
-def confirm(conn: db.Connection, order: dict[str, Any]) -> None:
+def confirm(conn: db.Connection, order: dict[str, Any]) -> bool:
     """The fulfilment of a service's order, under the order's lock: the held seat or enquiry is
     confirmed; one whose hold lapsed is taken again if it still can be, else the money is owed
-    back."""
+    back (False)."""
     if order["registration_id"] is not None:
         placed = _confirm_registration(conn, order["registration_id"])
         subject = f"registration:{order['registration_id']}"
@@ -175,6 +175,7 @@ def confirm(conn: db.Connection, order: dict[str, Any]) -> None:
     if not placed:
         owe_refund(conn, order, "Paid after the booking had lapsed and could not be taken again")
         logger.error("a service was paid after its hold lapsed", extra={"subject": subject})
+    return placed
 
 
 def _confirm_registration(conn: db.Connection, registration_id: UUID) -> bool:

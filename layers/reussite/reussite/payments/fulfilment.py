@@ -65,6 +65,7 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
         conn.execute(f"{PRODUCT_SELECT} WHERE code = %s", (order["product_code"],)).fetchone() or {}
     )
     lot_id = subscription_id = None
+    placed = True  # an exam service's seat or enquiry (else its money is owed back)
     if product.kind is ProductKind.CREDIT_PACK:
         wallet = conn.execute(
             "SELECT id FROM wallets WHERE student_id = %s", (order["student_id"],)
@@ -83,7 +84,7 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
     elif product.kind is ProductKind.EXAM_SERVICE:  # the seat or enquiry it held
         from reussite.exam_sessions import services
 
-        services.confirm(conn, order)
+        placed = services.confirm(conn, order)
     elif product.kind is ProductKind.ARIA_ADDON:  # the subscription it extends, for a month
         subscription_id = offers.pay_aria_addon(
             conn, order, list(order["aria_subjects"]), today or datetime.now(UTC).date()
@@ -100,7 +101,7 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
         (lot_id, subscription_id, order["id"]),
     )
     receipt = receipts.take_number(conn, order["id"])
-    _owe_confirmation(conn, order, product, receipt)
+    _owe_confirmation(conn, order, product, receipt, placed)
     webhooks.emit(
         conn,
         "payment.succeeded",
@@ -121,9 +122,10 @@ def fulfil(conn: db.Connection, order: dict[str, Any], today: date | None = None
 
 
 def _owe_confirmation(
-    conn: db.Connection, order: dict[str, Any], product: Product, receipt: str
+    conn: db.Connection, order: dict[str, Any], product: Product, receipt: str, placed: bool
 ) -> None:
-    """The buyer's confirmation, in their language, with a signed link to the receipt."""
+    """The buyer's confirmation, in their language, with a signed link to the receipt (an exam
+    service paid too late to be placed says its money will be refunded)."""
     from reussite import links
 
     student = conn.execute(
@@ -134,6 +136,8 @@ def _owe_confirmation(
         ProductKind.ARIA_ADDON: "addon",
         ProductKind.EXAM_SERVICE: "exam",
     }.get(product.kind, "plan")
+    if not placed:
+        kind = "exam_refund"
     token = links.sign(f"receipt:{order['id']}")
     emails.owe(
         conn,
