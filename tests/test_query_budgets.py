@@ -35,6 +35,8 @@ LARGE = {
     "tutoring_bookings",
     "exam_registrations",
     "orders",
+    "tutoring_sessions",
+    "progress_entries",
 }
 
 
@@ -213,4 +215,65 @@ def test_staff_find_people_and_read_exam_statistics_by_index(
     for path in ("/v1/admin/exams/FR-A1/statistics", "/v1/admin/exam-statistics/levels"):
         with db.counting(keep=True) as read:
             assert helpers.call("exams_api", "GET", path, staff)[0] == 200
+        no_full_scans(read)
+
+
+def test_a_students_file_costs_the_same_for_one_session_or_five_and_reads_by_index(
+    principal: Any, database_url: str
+) -> None:
+    """The coach's view of a student (seed 001, scenario 5) and its progress history: a fixed
+    number of statements, each by index, however long the student's history."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from reussite.tutoring import service as tutoring
+    from reussite.tutoring import workspace
+
+    staff = identity.resolve_user(principal(Role.ASSISTANTE))
+    sub = f"coach-{uuid.uuid4()}"
+    week = [{"weekday": d, "starts": time(8), "ends": time(20)} for d in range(1, 8)]
+    coach = workspace.create_coach(staff, sub, f"{sub}@example.test", "Hélios", ["maths"], week)
+    coach_login = Principal(sub=sub, email=f"{sub}@example.test", name="C", role=Role.COACH)
+    parent = principal(Role.PARENT)
+    child = identity.create_child(identity.resolve_user(parent), "Ines").student_id
+    ledger.grant(ledger.wallet_of(child), 10, LotKind.PURCHASE, key="pack", purpose="pack")
+    zone = ZoneInfo("Africa/Tunis")
+
+    def book(days: int) -> None:
+        day = datetime.now(zone).date() + timedelta(days=days)
+        starts = datetime(day.year, day.month, day.day, 10, tzinfo=zone)
+        user = identity.resolve_user(parent)
+        tutoring.book(user, coach.id, "COURS_EN_LIGNE", "maths", starts, child, str(uuid.uuid4()))
+
+    book(2)
+    path = f"/v1/students/{child}/file"
+    helpers.call("tutoring_api", "GET", "/v1/coach/agenda", coach_login)  # signed in once
+    status, _, one = counted("tutoring_api", "GET", path, coach_login)
+    for days in range(3, 7):
+        book(days)
+    status, file, five = counted("tutoring_api", "GET", path, coach_login)
+    read, _, progress = counted("tutoring_api", "GET", f"/v1/students/{child}/progress", parent)
+
+    assert status == read == 200 and len(file["sessions"]) == 5
+    assert one.count == five.count <= 8  # who, the relation, the student, sessions, subjects,
+    # the coach's subjects, exam results, progress (the report summary only when shared)
+    no_full_scans(five)
+    no_full_scans(progress)
+
+
+def test_the_exam_back_office_views_read_by_index(principal: Any, database_url: str) -> None:
+    """The calendar, the two queues and a candidate's exam history (seed 003's dashboard)."""
+    staff = principal(Role.ASSISTANTE)
+    learner = principal(Role.ELEVE)
+    student = identity.resolve_user(learner).student_id
+    paths = (
+        "/v1/admin/exam-sessions",
+        "/v1/admin/exam-queues/remote-invigilation",
+        "/v1/admin/exam-queues/makeups-resits",
+        f"/v1/students/{student}/exam-history",
+    )
+    for path in paths:
+        with db.counting(keep=True) as read:
+            status, page = helpers.call("exam_sessions_api", "GET", path, staff)
+        assert status == 200, page
         no_full_scans(read)
