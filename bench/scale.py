@@ -108,6 +108,55 @@ BUILD = [
               %(at)s + interval '20 minutes', '{}', 80, true, 'student',
               %(at)s + interval '20 minutes'
          FROM plan WHERE exam""",
+    # The wine school (seed 003): one student in 20 a candidate, in a Level 3 course of 25
+    # whose bundled session they sat (70 % passed, 20 % failed: the resit queue) or missed
+    # (10 %: the makeup queue); one student in 100 enrolled online (the remote queue).
+    """WITH c AS (
+           INSERT INTO course_sessions (offering_id, starts_on, ends_on, location, remote, capacity)
+           SELECT (SELECT id FROM scale_offering), (%(at)s - interval '5 days')::date,
+                  (%(at)s - interval '1 day')::date, 'Bordeaux', false, 25
+             FROM generate_series(%(lo)s::int, %(hi)s::int) g WHERE g %% 500 = 0
+           RETURNING id)
+       INSERT INTO exam_sessions (qualification_code, type, template_id, course_session_id,
+                                  components, starts_at, location, remote, capacity, registered,
+                                  registration_deadline, duration_minutes)
+       SELECT 'WINE-L3', 'BUNDLED', (SELECT template_id FROM scale_offering), c.id,
+              ARRAY['THEORY', 'TASTING'], %(at)s - interval '1 day', 'Bordeaux', false, 25, 25,
+              %(at)s - interval '5 days', 210
+         FROM c""",
+    """CREATE TEMP TABLE sat ON COMMIT DROP AS
+       SELECT p.n, p.student_id, p.user_id, gen_random_uuid() AS registration_id,
+              (SELECT id FROM exam_sessions  -- this batch's 100 courses, 25 candidates each
+                WHERE type = 'BUNDLED' AND starts_at = %(at)s - interval '1 day'
+                ORDER BY id OFFSET (p.n / 20) %% 100 LIMIT 1) AS session_id,
+              CASE WHEN p.n %% 200 < 140 THEN 'PASS' WHEN p.n %% 200 < 180 THEN 'FAIL'
+                   ELSE 'ABSENT' END AS result
+         FROM scale_people p
+        WHERE p.n BETWEEN %(lo)s::int AND %(hi)s::int AND p.n %% 20 = 0""",
+    """INSERT INTO exam_registrations (id, session_id, student_id, components, status,
+                                      fee_credits, paid_with, idempotency_key, registered_by,
+                                      created_at, absent_at)
+       SELECT registration_id, session_id, student_id, ARRAY['THEORY', 'TASTING'],
+              CASE WHEN result = 'ABSENT' THEN 'ABSENT' ELSE 'SAT' END, 0, 'FREE',
+              'scale-' || registration_id, user_id, %(at)s - interval '10 days',
+              CASE WHEN result = 'ABSENT' THEN %(at)s END
+         FROM sat""",
+    """INSERT INTO enrolments (student_id, qualification_code, online, enrolled_at)
+       SELECT student_id, 'WINE-L3', false, %(at)s - interval '10 days' FROM sat
+       UNION ALL
+       SELECT student_id, 'WINE-L2', true, %(at)s FROM scale_people
+        WHERE n BETWEEN %(lo)s::int AND %(hi)s::int AND n %% 100 = 7""",
+    """INSERT INTO qualification_outcomes (student_id, qualification_code, registration_id,
+                                          components, passed, grade, percent, created_at)
+       SELECT student_id, 'WINE-L3', registration_id,
+              jsonb_build_object(
+                  'THEORY', jsonb_build_object('score', 70, 'passed', true, 'carried', false),
+                  'TASTING', jsonb_build_object('score', CASE WHEN result = 'PASS' THEN 70 ELSE 40
+                                                         END, 'passed', result = 'PASS',
+                                                'carried', false)),
+              result = 'PASS', CASE WHEN result = 'PASS' THEN 'MERIT' ELSE 'FAIL' END,
+              CASE WHEN result = 'PASS' THEN 70 ELSE 55 END, %(at)s
+         FROM sat WHERE result <> 'ABSENT'""",
 ]
 
 
@@ -125,6 +174,17 @@ def build(url: str) -> None:
         conn.execute(
             "CREATE UNLOGGED TABLE scale_people (n int PRIMARY KEY, user_id uuid,"
             " student_id uuid, wallet_id uuid UNIQUE)"
+        )
+        conn.execute(  # the wine school's Level 3 course offering and its exam template
+            """CREATE UNLOGGED TABLE scale_offering AS
+               WITH staff AS (INSERT INTO users (sub, role, name) VALUES
+                                  ('scale-wine-staff', 'ASSISTANTE', 'Staff') RETURNING id),
+                    o AS (INSERT INTO course_offerings (qualification_code, name, created_by)
+                          SELECT 'WINE-L3', 'Level 3', id FROM staff RETURNING id),
+                    t AS (INSERT INTO exam_templates (offering_id, components, exam_day)
+                          SELECT id, ARRAY['THEORY', 'TASTING'], 'FINAL_DAY' FROM o
+                          RETURNING id, offering_id)
+               SELECT offering_id AS id, id AS template_id FROM t"""
         )
         batches = range(1, STUDENTS + 1, BATCH)
         for b, lo in enumerate(batches):
@@ -146,12 +206,16 @@ def build(url: str) -> None:
                       (SELECT count(*) FROM credit_lots) AS lots,
                       (SELECT count(*) FROM entry_allocations) AS allocations,
                       (SELECT count(*) FROM exam_attempts) AS attempts,
-                      pg_size_pretty(pg_database_size(current_database())) AS size"""
+                      pg_size_pretty(pg_database_size(current_database())) AS size,
+                      (SELECT count(*) FROM exam_registrations) AS registrations,
+                      (SELECT count(*) FROM qualification_outcomes) AS outcomes,
+                      (SELECT count(*) FROM exam_sessions) AS sessions"""
         ).fetchone()
         assert sizes is not None
     print(
         f"built {STUDENTS:,} students: {sizes[0]:,} ledger entries, {sizes[1]:,} lots, "
-        f"{sizes[2]:,} allocations, {sizes[3]:,} attempts, {sizes[4]} on disk, "
+        f"{sizes[2]:,} allocations, {sizes[3]:,} attempts, {sizes[5]:,} exam registrations "
+        f"in {sizes[7]:,} sessions with {sizes[6]:,} outcomes, {sizes[4]} on disk, "
         f"in {time.perf_counter() - started:.0f} s (vacuum and analyze included)"
     )
 
@@ -238,6 +302,14 @@ class Paths:
         wallet = ledger.wallet_of(
             db.read_one("SELECT student_id FROM scale_people WHERE n = %s", (n,))["student_id"]
         )  # type: ignore[index]
+        candidate = n - n % 20 or 20  # the nearest wine candidate
+        row = db.read_one("SELECT student_id FROM scale_people WHERE n = %s", (candidate,))
+        if row is not None:
+            path = f"/v1/students/{row['student_id']}/exam-history"
+            self.record(
+                "GET /v1/students/{id}/exam-history",
+                call("exam_sessions_api", "GET", path, STAFF)[1],
+            )
         ledger.spend(wallet, 1, key=f"session-{n}", purpose="tutoring")
         with db.counting() as statements:
             ledger.refund(wallet, f"session-{n}", "cancelled")
@@ -262,6 +334,26 @@ class Paths:
             self.record(
                 name, call("exams_api" if "exam" in path else "identity_api", "GET", path, STAFF)[1]
             )
+        for name, path, query in (
+            (
+                "GET /v1/admin/exam-sessions (calendar)",
+                "/v1/admin/exam-sessions",
+                "since="
+                + (datetime.now(UTC) - timedelta(days=400)).isoformat().replace("+", "%2B"),
+            ),
+            (
+                "GET /v1/admin/exam-queues/remote-invigilation",
+                "/v1/admin/exam-queues/remote-invigilation",
+                "",
+            ),
+            (
+                "GET /v1/admin/exam-queues/makeups-resits",
+                "/v1/admin/exam-queues/makeups-resits",
+                "",
+            ),
+            ("GET /v1/admin/enquiries?status=SUBMITTED", "/v1/admin/enquiries", "status=SUBMITTED"),
+        ):
+            self.record(name, call("exam_sessions_api", "GET", path, STAFF, query=query)[1])
 
 
 def pct(values: list[float], q: float) -> float:

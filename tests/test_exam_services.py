@@ -587,3 +587,55 @@ def test_queues_and_the_candidates_available_actions(
     assert str(failed) not in {c["student_id"] for c in retakes["items"]}
     assert "BOOK_RESIT" not in {a["action"] for a in history["items"][0]["actions"]}
     assert booked["components"] == ["TASTING"]
+
+
+def test_the_makeup_and_resit_queue_pages_through_both_kinds_in_waiting_order(
+    staff: Principal, principal: Any
+) -> None:
+    """Each kind walks its own index; the pages merge them, each student once."""
+    mine = []
+    for n in range(3):  # three failed Level 3 candidates
+        parent = principal(Role.PARENT)
+        child = identity.create_child(identity.resolve_user(parent), f"Échec {n}").student_id
+        sat(staff, parent, child, {"THEORY": 40, "TASTING": 40})
+        mine.append(str(child))
+    parent = principal(Role.PARENT)  # and one who missed a Level 1 course's exam
+    absent = identity.create_child(identity.resolve_user(parent), "Absente").student_id
+    _, offering = api(
+        "POST", "/v1/admin/course-offerings", staff, {"qualification_code": "WINE-L1", "name": "L1"}
+    )
+    day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    _, course = api(
+        "POST",
+        f"/v1/admin/course-offerings/{offering['id']}/sessions",
+        staff,
+        {"starts_on": day, "ends_on": day, "capacity": 5},
+    )
+    api(
+        "POST",
+        f"/v1/admin/course-sessions/{course['id']}/students",
+        staff,
+        {"student_id": str(absent)},
+        None,
+    )
+    _, seat = register(parent, course["exam_sessions"][0]["id"], absent, None)
+    helpers.session_took_place(course["exam_sessions"][0]["id"])
+    api("POST", f"/v1/admin/registrations/{seat['id']}/results", staff, {"absent": True})
+    mine.append(str(absent))
+
+    seen: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        _, page = api(
+            "GET", f"/v1/admin/exam-queues/makeups-resits?limit=1{cursor}", staff, key=None
+        )
+        seen += page["items"]
+        if not page["next"]:
+            break
+        cursor = f"&cursor={page['next']}"
+
+    ours = [(c["student_id"], c["need"]) for c in seen if c["student_id"] in mine]
+    assert ours == [(s, "RESIT") for s in mine[:3]] + [(mine[3], "MAKEUP")]
+    assert len(seen) == len({(c["student_id"], c["qualification_code"]) for c in seen})
+    waited = [c["since"] for c in seen]
+    assert waited == sorted(waited)

@@ -71,7 +71,7 @@ def remote_queue(staff: User, cursor: str | None, limit: int) -> Page[RemoteCand
     rows, following = paged(
         "remote-queue",
         f"""SELECT * FROM (
-               SELECT e.student_id || ':' || e.qualification_code AS id, e.student_id,
+               SELECT (e.student_id::text || ':') || e.qualification_code AS id, e.student_id,
                       s.display_name AS student_name, e.qualification_code, e.enrolled_at,
                       e.enrolled_at + make_interval(days => q.remote_window_days)
                           AS window_closes_at
@@ -79,6 +79,9 @@ def remote_queue(staff: User, cursor: str | None, limit: int) -> Page[RemoteCand
                  JOIN qualifications q ON q.code = e.qualification_code
                  JOIN students s ON s.id = e.student_id
                 WHERE e.online
+                  -- the walk starts at the widest window's beginning, not at the first enrolment
+                  AND e.enrolled_at > now() - make_interval(
+                          days => (SELECT max(remote_window_days) FROM qualifications))
                   AND e.enrolled_at + make_interval(days => q.remote_window_days) > now()
                   AND NOT EXISTS (
                       SELECT 1 FROM qualification_outcomes o
@@ -112,7 +115,7 @@ class RetakeCandidate(BaseModel):
     student_name: str
     qualification_code: str
     need: Literal["MAKEUP", "RESIT"]
-    since: datetime  # the missed session, or the failed result
+    since: datetime  # marked absent from the bundled exam, or the failed result
     components: list[str]  # what they would sit
 
 
@@ -123,41 +126,51 @@ def retake_queue(staff: User, cursor: str | None, limit: int) -> Page[RetakeCand
         SELECT 1 FROM exam_registrations b JOIN exam_sessions bs ON bs.id = b.session_id
          WHERE b.student_id = {{student}} AND bs.qualification_code = {{code}}
            AND b.status IN {_BOOKED})"""
+    # each branch walks its index from the cursor and stops at a page; the page is the first of
+    # the two merged (without the limits the planner reads every failed result and absence)
+    after = """(%(after_at)s::timestamptz IS NULL
+                OR ({since}, {id}) > (%(after_at)s::timestamptz, %(after_id)s::uuid))"""
     rows, following = paged(
         "retake-queue",
         f"""SELECT t.*, st.display_name AS student_name FROM (
-               (SELECT DISTINCT ON (r.student_id, x.qualification_code)
-                       r.student_id || ':' || x.qualification_code AS id, r.student_id,
-                       x.qualification_code, 'MAKEUP' AS need, x.starts_at AS since,
-                       r.components, false AS passed
-                  FROM exam_registrations r JOIN exam_sessions x ON x.id = r.session_id
-                 WHERE r.status = 'ABSENT' AND x.type = 'BUNDLED'
-                   AND NOT EXISTS (SELECT 1 FROM qualification_outcomes o
-                                    WHERE o.student_id = r.student_id
-                                      AND o.qualification_code = x.qualification_code)
-                   AND {not_booked.format(student="r.student_id", code="x.qualification_code")}
-                 ORDER BY r.student_id, x.qualification_code, x.starts_at DESC)
+              (SELECT r.id, r.student_id, x.qualification_code, 'MAKEUP' AS need,
+                      r.absent_at AS since, r.components
+                 FROM exam_registrations r JOIN exam_sessions x ON x.id = r.session_id
+                WHERE r.status = 'ABSENT' AND x.type = 'BUNDLED'
+                  AND NOT EXISTS (SELECT 1 FROM qualification_outcomes o
+                                   WHERE o.student_id = r.student_id
+                                     AND o.qualification_code = x.qualification_code)
+                  AND NOT EXISTS (  -- absent twice: waiting since the last one
+                      SELECT 1 FROM exam_registrations a JOIN exam_sessions y ON y.id = a.session_id
+                       WHERE a.student_id = r.student_id AND a.status = 'ABSENT'
+                         AND y.qualification_code = x.qualification_code
+                         AND a.absent_at > r.absent_at)
+                  AND {not_booked.format(student="r.student_id", code="x.qualification_code")}
+                  AND {after.format(since="r.absent_at", id="r.id")}
+                ORDER BY r.absent_at, r.id LIMIT %(limit)s)
                UNION ALL
-               (SELECT DISTINCT ON (o.student_id, o.qualification_code)
-                       o.student_id || ':' || o.qualification_code, o.student_id,
-                       o.qualification_code, 'RESIT', o.created_at,
-                       ARRAY(SELECT c.key FROM jsonb_each(o.components) c
-                              WHERE NOT q.carry_forward OR NOT (c.value ->> 'passed')::boolean
-                              ORDER BY c.key DESC),
-                       o.passed
-                  FROM qualification_outcomes o
-                  JOIN qualifications q ON q.code = o.qualification_code
-                 WHERE o.superseded_at IS NULL
-                   AND {not_booked.format(student="o.student_id", code="o.qualification_code")}
-                 ORDER BY o.student_id, o.qualification_code, o.created_at DESC)
+              (SELECT o.id, o.student_id, o.qualification_code, 'RESIT', o.created_at,
+                      ARRAY(SELECT c.key FROM jsonb_each(o.components) c
+                             WHERE NOT q.carry_forward OR NOT (c.value ->> 'passed')::boolean
+                             ORDER BY c.key DESC)
+                 FROM qualification_outcomes o
+                 JOIN qualifications q ON q.code = o.qualification_code
+                WHERE o.superseded_at IS NULL AND NOT o.passed
+                  AND NOT EXISTS (  -- the student's latest result in the qualification
+                      SELECT 1 FROM qualification_outcomes l
+                       WHERE l.student_id = o.student_id
+                         AND l.qualification_code = o.qualification_code
+                         AND l.superseded_at IS NULL AND l.created_at > o.created_at)
+                  AND {not_booked.format(student="o.student_id", code="o.qualification_code")}
+                  AND {after.format(since="o.created_at", id="o.id")}
+                ORDER BY o.created_at, o.id LIMIT %(limit)s)
              ) t
              JOIN students st ON st.id = t.student_id
-            WHERE NOT t.passed AND {{keyset}}
+            WHERE {{keyset}}
             ORDER BY t.since, t.id LIMIT %(limit)s""",
         {},
         cursor,
         limit,
-        cast="::text",
         column="since",
         ascending=True,
     )

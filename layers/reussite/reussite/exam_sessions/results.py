@@ -54,7 +54,7 @@ def enter_results(
         subject = f"registration:{registration_id}"
         if absent:
             conn.execute(
-                "UPDATE exam_registrations SET status = 'ABSENT' WHERE id = %s",
+                "UPDATE exam_registrations SET status = 'ABSENT', absent_at = now() WHERE id = %s",
                 (registration_id,),
             )
             audit.record(conn, staff.id, "results.absent", subject)
