@@ -65,3 +65,41 @@ def test_concurrent_first_calls_build_each_aws_client_once(local_aws: object) ->
 
     assert len(seen) == 16 and len(set(seen)) == 1
     assert aws.secrets_provider().client is aws.client("secretsmanager")
+
+
+# The clients every event of these functions uses: built at init (where a SnapStart snapshot
+# holds them), so the first event builds none (bench/cold_start checks that on real events).
+BUILT_AT_INIT = {
+    "exam_start": {"dynamodb", "secretsmanager"},
+    "certificate_issue": {"dynamodb", "s3", "secretsmanager", "ses"},
+    "bilan_worker": {"dynamodb", "secretsmanager", "ses"},
+}
+_IMPORT_AND_LIST_CLIENTS = """
+import importlib.util, sys
+from reussite import aws
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(",".join(sorted(aws._clients)))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_AT_INIT))
+def test_functions_build_the_clients_every_event_uses_at_init(
+    name: str, local_aws: object, database_url: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    fn = next(f for f in FUNCTIONS if f.name == name)
+    module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_AND_LIST_CLIENTS, str(module)],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert set(out.stdout.split()[-1].split(",")) == BUILT_AT_INIT[name]

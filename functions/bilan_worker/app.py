@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from reussite import aws
 from reussite.bilans import service
 from reussite.front_door import guard
 from reussite.handlers import queue_batch
-from reussite.settings import require
+from reussite.settings import get_settings, require
 
 REQUIRED_SETTINGS = (
     "DATABASE_URL|DATABASE_SECRET_ARN",
@@ -33,7 +34,16 @@ def _write(*, request: dict[str, Any]) -> dict[str, Any]:
     return {"status": service.generate(request["bilan_id"], request["receive_count"])}
 
 
-write_once = guard(_write, key="bilan_id", retry_in_progress=True)
+# Every message goes through the front door and mails the family: those clients are built at
+# init, not on the first message.
+write_once = guard(_write, key="bilan_id", retry_in_progress=True).warm()
+aws.warm("ses")
+_settings = get_settings()
+aws.warm_secrets(
+    _settings.link_secret_arn,
+    _settings.openai_api_key_secret_arn,
+    _settings.gemini_api_key_secret_arn,
+)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -10,13 +10,14 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from reussite import aws
 from reussite.certificates import service
 from reussite.errors import NotEligible
 from reussite.front_door import guard
 from reussite.handlers import queue_batch
 from reussite.jsonable import jsonable
 from reussite.observability import logger
-from reussite.settings import require
+from reussite.settings import get_settings, require
 
 REQUIRED_SETTINGS = (
     "DATABASE_URL|DATABASE_SECRET_ARN",
@@ -42,6 +43,12 @@ def _issue_for_outcome(*, request: dict[str, Any]) -> dict[str, Any]:
 
 issue_once = guard(_issue, key="attempt_id", retry_in_progress=True)
 issue_for_outcome_once = guard(_issue_for_outcome, key="outcome_id", retry_in_progress=True)
+# Every message goes through the front door, signs, stores a PDF and mails: the clients are
+# built at init, not on the first message.
+issue_once.warm()
+issue_for_outcome_once.warm()
+aws.warm("s3", "ses")
+aws.warm_secrets(get_settings().signing_key_secret_arn, get_settings().link_secret_arn)
 
 
 def record_handler(record: SQSRecord) -> None:

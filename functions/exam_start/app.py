@@ -7,13 +7,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, Path, Request, status
 from pydantic import BaseModel
 
+from reussite import aws
 from reussite.exams import service
 from reussite.exams.models import Attempt
 from reussite.front_door import http_write
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser, IdempotencyKey
 from reussite.identity.models import User
-from reussite.settings import require
+from reussite.settings import get_settings, require
 
 REQUIRED_SETTINGS = (
     "DATABASE_URL|DATABASE_SECRET_ARN",
@@ -44,7 +45,10 @@ def _start(user: User, request: Start, key: str) -> Attempt:
 
 OptionalStart = Annotated[StartRequest | None, Body()]
 ExamCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-start_once = http_write(_start, Attempt)
+# Every start goes through the front door and signs a token: their clients are built at init,
+# where a SnapStart snapshot holds them, not on the first request.
+start_once = http_write(_start, Attempt).warm()
+aws.warm_secrets(get_settings().attempt_token_secret_arn)
 
 
 @app.post("/v1/exams/{code}/attempts", status_code=status.HTTP_201_CREATED, response_model=Attempt)

@@ -56,6 +56,13 @@ def warm(*services: str) -> None:
         client(service)
 
 
+def warm_secrets(*arns: str | None) -> None:
+    """Build the secrets provider now if any of these secrets is configured (locally the values
+    are given in plain and no client is needed)."""
+    if any(arns):
+        secrets_provider()
+
+
 def reset() -> None:
     """Forget every client (tests that point the process at another endpoint)."""
     global _session, _secrets

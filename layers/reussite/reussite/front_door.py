@@ -15,8 +15,10 @@ still running after IN_PROGRESS_WAIT_SECONDS).
 
 Powertools' idempotency package (and boto3 with it, ~100 ms) is imported and its DynamoDB client
 created on the first guarded call, not at import: a function's routes that never write (a
-catalogue read, a webhook for an unknown reference) do not pay for them. The table is required
-at init: without it a function fails to start, naming IDEMPOTENCY_TABLE.
+catalogue read, a webhook for an unknown reference) do not pay for them. A function whose every
+event passes the door builds it at init instead (`.warm()`), where a SnapStart snapshot holds
+it. pydantic is imported only by `http_write`'s callers (the HTTP functions, which have it).
+The table is required at init: without it a function fails to start, naming IDEMPOTENCY_TABLE.
 """
 
 from __future__ import annotations
@@ -24,18 +26,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-from pydantic import BaseModel, SerializeAsAny, TypeAdapter
 
 from reussite import aws
 from reussite.errors import IdempotencyKeyReused, RequestInProgress
 from reussite.settings import get_settings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from reussite.identity.models import User
 
-Request = TypeVar("Request", bound=BaseModel)
+Request = TypeVar("Request", bound="BaseModel")
 Answer = TypeVar("Answer")
 Work = Callable[..., Any]
 
@@ -53,12 +56,20 @@ class Provisional(Exception):
         self.response = response
 
 
-class Keyed(BaseModel):
-    """What the front door keys on (`sub`, `key`) and compares on a repeat (`request`)."""
+@cache
+def _keyed() -> type[BaseModel]:
+    """The model of what an HTTP write's front door keys on and compares. Built on first use:
+    pydantic (~90 ms of import) is the HTTP functions' own cost, not the queue workers'."""
+    from pydantic import BaseModel, SerializeAsAny
 
-    sub: str
-    key: str
-    request: SerializeAsAny[BaseModel]
+    class Keyed(BaseModel):
+        """What the front door keys on (`sub`, `key`) and compares on a repeat (`request`)."""
+
+        sub: str
+        key: str
+        request: SerializeAsAny[BaseModel]
+
+    return Keyed
 
 
 def _typed_serializer(output: type[Any]) -> Any:
@@ -66,6 +77,7 @@ def _typed_serializer(output: type[Any]) -> Any:
     from aws_lambda_powertools.utilities.idempotency.serialization.base import (
         BaseIdempotencySerializer,
     )
+    from pydantic import TypeAdapter
 
     adapter: TypeAdapter[Any] = TypeAdapter(output)
 
@@ -132,6 +144,11 @@ class _Door:
             except IdempotencyValidationError as exc:
                 raise IdempotencyKeyReused() from exc
 
+    def warm(self) -> None:
+        """Build the persistence layer now (at init, so a SnapStart snapshot holds it and its
+        DynamoDB client), for a function whose every event goes through the door."""
+        self._build()
+
     def _build(self) -> Work:
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
@@ -166,9 +183,14 @@ class HttpWrite(Generic[Request, Answer]):
     def __call__(
         self, user: User, key: str, request: Request, lambda_context: Any = None
     ) -> Answer:
-        keyed = Keyed(sub=user.sub, key=key, request=request)
+        keyed = _keyed()(sub=user.sub, key=key, request=request)
         answer: Answer = self._door(request=keyed, lambda_context=lambda_context, user=user)
         return answer
+
+    def warm(self) -> HttpWrite[Request, Answer]:
+        """Build the door's persistence layer now, at init (see `_Door.warm`)."""
+        self._door.warm()
+        return self
 
 
 def http_write(
@@ -182,8 +204,8 @@ def http_write(
     request compared on a repeat. `database_serialises`: the action's own unique key in
     PostgreSQL replays a concurrent repeat (see the module)."""
 
-    def work(*, request: Keyed, user: User) -> Answer:
-        return action(user, request.request, request.key)  # type: ignore[arg-type]
+    def work(*, request: Any, user: User) -> Answer:
+        return action(user, request.request, request.key)
 
     door = _Door(
         work,
@@ -202,7 +224,7 @@ def guard(
     key: str,
     expires_after_seconds: int = 7 * 24 * 3600,
     retry_in_progress: bool = False,
-) -> Callable[..., dict[str, Any]]:
+) -> Guarded:
     """`work(request={...})` made idempotent on request[key] (a payment reference, a queue
     message's subject). A repeat while the first is in progress goes to the database (whose
     constraints serialise it), or raises Powertools' in-progress error for the queue to retry
@@ -216,7 +238,19 @@ def guard(
         in_progress="raise" if retry_in_progress else "database",
     )
 
-    def guarded(*, request: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
-        return dict(door(request=request, lambda_context=lambda_context))
+    return Guarded(door)
 
-    return guarded
+
+class Guarded:
+    """A worker's step behind the front door: `step(request={...})`."""
+
+    def __init__(self, door: _Door) -> None:
+        self._door = door
+
+    def __call__(self, *, request: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
+        return dict(self._door(request=request, lambda_context=lambda_context))
+
+    def warm(self) -> Guarded:
+        """Build the door's persistence layer now, at init (see `_Door.warm`)."""
+        self._door.warm()
+        return self

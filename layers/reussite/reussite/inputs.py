@@ -2,12 +2,7 @@
 
 Human-entered text at the boundary: names are refused when they carry control or
 bidirectional-override characters, and text bound for a header (an email subject) is made a
-single safe line.
-
-U+202E (right-to-left override) in a holder's name reverses what a verify page and a PDF show;
-CR/LF in a name that reaches an email subject is a header injection. Letters of every script
-(Arabic included) pass: only controls (Cc), line and paragraph separators (Zl, Zp) and the
-explicit bidi embeddings, overrides and isolates are refused.
+single safe line (`reussite.text` says which characters are unsafe, and why).
 """
 
 from __future__ import annotations
@@ -18,17 +13,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+from reussite.text import header_line, strip_unsafe, unsafe_characters
 
-
-def unsafe_characters(text: str) -> list[str]:
-    """The characters of `text` a name may not carry, as U+XXXX."""
-    return [
-        f"U+{ord(ch):04X}"
-        for ch in text
-        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _UNSAFE_CATEGORIES
-    ]
+__all__ = ["header_line", "strip_unsafe", "unsafe_characters"]
 
 
 def _safe_name(value: str) -> str:
@@ -41,27 +28,6 @@ def _safe_name(value: str) -> str:
     if not value:
         raise ValueError("a name may not be blank")
     return value
-
-
-def strip_unsafe(text: str) -> str:
-    """`text` without the characters a name may not carry (for claims from an identity
-    provider, which reussite cannot refuse without locking the user out)."""
-    cleaned = "".join(
-        ""
-        if ch in _BIDI_CONTROLS
-        else " "
-        if unicodedata.category(ch) in _UNSAFE_CATEGORIES
-        else ch
-        for ch in text
-    )
-    return " ".join(cleaned.split())  # a line break becomes one space
-
-
-def header_line(text: str, limit: int = 200) -> str:
-    """`text` as one header line: unsafe characters dropped, whitespace runs collapsed, cut to
-    `limit` characters."""
-    line = strip_unsafe(text)
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 HumanName = Annotated[

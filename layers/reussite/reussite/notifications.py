@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reussite.inputs import header_line
 from reussite.settings import get_settings
+from reussite.text import header_line
 
 
 def _client(service: str) -> Any:

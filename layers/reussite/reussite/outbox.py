@@ -72,9 +72,6 @@ def flush(keys: list[str] | None = None, limit: int = 100) -> int:
     send is counted and left for the next flush. No transaction is open while SES answers: the
     claim and each mark are single statements; a flush of a change's own emails is one claim
     and a mark per email."""
-    from reussite.emails.rendering import render
-    from reussite.notifications import send_email
-
     if db.connection().info.transaction_status != TransactionStatus.IDLE:
         raise RuntimeError("outbox.flush inside a transaction: emails are sent after the commit")
     sent, tried = 0, list[int]()
@@ -94,6 +91,9 @@ def flush(keys: list[str] | None = None, limit: int = 100) -> int:
             )
             .fetchall()
         )
+        if claimed:  # the renderer (jinja2) and the mailer load only when there is mail
+            from reussite.emails.rendering import render
+            from reussite.notifications import send_email
         for row in sorted(claimed, key=lambda r: int(r["id"])):
             try:  # outside any transaction: no lock is held while SES answers
                 email = render(row["template"], row["language"], row["context"])
