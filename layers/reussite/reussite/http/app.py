@@ -47,6 +47,32 @@ def _on_the_loop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _skip_the_pydantic_v1_probe() -> None:
+    """FastAPI 0.163 asks of every route parameter it analyses, and of values it encodes, whether
+    they are pydantic v1 models (only to refuse them), importing `pydantic.v1` to ask: ~100 ms of
+    every HTTP function's cold start. No v1 model can exist before `pydantic.v1` is imported, so
+    until then the answer is no without asking (the change proposed in fastapi/fastapi#16374).
+    Tied to the pinned FastAPI: the two names are its `utils` and `encoders` modules' own."""
+    import sys
+
+    from fastapi import encoders, utils
+
+    def unless_imported(probe: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        def probe_if_v1_exists(value: Any) -> bool:
+            return "pydantic.v1" in sys.modules and probe(value)
+
+        return probe_if_v1_exists
+
+    for module, name in (
+        (utils, "annotation_is_pydantic_v1"),
+        (encoders, "is_pydantic_v1_model_instance"),
+    ):
+        setattr(module, name, unless_imported(getattr(module, name)))
+
+
+_skip_the_pydantic_v1_probe()
+
+
 def create_app(title: str) -> FastAPI:
     app = FastAPI(
         title=title, version=reussite.__version__, docs_url=None, redoc_url=None, openapi_url=None
