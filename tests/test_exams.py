@@ -321,6 +321,53 @@ def test_start_needs_an_idempotency_key_and_refuses_its_reuse(student: Any) -> N
     assert (reused[0], reused[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
 
 
+def lapse_claims() -> None:
+    """Every in-progress claim in the idempotency store past its expiry, as it is once the
+    Lambda invocation that made it has timed out."""
+    from reussite import aws
+
+    table, client = get_settings().idempotency_table, aws.client("dynamodb")
+    for item in client.scan(TableName=table)["Items"]:
+        if item.get("status", {}).get("S") == "INPROGRESS":
+            client.update_item(
+                TableName=table,
+                Key={"id": item["id"]},
+                UpdateExpression="SET in_progress_expiration = :past",
+                ExpressionAttributeValues={":past": {"N": "1"}},
+            )
+
+
+def test_a_start_replays_from_the_database_and_its_key_stays_with_its_first_request(
+    database_url: str, principal: Any
+) -> None:
+    """The front door keeps only a start's claim (no answer): while it holds, a repeat is
+    compared with it; once it lapses the database replays the first attempt, identical, and
+    refuses the key for the parent's other child or another exam, with nothing debited."""
+    parent = principal(Role.PARENT)
+    me = identity.resolve_user(parent)
+    amine = identity.create_child(me, "Amine").student_id
+    badr = identity.create_child(me, "Badr").student_id
+    for child in (amine, badr):
+        ledger.grant(ledger.wallet_of(child), 3, LotKind.PURCHASE, key=f"pack-{child}", purpose="p")
+    for_amine, for_badr = {"student_id": str(amine)}, {"student_id": str(badr)}
+
+    first = start(parent, "FR-A1", key="one-key", body=for_amine)
+    while_claimed = start(parent, "FR-A1", key="one-key", body=for_badr)
+    lapse_claims()
+    replayed = start(parent, "FR-A1", key="one-key", body=for_amine)
+    lapse_claims()
+    other_child = start(parent, "FR-A1", key="one-key", body=for_badr)
+    lapse_claims()
+    other_exam = start(parent, "EN-A1", key="one-key", body=for_amine)
+
+    assert first[0] == 201 and replayed == first
+    for refused in (while_claimed, other_child, other_exam):
+        assert (refused[0], refused[1]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED"), refused
+    assert (debits(amine), debits(badr)) == (1, 0)
+    balance = db.read_one("SELECT balance FROM wallets WHERE student_id = %s", (badr,))
+    assert balance == {"balance": 3}
+
+
 def test_a_parent_starts_an_exam_for_their_child_only(database_url: str, principal: Any) -> None:
     parent, stranger = principal(Role.PARENT), principal(Role.PARENT)
     child = identity.create_child(identity.resolve_user(parent), "Yasmine").student_id

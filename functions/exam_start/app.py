@@ -45,9 +45,10 @@ def _start(user: User, request: Start, key: str) -> Attempt:
 
 OptionalStart = Annotated[StartRequest | None, Body()]
 ExamCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
-# Every start goes through the front door and signs a token: their clients are built at init,
-# where a SnapStart snapshot holds them, not on the first request.
-start_once = http_write(_start, Attempt).warm()
+# The start's keys in PostgreSQL replay it (the ledger's per wallet, the attempt's per caller),
+# so the front door keeps only its claim: one DynamoDB call a start. Every start goes through
+# it and signs a token: their clients are built at init, where a SnapStart snapshot holds them.
+start_once = http_write(_start, Attempt, database_replays=True).warm()
 aws.warm_secrets(get_settings().attempt_token_secret_arn)
 
 

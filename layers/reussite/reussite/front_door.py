@@ -72,8 +72,9 @@ def _keyed() -> type[BaseModel]:
     return Keyed
 
 
-def _typed_serializer(output: type[Any]) -> Any:
-    """A Powertools output serializer for any type pydantic knows (models, dataclasses)."""
+def _typed_serializer(output: type[Any], stored: bool = True) -> Any:
+    """A Powertools output serializer for any type pydantic knows (models, dataclasses). An
+    answer not `stored` is not serialised (a record stored before still reads back)."""
     from aws_lambda_powertools.utilities.idempotency.serialization.base import (
         BaseIdempotencySerializer,
     )
@@ -83,12 +84,27 @@ def _typed_serializer(output: type[Any]) -> Any:
 
     class Typed(BaseIdempotencySerializer):
         def to_dict(self, data: Any) -> dict[str, Any]:
-            return dict(adapter.dump_python(data, mode="json"))
+            return dict(adapter.dump_python(data, mode="json")) if stored else {}
 
         def from_dict(self, data: dict[str, Any]) -> Any:
             return adapter.validate_python(data)
 
     return Typed()
+
+
+def _claim_only_layer() -> type[Any]:
+    """A DynamoDB persistence layer that records a request's claim (its in-progress record, with
+    the request's hash) and never its answer: for writes whose database key replays the first
+    answer itself, one store call a request instead of two. A repeat while the claim holds is
+    compared with it (another request: 422); a repeat after it lapses runs the write again, and
+    the database replays or refuses it."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    class ClaimOnly(DynamoDBPersistenceLayer):
+        def save_success(self, data: dict[str, Any], result: dict[str, Any]) -> None:
+            return None
+
+    return ClaimOnly
 
 
 class _Door:
@@ -105,9 +121,11 @@ class _Door:
         expires: int,
         output: type[Any] | None,
         in_progress: str,
+        store_answer: bool = True,
     ) -> None:
         self.work, self.key, self.payload, self.expires = work, key, payload, expires
         self.output, self.in_progress = output, in_progress
+        self.store_answer = store_answer
         self.table = get_settings().require("idempotency_table")
         self._lock = threading.Lock()
         self._config: Any = None
@@ -158,6 +176,7 @@ class _Door:
 
         with self._lock:
             if self._guarded is None:
+                store = DynamoDBPersistenceLayer if self.store_answer else _claim_only_layer()
                 self._config = IdempotencyConfig(
                     event_key_jmespath=self.key,
                     payload_validation_jmespath=self.payload,
@@ -165,11 +184,13 @@ class _Door:
                 )
                 self._guarded = idempotent_function(
                     data_keyword_argument="request",
-                    persistence_store=DynamoDBPersistenceLayer(
+                    persistence_store=store(
                         table_name=self.table, boto3_client=aws.client("dynamodb")
                     ),
                     config=self._config,
-                    output_serializer=_typed_serializer(self.output) if self.output else None,
+                    output_serializer=(
+                        _typed_serializer(self.output, self.store_answer) if self.output else None
+                    ),
                 )(self.work)
             return self._guarded
 
@@ -198,11 +219,16 @@ def http_write(
     output: type[Answer],
     *,
     database_serialises: bool = True,
+    database_replays: bool = False,
     expires_after_seconds: int = 24 * 3600,
 ) -> HttpWrite[Request, Answer]:
     """`action(user, request, key)` made idempotent on (caller, Idempotency-Key), the whole
     request compared on a repeat. `database_serialises`: the action's own unique key in
-    PostgreSQL replays a concurrent repeat (see the module)."""
+    PostgreSQL replays a concurrent repeat (see the module). `database_replays`: it also
+    replays every repeat with the first answer and refuses the key reused for another request,
+    so the store keeps only the claim (`_claim_only_layer`)."""
+
+    assert database_serialises or not database_replays, "a database that replays serialises"
 
     def work(*, request: Any, user: User) -> Answer:
         return action(user, request.request, request.key)
@@ -214,6 +240,7 @@ def http_write(
         expires=expires_after_seconds,
         output=output,
         in_progress="database" if database_serialises else "wait",
+        store_answer=not database_replays,
     )
     return HttpWrite(door)
 

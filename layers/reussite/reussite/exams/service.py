@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import psycopg
+
 from reussite import db
 from reussite.errors import (
     AlreadySubmitted,
@@ -281,7 +283,9 @@ def build_questions(
 def start(user: User, code: str, key: str, student_id: UUID | None = None) -> Attempt:
     """Start an attempt: one transaction locks the wallet, returns the open attempt if any,
     debits the exam's cost and creates the attempt; if anything fails nothing is debited.
-    A replay of the same key returns the first attempt as it was created."""
+    A replay of the same key returns the first attempt as it was created, from the database
+    (the front door stores no answer for a start); the key reused for another exam or another
+    student is refused."""
     from reussite import flags
 
     if not flags.enabled(flags.EXAM_AND_CERTIFICATE, user):
@@ -306,12 +310,12 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             required_offer=exam.min_offer,
             current_offer=offer,
         )
-    ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
     # Drawn before the wallet is locked (published questions do not change), so the lock is
     # held only for the ledger's and the attempt's own statements.
     seed = secrets.randbits(62)
     drawn = build_questions(exam, seed)
     stored, seconds = json.dumps(drawn), allowed_seconds(exam, paying["extra"])
+    ledger_key, purpose = f"exam-start:{key}", f"exam:{code}"
     with db.transaction() as conn:
         first = ledger.lock(conn, wallet_id, ledger_key)
         if first["entry_id"] is not None:
@@ -337,23 +341,30 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             # have been, and the new attempt starts.
             _finalise_overdue(conn, open_attempt, attempt_exam)
         debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
-        row = conn.execute(
-            """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
-                                           questions, deadline_at, debit_entry_id, started_by)
-                VALUES (%s, %s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(secs => %s),
-                        %s, %s)
-                RETURNING id, started_at, deadline_at""",
-            (
-                student,
-                code,
-                exam.version,
-                seed,
-                stored,
-                seconds,
-                debit.entry_id,
-                user.id,
-            ),
-        ).fetchone()
+        try:
+            row = conn.execute(
+                """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
+                                               questions, deadline_at, debit_entry_id, started_by,
+                                               start_key)
+                    VALUES (%s, %s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(secs => %s),
+                            %s, %s, %s)
+                    RETURNING id, started_at, deadline_at""",
+                (
+                    student,
+                    code,
+                    exam.version,
+                    seed,
+                    stored,
+                    seconds,
+                    debit.entry_id,
+                    user.id,
+                    key,
+                ),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation as exc:  # the caller's key, on another
+            if exc.diag.constraint_name != "exam_attempts_start_key":  # student's attempt
+                raise
+            raise IdempotencyKeyReused() from None  # the debit rolls back with it
     assert row is not None
     # the rest of a new attempt's row is known here: not read back while the wallet is locked
     started = {
