@@ -35,7 +35,7 @@ import psycopg
 from _common import database, remote_moto
 
 from reussite import db
-from reussite.exams import statistics
+from reussite.exams import folding
 from reussite.identity.models import Principal, Role
 from reussite.ledger import jobs
 from reussite.ledger import service as ledger
@@ -393,11 +393,11 @@ def main() -> int:
                 for n in active
             ]
         )
-        folded_seconds, folded = timed(lambda: statistics.fold_all(seconds=3600))
+        folded_seconds, folded = timed(lambda: folding.fold_all(seconds=3600))
         print(
             f"quiz statistics' backfill (once, at deploy): {folded:,} graded attempts folded in "
             f"{folded_seconds:.0f} s ({folded / max(folded_seconds, 1e-9):,.0f}/s, a batch of "
-            f"{statistics.FOLD_BATCH:,} a transaction)"
+            f"{folding.FOLD_BATCH:,} a transaction)"
         )
         print(
             f"first invariant check (sets its watermark): {first_check:.1f} s; "

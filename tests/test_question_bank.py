@@ -799,7 +799,7 @@ def test_statistics_count_each_graded_attempt_once_whoever_folds_it(
 ) -> None:
     """Four folders at once, a read and the attempt sweeper share the pending attempts: the
     running sums hold each graded attempt exactly once, and read as a direct count would."""
-    from reussite.exams import statistics
+    from reussite.exams import folding
 
     code = _true_false_exam(staff, "Comptes", ("one", "two", "three"))
     right = {"one": 0, "two": 0, "three": 0}  # per question, how many got it right
@@ -815,7 +815,7 @@ def test_statistics_count_each_graded_attempt_once_whoever_folds_it(
     def folder(_: int) -> int:
         barrier.wait()
         folded = 0
-        while done := statistics.fold(code, 1, limit=2):
+        while done := folding.fold(code, 1, limit=2):
             folded += done
         return folded
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from reussite.exams import service, statistics
+from reussite.exams import folding, service
 from reussite.handlers import job
 from reussite.observability import logger, metrics
 from reussite.settings import require
@@ -18,7 +18,7 @@ require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 @job
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = service.sweep()
-    report["statistics_folded"] = statistics.fold_all(seconds=30)  # of its 120 s timeout
+    report["statistics_folded"] = folding.fold_all(seconds=30)  # of its 120 s timeout
     report["debit_gap"] = service.debit_gap(full=False)  # the debits since its last run
     for name, value in report.items():
         metrics.add_metric(name=f"Attempts_{name}", unit=MetricUnit.Count, value=value)
