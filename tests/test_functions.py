@@ -39,6 +39,7 @@ def test_concurrent_first_calls_build_each_aws_client_once(local_aws: object) ->
     from reussite import aws
     from reussite.settings import get_settings
 
+    kept = (aws._session, dict(aws._clients), aws._secrets)  # what loaded functions hold
     aws.reset()
     arn = get_settings().database_secret_arn or get_settings().signing_key_secret_arn
     assert arn
@@ -63,8 +64,13 @@ def test_concurrent_first_calls_build_each_aws_client_once(local_aws: object) ->
     for t in threads:
         t.join()
 
+    built = aws.secrets_provider().client is aws.client("secretsmanager")
+    aws._session, aws._secrets = kept[0], kept[2]  # the functions' doors keep their clients
+    aws._clients.clear()
+    aws._clients.update(kept[1])
+
     assert len(seen) == 16 and len(set(seen)) == 1
-    assert aws.secrets_provider().client is aws.client("secretsmanager")
+    assert built
 
 
 # The clients every event of these functions uses: built at init (where a SnapStart snapshot

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite import aws
-from reussite.certificates import service
+from reussite.certificates import pdf, service
 from reussite.errors import NotEligible
 from reussite.front_door import guard
 from reussite.handlers import queue_batch
@@ -43,8 +43,10 @@ def _issue_for_outcome(*, request: dict[str, Any]) -> dict[str, Any]:
 
 issue_once = guard(_issue, key="attempt_id", retry_in_progress=True)
 issue_for_outcome_once = guard(_issue_for_outcome, key="outcome_id", retry_in_progress=True)
-# Every message goes through the front door, signs, stores a PDF and mails: the clients are
-# built at init, not on the first message.
+# Every message goes through the front door, renders, signs, stores a PDF and mails: the PDF
+# library, its fonts (cut once) and the clients are made ready at init, where the function's
+# SnapStart snapshot holds them, not on the first message.
+pdf.prepare()
 issue_once.warm()
 issue_for_outcome_once.warm()
 aws.warm("s3", "ses")

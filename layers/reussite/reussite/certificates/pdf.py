@@ -181,6 +181,14 @@ def _parsed(cut: _Cut) -> tuple[TTFFont, frozenset[int]]:
     return font, covered
 
 
+def prepare() -> None:
+    """Cut and parse the fonts every certificate uses (Latin, Arabic) now: at init, where the
+    certificate worker's SnapStart snapshot holds them (and the cut files in /tmp with them)."""
+    for cut in CUTS:
+        if cut.unicodes is not None:
+            _parsed(cut)
+
+
 def _use(pdf: FPDF, cut: _Cut) -> None:
     """Make the cut available in this document as its family: shared metrics and glyph ids,
     fresh glyph bookkeeping. The full font is reopened (lazily), as writing subsets it."""
