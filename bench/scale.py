@@ -126,9 +126,9 @@ BUILD = [
          FROM c""",
     """CREATE TEMP TABLE sat ON COMMIT DROP AS
        SELECT p.n, p.student_id, p.user_id, gen_random_uuid() AS registration_id,
-              (SELECT id FROM exam_sessions  -- this batch's 100 courses, 25 candidates each
+              (SELECT id FROM exam_sessions  -- this batch's courses, 25 candidates each
                 WHERE type = 'BUNDLED' AND starts_at = %(at)s - interval '1 day'
-                ORDER BY id OFFSET (p.n / 20) %% 100 LIMIT 1) AS session_id,
+                ORDER BY id OFFSET (p.n / 20) %% %(courses)s LIMIT 1) AS session_id,
               CASE WHEN p.n %% 200 < 140 THEN 'PASS' WHEN p.n %% 200 < 180 THEN 'FAIL'
                    ELSE 'ABSENT' END AS result
          FROM scale_people p
@@ -192,7 +192,8 @@ def build(url: str) -> None:
             at = first + timedelta(days=358) * b / len(batches)  # a week before now at most
             with conn.transaction():
                 for statement in BUILD:
-                    conn.execute(statement, {"lo": lo, "hi": hi, "at": at})
+                    courses = max(1, (hi - lo + 1) // 500)  # one a 500 students (g % 500 = 0)
+                    conn.execute(statement, {"lo": lo, "hi": hi, "at": at, "courses": courses})
             done = hi / STUDENTS
             print(
                 f"\r  built {hi:,} students ({done:.0%}) in {time.perf_counter() - started:.0f} s",
