@@ -7,10 +7,12 @@ Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleave
 measures only the handlers named. "event ms" is the first event's own share (the total less the
 import): what remains of a cold start once init is restored from a SnapStart snapshot.
 
-The processes run in a runtime environment shaped like Lambda's: a virtualenv holding only the
-layers' pinned requirements (the shared layer's and the PDF layer's) and boto3 (which the
-Lambda runtime provides), with the layer's package on PYTHONPATH, so no development package
-inflates or hides import costs.
+The processes run in a runtime environment shaped like Lambda's: a virtualenv holding boto3
+(which the Lambda runtime provides, compiled), and on PYTHONPATH the layers as deployed — their
+pinned requirements and the domain package installed the way the layer's Makefile does, **with
+no bytecode** (the layer ships none and /opt is read-only, so a cold start compiles every module
+of the layers it imports; PYTHONDONTWRITEBYTECODE keeps each round as cold) — and each function's
+app.py copied alone. No development package inflates or hides import costs.
 
 Each round's event does the real work: exam_start gets a fresh Idempotency-Key (a fixed one
 would replay from DynamoDB after the first round), and certificate_issue a passed attempt made
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +43,7 @@ from reussite_local.functions import EVENTS
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 RUNTIME = ROOT / ".local" / "bench-runtime"
+DEPLOYED = ROOT / ".local" / "bench-deployed"  # the layers and functions as Lambda gets them
 LAYER = ROOT / "layers" / "reussite"
 PDF_LAYER = ROOT / "layers" / "pdf"
 NOT_REAL: dict[str, str] = {}
@@ -48,33 +52,50 @@ TARGET = 1.25
 PYTHON = Path(sys.executable)
 
 
+def _requirements() -> str:
+    return (LAYER / "requirements.txt").read_text() + (PDF_LAYER / "requirements.txt").read_text()
+
+
+def _install(python: Path, *args: str) -> None:
+    """pip install the layers' pinned requirements (and `args`) with `python`."""
+    layers = ["-r", str(LAYER / "requirements.txt"), "-r", str(PDF_LAYER / "requirements.txt")]
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *layers, *args], check=True)
+
+
 def runtime_python() -> Path:
     """A virtualenv with only what a deployed function has; rebuilt when the pins change."""
-    requirements = (LAYER / "requirements.txt").read_text() + (
-        PDF_LAYER / "requirements.txt"
-    ).read_text()
     stamp = RUNTIME / "requirements.txt"
     python = RUNTIME / "bin" / "python"
-    if not python.exists() or not stamp.exists() or stamp.read_text() != requirements:
+    if not python.exists() or not stamp.exists() or stamp.read_text() != _requirements():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-                str(LAYER / "requirements.txt"),
-                "-r",
-                str(PDF_LAYER / "requirements.txt"),
-                "boto3",
-            ],
-            check=True,
-        )
-        stamp.write_text(requirements)
+        _install(python, "boto3")
+        stamp.write_text(_requirements())
     return python
+
+
+def deployed(python: Path) -> Path:
+    """The layers' packages as `make build` ships them (no bytecode, no boto3), reinstalled when
+    the pins change; the domain package and the functions' app.py copied afresh."""
+    packages, stamp = DEPLOYED / "python", DEPLOYED / "requirements.txt"
+    if not stamp.exists() or stamp.read_text() != _requirements():
+        shutil.rmtree(DEPLOYED, ignore_errors=True)
+        _install(python, "--no-compile", "--target", str(packages))
+        for provided in packages.glob("boto*"):  # the runtime's, as the layer's Makefile says
+            shutil.rmtree(provided)
+        stamp.write_text(_requirements())
+    shutil.rmtree(packages / "reussite", ignore_errors=True)
+    shutil.copytree(
+        LAYER / "reussite", packages / "reussite", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for leftover in packages.rglob("__pycache__"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(DEPLOYED / "functions", ignore_errors=True)
+    for fn in template.load().functions():
+        module = fn.handler.rsplit(".", 1)[0] + ".py"
+        (DEPLOYED / "functions" / fn.name).mkdir(parents=True)
+        shutil.copy(fn.code_uri / module, DEPLOYED / "functions" / fn.name / module)
+    return packages
 
 
 def cold_ms(
@@ -203,6 +224,7 @@ def sample_student_has_credits() -> None:
 def main() -> int:
     global PYTHON
     PYTHON = runtime_python()
+    packages = deployed(PYTHON)
     with database() as url, remote_moto():
         os.environ["FEATURE_FLAGS_FILE"] = str(ROOT / "config" / "feature_flags.json")
         from reussite.settings import get_settings
@@ -211,7 +233,8 @@ def main() -> int:
         sample_student_has_credits()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(
-            PYTHONPATH=str(LAYER),
+            PYTHONPATH=str(packages),
+            PYTHONDONTWRITEBYTECODE="1",
             DATABASE_URL=url,
             POWERTOOLS_TRACE_DISABLED="true",
             POWERTOOLS_LOG_LEVEL="WARNING",
@@ -230,7 +253,7 @@ def measure(env: dict[str, str]) -> int:
     for fn in template.load().functions():
         if only and fn.name not in only:
             continue
-        module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
+        module = DEPLOYED / "functions" / fn.name / (fn.handler.rsplit(".", 1)[0] + ".py")
         kind = "http" if fn.routes else "worker"
         targets[fn.name] = (kind, module, EVENTS / f"{fn.name}.json")
     samples: dict[str, list[tuple[float, float, float, str, float]]] = {
