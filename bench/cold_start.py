@@ -4,8 +4,10 @@ Cold init = a fresh Python process imports the handler module and answers its sa
 (events/<name>.json), against a real PostgreSQL. HTTP handlers are compared with a hello-world
 FastAPI + Mangum + boto3 handler, workers with a bare Powertools + boto3 handler.
 Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleaved. ONLY=a,b
-measures only the handlers named. "event ms" is the first event's own share (the total less the
-import): what remains of a cold start once init is restored from a SnapStart snapshot.
+measures only the handlers named; BYTECODE=1 measures the layers compiled as
+`LAMBDA_PYTHON=python3.13 make build` ships them (layers/reussite/Makefile). "event ms" is the
+first event's own share (the total less the import): what remains of a cold start once init is
+restored from a SnapStart snapshot.
 
 The processes run in a runtime environment shaped like Lambda's: a virtualenv holding boto3
 (which the Lambda runtime provides, compiled), and on PYTHONPATH the layers as deployed — their
@@ -90,6 +92,25 @@ def deployed(python: Path) -> Path:
     )
     for leftover in packages.rglob("__pycache__"):
         shutil.rmtree(leftover, ignore_errors=True)
+    if os.environ.get("BYTECODE"):  # as `LAMBDA_PYTHON=python3.13 make build` ships it
+        http_only = "/(fastapi|starlette|anyio|mangum|aws_lambda_powertools/event_handler)/"
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                "-x",
+                http_only,
+                str(packages),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     shutil.rmtree(DEPLOYED / "functions", ignore_errors=True)
     for fn in template.load().functions():
         module = fn.handler.rsplit(".", 1)[0] + ".py"
