@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from reussite_local.launcher import running_stack
+from reussite_local.moto_server import USAGE_PATH
 from reussite_local.tokens import make_token
 
 WORKERS = int(os.environ.get("WORKERS", "16"))
@@ -56,6 +57,10 @@ class Load:
         self.samples: list[tuple[str, float, float]] = []  # (kind, start, end), perf_counter
         self.errors: list[str] = []
         self.families: list[dict[str, Any]] = []
+        # Konnect's side (its gateway's test hook, its two webhook calls) shares one pooled
+        # client, as Konnect's servers keep their connections: a client built per call would
+        # cost this process an SSL context each time (~10 ms of CPU) on the stack's cores.
+        self.konnect_http = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64))
 
     @property
     def http(self) -> httpx.Client:
@@ -63,9 +68,11 @@ class Load:
             self.local.client = httpx.Client(base_url=self.base, timeout=60)
         return self.local.client  # type: ignore[no-any-return]
 
-    def request(self, kind: str, method: str, path: str, **kw: Any) -> httpx.Response:
+    def request(
+        self, kind: str, method: str, path: str, via: httpx.Client | None = None, **kw: Any
+    ) -> httpx.Response:
         t0 = time.perf_counter()
-        response = self.http.request(method, path, **kw)
+        response = (via or self.http).request(method, path, **kw)
         self.samples.append((kind, t0, time.perf_counter()))
         if response.status_code >= 500:
             self.errors.append(f"{kind}: {response.status_code} {response.text[:120]}")
@@ -92,11 +99,14 @@ class Load:
             headers=key(),
             json={"product_code": "PACK_20", "student_id": child},
         ).json()
-        httpx.post(
+        self.konnect_http.post(
             f"{self.konnect}/_fake/payments/{order['payment_ref']}/complete", json={"notify": False}
         )
-        hook = f"/v1/webhooks/konnect?payment_ref={order['payment_ref']}"
-        twice = [threading.Thread(target=self.request, args=("webhook", "GET", hook)) for _ in "ab"]
+        hook = f"{self.base}/v1/webhooks/konnect?payment_ref={order['payment_ref']}"
+        twice = [
+            threading.Thread(target=self.request, args=("webhook", "GET", hook, self.konnect_http))
+            for _ in "ab"
+        ]
         for thread in twice:  # Konnect calls twice, at once
             thread.start()
         for thread in twice:
@@ -170,7 +180,7 @@ def cpu_seconds(stack_pid: int, postmaster: int) -> dict[str, float]:
         pid = int(entry.name)
         parents[pid] = int(fields[1])
         times[pid] = (int(fields[11]) + int(fields[12])) / TICK
-        if b"moto.server" in cmdline:
+        if b"reussite_local.moto_server" in cmdline:
             moto.add(pid)
 
     def tree(root: int) -> set[int]:
@@ -204,9 +214,12 @@ def measure(http_workers: int) -> bool:
             postmaster = int((Path(tmp) / "pgdata" / "postmaster.pid").read_text().split()[0])
             load = Load(stack)
             marks: list[dict[str, float]] = []  # CPU by part: floor's start, end; window's
+            usages: list[dict[str, list[float]]] = []  # moto's calls and CPU by operation
+            usage = f"{stack['state']['aws_endpoint']}{USAGE_PATH}"
 
             def mark() -> None:
                 marks.append(cpu_seconds(stack["proc"].pid, postmaster) | {"load": own_cpu()})
+                usages.append(httpx.get(usage, timeout=30).json())
 
             mark()
             floor = load.floor()
@@ -220,7 +233,7 @@ def measure(http_workers: int) -> bool:
             load.run(stop_at=window[1])
             for timer in timers:
                 timer.join()
-            return report(load, floor, window, marks, http_workers)
+            return report(load, floor, window, marks, usages, http_workers)
 
 
 def report(
@@ -228,6 +241,7 @@ def report(
     floor: list[tuple[float, float]],
     window: tuple[float, float],
     marks: list[dict[str, float]],
+    usages: list[dict[str, list[float]]],
     http_workers: int,
 ) -> bool:
     inside = [(k, s, e) for k, s, e in load.samples if s >= window[0] and e <= window[1]]
@@ -265,6 +279,19 @@ def report(
     print(
         f"    gateway and functions' CPU per request: {cores['functions'] / rate * 1000:.1f} ms "
         f"mixed, {health_ms:.2f} ms health ({cores['functions'] / rate * 1000 / health_ms:.1f}x)"
+    )
+    before, after = usages[2], usages[3]
+    spent = {
+        op: (n - before.get(op, [0, 0.0])[0], cpu - before.get(op, [0, 0.0])[1])
+        for op, (n, cpu) in after.items()
+    }
+    busiest = sorted((v[1], op, v[0]) for op, v in spent.items() if v[0])[::-1][:5]
+    total = sum(cpu for cpu, _, _ in busiest) or 1.0
+    print(
+        "    moto's busiest calls in the window (calls x CPU ms each, share): "
+        + "; ".join(
+            f"{op} {n:.0f} x {cpu / n * 1000:.1f} ({cpu / total:.0%})" for cpu, op, n in busiest
+        )
     )
     ratio = rate / floor_rate
     wrong = []

@@ -83,6 +83,15 @@ def test_functions_fire_on_demand(stack: dict[str, Any]) -> None:
     assert fired.json() == {"function": "db_migrate", "result": {"applied": []}}
 
 
+def test_moto_counts_the_calls_it_serves_by_operation(stack: dict[str, Any]) -> None:
+    """AWS runs in its own process, which says what it served (the load bench's moto split)."""
+    usage = httpx.get(f"{stack['state']['aws_endpoint']}/_local/moto-usage", timeout=10).json()
+
+    calls, cpu = usage["DynamoDB_20120810.CreateTable"]  # the template's idempotency table
+    assert calls == 1 and cpu > 0
+    assert usage["s3 PUT"][0] >= 1  # the certificate bucket and the school's logo
+
+
 def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> None:
     state = json.loads((stack["state_dir"] / "stack.json").read_text())
     auth = {"Authorization": f"Bearer {state['tokens']['demo-eleve']}"}
@@ -387,7 +396,8 @@ def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> No
     proc = stack["proc"]
     pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"
     postgres_pid = int(pid_file.read_text().splitlines()[0])
-    (moto_pid,) = _children(proc.pid, b"moto.server")  # AWS in its own process, as in Lambda
+    # AWS in its own process, as in Lambda
+    (moto_pid,) = _children(proc.pid, b"reussite_local.moto_server")
 
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)

@@ -167,6 +167,28 @@ def test_workers_connections_are_capped_at_the_figure_deploying_md_gives() -> No
     assert f"**{sum(workers.values())} connections at most**" in documented
 
 
+def test_locally_a_queue_is_delivered_as_many_batches_at_once_as_lambda_would() -> None:
+    """Lambda reads a queue five batches at a time, capped by the function's reserved
+    concurrency: the local stack runs that many pollers per queue (a single one let the partner
+    webhook queue back up under `make load`, where Lambda would have kept up)."""
+    from reussite_local.aws import LocalAws
+    from reussite_local.sqs import QueueDelivery
+
+    aws = LocalAws()  # not started: a delivery's client needs no server until it polls
+    pollers = {
+        fn.name: QueueDelivery(aws, fn, source, "http://unused").concurrency
+        for fn in FUNCTIONS
+        for source in fn.queues
+    }
+    reserved = {
+        fn.name: T.resources[fn.logical_id]["Properties"]["ReservedConcurrentExecutions"]
+        for fn in FUNCTIONS
+        if fn.queues
+    }
+    assert pollers == {name: min(5, cap) for name, cap in reserved.items()}
+    assert pollers["webhook_delivery"] == 5
+
+
 def test_memory_sizes_follow_the_measured_rule_and_match_deploying_md() -> None:
     """Where a person waits (HTTP) and where the work is CPU (the PDF worker) a function gets
     1,024 MB; the other workers wait on PostgreSQL or a model and keep the Globals' 512 MB.

@@ -102,7 +102,8 @@ class LocalAws:
             self._server.start()
             return
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto's server, counting its calls by operation (`reussite_local.moto_server`)
+            [sys.executable, "-m", "reussite_local.moto_server", "127.0.0.1", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

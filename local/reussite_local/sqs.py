@@ -15,6 +15,10 @@ log = logging.getLogger("reussite_local.sqs")
 RETRY_DELAY_SECONDS = (
     1  # a failed message comes back quickly locally (Lambda waits for the visibility timeout)
 )
+# Lambda reads a standard queue with five batches at a time, five concurrent invocations, and
+# scales up from there; a function's reserved concurrency or the mapping's MaximumConcurrency
+# caps it (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+LAMBDA_INITIAL_BATCHES = 5
 
 
 def _record(message: dict[str, Any], queue: str) -> dict[str, Any]:
@@ -54,6 +58,11 @@ class QueueDelivery:
     def __init__(self, aws: LocalAws, fn: Function, source: QueueSource, queue_url: str) -> None:
         self.fn, self.source, self.queue_url = fn, source, queue_url
         self.sqs = aws.client("sqs")
+        caps = (fn.reserved_concurrency, source.maximum_concurrency)
+        # How many batches `run` delivers at once, each on its own poller, as Lambda does: one
+        # poller for a queue whose function does 5 at once lets a backlog build that Lambda
+        # would not have (and moto's queue operations slow down with their queue's length).
+        self.concurrency = min(LAMBDA_INITIAL_BATCHES, *(cap for cap in caps if cap))
 
     def deliver_once(self, wait_seconds: int = 0) -> int:
         """Deliver one batch; return how many messages it held."""

@@ -151,7 +151,8 @@ class LocalStack:
     def start_delivery(self) -> None:
         """Start what runs in the background: queue deliveries and the template's schedules."""
         scheduler = Scheduler(self.functions, functions.invoke)
-        for target in [*(d.run for d in self.deliveries), scheduler.run]:
+        pollers = [d.run for d in self.deliveries for _ in range(d.concurrency)]
+        for target in [*pollers, scheduler.run]:
             thread = threading.Thread(target=target, args=(self._stop,), daemon=True)
             thread.start()
             self._threads.append(thread)

@@ -49,6 +49,7 @@ class QueueSource:
     queue: str  # logical id of the queue
     batch_size: int
     report_failures: bool
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Function:
     routes: list[HttpRoute] = field(default_factory=list)
     queues: list[QueueSource] = field(default_factory=list)
     schedules: list[str] = field(default_factory=list)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions
 
     @property
     def name(self) -> str:
@@ -98,6 +100,7 @@ class Template:
                 handler=props["Handler"],
                 timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
                 environment=env,
+                reserved_concurrency=_number(props.get("ReservedConcurrentExecutions")),
             )
             for event in props.get("Events", {}).values():
                 ev = event.get("Properties", {})
@@ -113,12 +116,20 @@ class Template:
                             batch_size=int(ev.get("BatchSize", 10)),
                             report_failures="ReportBatchItemFailures"
                             in ev.get("FunctionResponseTypes", []),
+                            maximum_concurrency=_number(
+                                (ev.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                            ),
                         )
                     )
                 elif event["Type"] in ("Schedule", "ScheduleV2"):
                     fn.schedules.append(str(ev.get("Schedule") or ev.get("ScheduleExpression")))
             found.append(fn)
         return found
+
+
+def _number(value: Any) -> int | None:
+    """A setting given as a number (one given by an intrinsic function is not resolved here)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def load(path: Path = TEMPLATE) -> Template:
