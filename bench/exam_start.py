@@ -404,7 +404,7 @@ def main() -> int:
         pooled = list(pooled_exams(url))
         env = {**os.environ, "DATABASE_URL": url}
         stores = {
-            "moto": {**env, "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint},
+            "moto": {**env, "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint_for("dynamodb")},
             f"double ({LATENCY_MS:g} ms/call)": {**env, "AWS_ENDPOINT_URL_DYNAMODB": double},
         }
         print(f"exam start, {WORKERS} worker processes, {SECONDS:.0f} s each, starts per second")

@@ -202,6 +202,17 @@ def cpu_seconds(stack_pid: int, postmaster: int) -> dict[str, float]:
     }
 
 
+def moto_usage(endpoints: list[str]) -> dict[str, list[float]]:
+    """Calls and CPU seconds by operation so far, over the stack's moto processes."""
+    usage: dict[str, list[float]] = {}
+    for endpoint in endpoints:
+        for op, (calls, cpu) in httpx.get(f"{endpoint}{USAGE_PATH}", timeout=30).json().items():
+            counted = usage.setdefault(op, [0, 0.0])
+            counted[0] += calls
+            counted[1] += cpu
+    return usage
+
+
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -215,11 +226,10 @@ def measure(http_workers: int) -> bool:
             load = Load(stack)
             marks: list[dict[str, float]] = []  # CPU by part: floor's start, end; window's
             usages: list[dict[str, list[float]]] = []  # moto's calls and CPU by operation
-            usage = f"{stack['state']['aws_endpoint']}{USAGE_PATH}"
 
             def mark() -> None:
                 marks.append(cpu_seconds(stack["proc"].pid, postmaster) | {"load": own_cpu()})
-                usages.append(httpx.get(usage, timeout=30).json())
+                usages.append(moto_usage(stack["state"]["aws_endpoints"]))
 
             mark()
             floor = load.floor()

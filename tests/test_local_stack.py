@@ -85,11 +85,17 @@ def test_functions_fire_on_demand(stack: dict[str, Any]) -> None:
 
 def test_moto_counts_the_calls_it_serves_by_operation(stack: dict[str, Any]) -> None:
     """AWS runs in its own process, which says what it served (the load bench's moto split)."""
-    usage = httpx.get(f"{stack['state']['aws_endpoint']}/_local/moto-usage", timeout=10).json()
+    others, dynamodb, sqs = (
+        httpx.get(f"{endpoint}/_local/moto-usage", timeout=10).json()
+        for endpoint in stack["state"]["aws_endpoints"]
+    )
 
-    calls, cpu = usage["DynamoDB_20120810.CreateTable"]  # the template's idempotency table
+    calls, cpu = dynamodb["DynamoDB_20120810.CreateTable"]  # the template's idempotency table
     assert calls == 1 and cpu > 0
-    assert usage["s3 PUT"][0] >= 1  # the certificate bucket and the school's logo
+    assert others["s3 PUT"][0] >= 1  # the certificate bucket and the school's logo
+    assert sqs["AmazonSQS.CreateQueue"][0] >= 1  # the template's queues
+    # DynamoDB and SQS each have a process of their own
+    assert not any(op.startswith(("DynamoDB", "AmazonSQS")) for op in others)
 
 
 def test_an_exam_starts_once_and_is_graded_over_http(stack: dict[str, Any]) -> None:
@@ -396,18 +402,19 @@ def test_ctrl_c_stops_everything_including_postgres(stack: dict[str, Any]) -> No
     proc = stack["proc"]
     pid_file = stack["state_dir"] / "pgdata" / "postmaster.pid"
     postgres_pid = int(pid_file.read_text().splitlines()[0])
-    # AWS in its own process, as in Lambda
-    (moto_pid,) = _children(proc.pid, b"reussite_local.moto_server")
+    # AWS in processes of its own, as in Lambda: DynamoDB, SQS, and the other services
+    moto_pids = _children(proc.pid, b"reussite_local.moto_server")
+    assert len(moto_pids) == 3
 
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
 
     assert proc.returncode == 0
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (_alive(postgres_pid) or _alive(moto_pid)):
+    while time.monotonic() < deadline and any(map(_alive, [postgres_pid, *moto_pids])):
         time.sleep(0.1)
     assert not _alive(postgres_pid)
-    assert not _alive(moto_pid)
+    assert not any(map(_alive, moto_pids))
 
 
 def test_http_workers_serve_one_port_from_a_process_per_core(

@@ -85,7 +85,13 @@ def rsa_signing_key() -> str:
 
 
 class LocalAws:
-    """moto's server on 127.0.0.1 plus the template's tables, queues, buckets and topics."""
+    """moto's server on 127.0.0.1 plus the template's tables, queues, buckets and topics. In
+    processes of their own, DynamoDB and SQS get one each and the other services share a third:
+    each is a service of its own in AWS, and one process's GIL would make the idempotency
+    table's calls, on every write's path, queue behind the queue pollers' (moto's SQS spends
+    CPU in proportion to the messages a queue holds on every call)."""
+
+    APART = ("dynamodb", "sqs")  # services served by a process of their own (own_process only)
 
     def __init__(self, port: int | None = None, own_process: bool = False) -> None:
         self.port = port or free_port()
@@ -95,47 +101,71 @@ class LocalAws:
             if own_process
             else ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         )
-        self._process: subprocess.Popen[bytes] | None = None
+        self._apart = (
+            {service: f"http://127.0.0.1:{free_port()}" for service in self.APART}
+            if own_process
+            else {}
+        )
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def endpoint_for(self, service: str) -> str:
+        return self._apart.get(service, self.endpoint)
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every moto server's endpoint (each answers `/_local/moto-usage` in its own process)."""
+        return [self.endpoint, *self._apart.values()]
 
     def start(self) -> None:
         if self._server is not None:
             self._server.start()
             return
-        self._process = subprocess.Popen(
-            # moto's server, counting its calls by operation (`reussite_local.moto_server`)
-            [sys.executable, "-m", "reussite_local.moto_server", "127.0.0.1", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        for endpoint in self.endpoints:
+            port = endpoint.rpartition(":")[2]
+            self._processes.append(
+                subprocess.Popen(
+                    # moto's server, counting its calls by operation (`reussite_local.moto_server`)
+                    [sys.executable, "-m", "reussite_local.moto_server", "127.0.0.1", port],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         deadline = time.monotonic() + 60
-        while self._process.poll() is None and time.monotonic() < deadline:
+        probes = {"sts": "get_caller_identity", "dynamodb": "list_tables", "sqs": "list_queues"}
+        waiting = ["sts", *self._apart]
+        while waiting and time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self._processes):
+                break
             try:
-                self.client("sts").get_caller_identity()
-                return
+                getattr(self.client(waiting[0]), probes[waiting[0]])()
+                waiting.pop(0)
             except Exception:  # not listening yet
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto's server did not start on port {self.port}")
+        if waiting:
+            self.stop()
+            raise RuntimeError(f"moto's server did not start on {self.endpoint_for(waiting[0])}")
 
     @property
-    def pid(self) -> int | None:
-        """The server's own process, when it has one."""
-        return self._process.pid if self._process else None
+    def pids(self) -> list[int]:
+        """The servers' own processes, when they have them."""
+        return [process.pid for process in self._processes]
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
-        elif self._process is not None:
-            self._process.terminate()
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
             try:
-                self._process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+                process.kill()
+                process.wait()
 
     def environment(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
+            **{f"AWS_ENDPOINT_URL_{service.upper()}": url for service, url in self._apart.items()},
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
@@ -145,7 +175,7 @@ class LocalAws:
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            endpoint_url=self.endpoint,
+            endpoint_url=self.endpoint_for(service),
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",

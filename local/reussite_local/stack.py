@@ -169,7 +169,11 @@ class LocalStack:
 
     def write_state(self, **extra: Any) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        state = {"database_url": os.environ["DATABASE_URL"], "aws_endpoint": self.aws.endpoint}
+        state = {
+            "database_url": os.environ["DATABASE_URL"],
+            "aws_endpoint": self.aws.endpoint,
+            "aws_endpoints": self.aws.endpoints,  # the other services', DynamoDB's, SQS's
+        }
         state.update(extra)
         (self.state_dir / "stack.json").write_text(json.dumps(state, indent=2))
 
