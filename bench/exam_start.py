@@ -6,8 +6,8 @@ DynamoDB is, in turn, moto in its own process and a double with a fixed latency 
 (bench/_dynamodb_double.py, DDB_LATENCY_MS, default 4 ms): moto's latency moves with load, the
 double's does not, so the handler's own cost shows.
 Baseline: the SQL a start performs (user, exam, offer and wallet reads; then lock the wallet,
-look up the key, check for an open attempt, read live lots, write the debit, insert the attempt)
-on a bare psycopg connection per worker.
+look up the key, check for an open attempt, read live lots, write the debit, insert the attempt
+with the caller's key) on a bare psycopg connection per worker.
 
 Throughput: 8 worker *processes* (each its own interpreter, connection and DynamoDB client, as
 8 Lambda containers would be) on one hot wallet (one student) and on many wallets; raw SQL, the
@@ -117,7 +117,7 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
         conn = getattr(local, "conn", None)
         if conn is None:  # db's cursor: its statements are counted like the handler's
             conn = local.conn = psycopg.connect(url, autocommit=True, cursor_factory=db._Cursor)
-        key = f"exam-start:{uuid.uuid4()}"
+        key = str(uuid.uuid4())
         conn.execute(
             """SELECT u.id, s.id FROM users u LEFT JOIN students s ON s.user_id = u.id
                 WHERE u.sub = %s""",
@@ -136,7 +136,7 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
         opened = time.perf_counter()
         with conn.transaction():
             conn.execute(ledger._LOCK_WALLET, (wallet_id,))
-            conn.execute(ledger._ENTRY_BY_KEY, (wallet_id, key)).fetchone()
+            conn.execute(ledger._ENTRY_BY_KEY, (wallet_id, f"exam-start:{key}")).fetchone()
             conn.execute(
                 """SELECT id FROM exam_attempts
                     WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS'
@@ -149,7 +149,7 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
                 {
                     "wallet": wallet_id,
                     "credits": 1,
-                    "key": key,
+                    "key": f"exam-start:{key}",
                     "purpose": f"exam:{code}",
                     "actor": None,
                     "after": sum(r[1] for r in lots) - 1,
@@ -157,13 +157,14 @@ def raw_start(url: str) -> Callable[[str, Any], None]:
                     "amounts": [1],
                 },
             ).fetchone()
-            conn.execute(
-                """INSERT INTO exam_attempts (student_id, exam_code, status, seed, questions,
-                                              deadline_at, debit_entry_id, started_by)
-                   SELECT %s, %s, 'IN_PROGRESS', %s, %s, now() + interval '20 minutes', %s,
-                          user_id FROM students WHERE id = %s
+            conn.execute(  # with the caller's key, which replays a start (migration 0033)
+                """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
+                                              questions, deadline_at, debit_entry_id,
+                                              started_by, start_key)
+                   SELECT %s, %s, %s, 'IN_PROGRESS', %s, %s, now() + interval '20 minutes',
+                          %s, user_id, %s FROM students WHERE id = %s
                    RETURNING id, started_at, deadline_at""",  # what its answer needs
-                (student_id, code, seed, questions, entry[0], student_id),  # type: ignore[index]
+                (student_id, code, exam.version, seed, questions, entry[0], key, student_id),  # type: ignore[index]
             ).fetchone()
         RAW_HELD.append(time.perf_counter() - opened)
         close(conn, student_id, code)

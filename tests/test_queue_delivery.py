@@ -31,6 +31,7 @@ def test_batches_partial_failures_and_dead_letters(local_aws: LocalAws) -> None:
     resources = local_aws.create_resources(tmpl)
     (fn,) = tmpl.functions()
     delivery = QueueDelivery(local_aws, fn, fn.queues[0], resources.refs["WorkQueue"])
+    assert delivery.concurrency == 5  # no reserved concurrency: Lambda's first five batches
     sqs = local_aws.client("sqs")
     for body in ("ok-1", "fail-1", "ok-2"):
         sqs.send_message(QueueUrl=resources.refs["WorkQueue"], MessageBody=body)

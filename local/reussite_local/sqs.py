@@ -62,7 +62,7 @@ class QueueDelivery:
         # How many batches `run` delivers at once, each on its own poller, as Lambda does: one
         # poller for a queue whose function does 5 at once lets a backlog build that Lambda
         # would not have (and moto's queue operations slow down with their queue's length).
-        self.concurrency = min(LAMBDA_INITIAL_BATCHES, *(cap for cap in caps if cap))
+        self.concurrency = min([LAMBDA_INITIAL_BATCHES, *(cap for cap in caps if cap)])
 
     def deliver_once(self, wait_seconds: int = 0) -> int:
         """Deliver one batch; return how many messages it held."""
