@@ -16,12 +16,15 @@ no bytecode** (the layer ships none and /opt is read-only, so a cold start compi
 of the layers it imports; PYTHONDONTWRITEBYTECODE keeps each round as cold) — and each function's
 app.py copied alone. No development package inflates or hides import costs.
 
-Each round's event does the real work: exam_start gets a fresh Idempotency-Key (a fixed one
-would replay from DynamoDB after the first round), and certificate_issue a passed attempt made
-for it (the sample message names no row: the worker would only log "no certificate"); the
-bench checks that the certificate was issued (PDF stored, credential signed). The report
-worker's sample message still names no report (its first real event needs a paid family and
-the fake model server): its figure is marked as such.
+Each round's event does the real work (`REAL_EVENTS`), and the bench checks it was done: a
+sample event that names rows which do not exist would measure a 404 or a logged no-op. So
+exam_start gets a fresh Idempotency-Key (a fixed one would replay from DynamoDB), exam_submit
+an attempt started for the round and its token, certificate_issue a passed attempt (PDF stored,
+credential signed), bilan_worker a pending report of the sample student (the template's default
+`offline` writer: no model call; three passes), bilans_api that student's report to read,
+payment_webhook a pack paid through the fake Konnect (read back, fulfilled, receipt mailed),
+webhook_delivery an event for a school endpoint (signed and POSTed to a receiver here). The
+sample student is a paying customer (credits, a paid plan: ARIA's entitlements are its own).
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from _common import database, remote_moto
 
@@ -49,6 +56,7 @@ DEPLOYED = ROOT / ".local" / "bench-deployed"  # the layers and functions as Lam
 LAYER = ROOT / "layers" / "reussite"
 PDF_LAYER = ROOT / "layers" / "pdf"
 NOT_REAL: dict[str, str] = {}
+KONNECT: list[Any] = []  # the fake Konnect gateway the payment rounds pay through
 ROUNDS = int(os.environ.get("ROUNDS", "9"))
 TARGET = 1.25
 PYTHON = Path(sys.executable)
@@ -168,30 +176,152 @@ def passed_attempt() -> dict[str, object]:
     }
 
 
-def round_event(name: str, sample: Path) -> tuple[Path, str | None]:
-    """This round's event for `name` (a file), and the attempt whose certificate it issues."""
-    if name not in ("exam_start", "certificate_issue", "bilan_worker"):
+def round_event(name: str, sample: Path) -> tuple[Path, Callable[[], None] | None]:
+    """This round's event for `name` (a file), and the check that it did its work. A sample
+    event that names rows which do not exist would measure a 404 or a logged no-op: each of
+    those is given rows of its own, made for the round."""
+    make = REAL_EVENTS.get(name)
+    if make is None:
         return sample, None
     event = json.loads(sample.read_text())
-    attempt = None
-    if name == "exam_start":
-        db.connection().execute(  # the previous round's attempt, so this one starts anew
-            """UPDATE exam_attempts SET status = 'ABANDONED' WHERE status = 'IN_PROGRESS'
-                 AND student_id = (SELECT s.id FROM students s JOIN users u ON u.id = s.user_id
-                                    WHERE u.sub = 'sample-eleve')"""
-        )
-        event["headers"]["idempotency-key"] = str(uuid.uuid4())
-    elif name == "bilan_worker":
-        attempt = pending_report()
-        event["Records"][0]["body"] = json.dumps({"bilan_id": attempt})
-    else:
-        body = passed_attempt()
-        attempt = str(body["attempt_id"])
-        event["Records"][0]["body"] = json.dumps(body)
+    check = make(event)
     fd, path = tempfile.mkstemp(prefix=f"cold-{name}-", suffix=".json")
     with os.fdopen(fd, "w") as fh:
         json.dump(event, fh)
-    return Path(path), attempt
+    return Path(path), check
+
+
+def _new_start(event: dict[str, Any]) -> None:
+    """exam_start: a fresh Idempotency-Key (a fixed one replays), the last round's attempt
+    abandoned (a student has one open attempt per exam)."""
+    db.connection().execute(
+        """UPDATE exam_attempts SET status = 'ABANDONED' WHERE status = 'IN_PROGRESS'
+             AND exam_code = 'FR-A1' AND student_id = %s""",
+        (sample_user().student_id,),  # type: ignore[attr-defined]
+    )
+    event["headers"]["idempotency-key"] = str(uuid.uuid4())
+
+
+def _submission(event: dict[str, Any]) -> Callable[[], None]:
+    """exam_submit: an attempt started for the round, answered and submitted with its token."""
+    from reussite.exams import service as exams
+
+    user = sample_user()
+    started = exams.start(user, "EN-A1", f"bench-{uuid.uuid4()}")  # type: ignore[arg-type]
+    row = db.read_one("SELECT questions FROM exam_attempts WHERE id = %s", (started.id,))
+    assert row is not None
+    first = row["questions"][0]
+    _path(event, f"/v1/attempts/{started.id}/submit", attempt_id=str(started.id))
+    event["body"] = json.dumps(
+        {"attempt_token": started.attempt_token, "answers": {first["id"]: first["answer"]}}
+    )
+
+    def graded() -> None:
+        status = db.read_one("SELECT status FROM exam_attempts WHERE id = %s", (started.id,))
+        assert status == {"status": "GRADED"}, status
+
+    return graded
+
+
+def _path(event: dict[str, Any], path: str, **parameters: str) -> None:
+    """Point an HTTP API event at `path` (API Gateway gives it in three places)."""
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = parameters
+
+
+def _certificate(event: dict[str, Any]) -> Callable[[], None]:
+    """certificate_issue: a passed attempt whose certificate is not issued yet."""
+    body = passed_attempt()
+    event["Records"][0]["body"] = json.dumps(body)
+
+    def issued() -> None:
+        row = db.read_one(
+            "SELECT pdf_stored_at, credential FROM certificates WHERE attempt_id = %s",
+            (body["attempt_id"],),
+        )
+        assert row and row["pdf_stored_at"] and row["credential"], "the worker issued nothing"
+
+    return issued
+
+
+def _report(event: dict[str, Any]) -> Callable[[], None]:
+    """bilan_worker: a pending report of the sample student (the template's default `offline`
+    writer: no model call)."""
+    report = pending_report()
+    event["Records"][0]["body"] = json.dumps({"bilan_id": report})
+    return lambda: _report_done(report)
+
+
+def _report_done(report: str) -> None:
+    row = db.read_one("SELECT status, passes_done FROM bilans WHERE id::text = %s", (report,))
+    assert row is not None and (row["status"], row["passes_done"]) == ("COMPLETED", 3), row
+
+
+def _report_read(event: dict[str, Any]) -> None:
+    """bilans_api: the sample student reads a report of theirs."""
+    report = pending_report()
+    _path(event, f"/v1/bilans/{report}", bilan_id=report)
+
+
+def _paid_payment(event: dict[str, Any]) -> Callable[[], None]:
+    """payment_webhook: a credit pack ordered through the fake Konnect and paid there, so the
+    webhook reads it back from Konnect, fulfils it and mails the receipt."""
+    order = konnect_order("PACK_20")
+    event["rawQueryString"] = f"payment_ref={order.payment_ref}"
+    event["queryStringParameters"] = {"payment_ref": order.payment_ref}
+
+    def fulfilled() -> None:
+        row = db.read_one("SELECT status FROM orders WHERE id = %s", (order.id,))
+        assert row == {"status": "PAID"}, row
+
+    return fulfilled
+
+
+def _delivery(event: dict[str, Any]) -> Callable[[], None]:
+    """webhook_delivery: an event for the school's endpoint (the bench's receiver), signed and
+    POSTed by the worker."""
+    from reussite.webhooks import events
+
+    with db.transaction() as conn:
+        (delivery,) = events.emit(
+            conn, "payment.succeeded", f"order:bench-{uuid.uuid4()}", {"bench": True}
+        )
+    event["Records"][0]["body"] = json.dumps({"delivery_id": str(delivery)})
+
+    def delivered() -> None:
+        row = db.read_one("SELECT status FROM webhook_deliveries WHERE id = %s", (delivery,))
+        assert row == {"status": "DELIVERED"}, row
+
+    return delivered
+
+
+REAL_EVENTS: dict[str, Callable[[dict[str, Any]], Callable[[], None] | None]] = {
+    "exam_start": _new_start,
+    "exam_submit": _submission,
+    "certificate_issue": _certificate,
+    "bilan_worker": _report,
+    "bilans_api": _report_read,
+    "payment_webhook": _paid_payment,
+    "webhook_delivery": _delivery,
+}
+
+
+def konnect_order(product: str, subjects: list[str] | None = None) -> Any:
+    """An order of the sample student's through the fake Konnect, paid there, not yet settled."""
+    from reussite.payments import checkout
+    from reussite.payments.models import Provider
+
+    order = checkout.checkout(
+        sample_user(),  # type: ignore[arg-type]
+        product,
+        None,
+        Provider.KONNECT,
+        f"bench-{uuid.uuid4()}",
+        subjects,
+    )
+    assert KONNECT and order.payment_ref
+    KONNECT[0].complete(order.payment_ref)
+    return order
 
 
 def pending_report() -> str:
@@ -210,48 +340,55 @@ def pending_report() -> str:
     return str(row["id"])
 
 
-def issued(attempt: str | None) -> None:
-    if attempt is None:
-        return
-    report = db.read_one("SELECT status, passes_done FROM bilans WHERE id::text = %s", (attempt,))
-    if report is not None:
-        assert (report["status"], report["passes_done"]) == ("COMPLETED", 3), report
-        return
-    row = db.read_one(
-        "SELECT pdf_stored_at, credential FROM certificates WHERE attempt_id = %s", (attempt,)
-    )
-    assert row and row["pdf_stored_at"] and row["credential"], "the worker issued nothing"
-
-
-def sample_student_has_credits() -> None:
-    """The sample events' student can pay for the exam its sample event starts."""
+def sample_student_is_a_paying_customer() -> None:
+    """What the sample events' student needs for each function's real path: credits for the
+    exams it starts, a paid plan (ARIA's entitlements, the reports), and a school endpoint
+    subscribed to its events (a receiver in this process answering 204)."""
     from reussite.identity import service as identity
     from reussite.identity.models import Principal, Role
     from reussite.ledger import service as ledger
     from reussite.ledger.models import LotKind
+    from reussite.payments import settlement
+    from reussite.webhooks import endpoints
 
-    student = identity.resolve_user(
-        Principal(
-            sub="sample-eleve",
-            email="sample.eleve@reussite.example",
-            name="Élodie Sample",
-            role=Role.ELEVE,
-        )
-    ).student_id
-    assert student is not None
+    student = sample_user().student_id  # type: ignore[attr-defined]
     ledger.grant(ledger.wallet_of(student), 100, LotKind.PURCHASE, key="bench", purpose="bench")
+    plan = konnect_order("HYBRIDE", ["MATHEMATIQUES", "NSI"])
+    assert settlement.settle_konnect(plan.payment_ref).final
+    admin = identity.resolve_user(
+        Principal(sub="bench-admin", email="admin@reussite.example", name="Bench", role=Role.ADMIN)
+    )
+    spec = endpoints.EndpointSpec(url=_receiver(), events=["payment.succeeded"])  # type: ignore[list-item]
+    endpoints.register(admin, spec, "bench-endpoint")
+
+
+def _receiver() -> str:
+    """A school's webhook endpoint: accepts every POST."""
+
+    class Accept(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
 
 def main() -> int:
     global PYTHON
     PYTHON = runtime_python()
     packages = deployed(PYTHON)
-    with database() as url, remote_moto():
+    with database() as url, remote_moto(providers=KONNECT):
         os.environ["FEATURE_FLAGS_FILE"] = str(ROOT / "config" / "feature_flags.json")
         from reussite.settings import get_settings
 
         get_settings.cache_clear()
-        sample_student_has_credits()
+        sample_student_is_a_paying_customer()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(
             PYTHONPATH=str(packages),
@@ -284,9 +421,10 @@ def measure(env: dict[str, str]) -> int:
         samples["hello_http"].append(cold_ms(*baseline_http, env))
         samples["hello_worker"].append(cold_ms(*baseline_worker, env))
         for name, (_, module, event) in targets.items():
-            this_round, attempt = round_event(name, event)
+            this_round, check = round_event(name, event)
             samples[name].append(cold_ms(module, this_round, env))
-            issued(attempt)
+            if check is not None:  # the event did its work
+                check()
     median = {name: statistics.median(v[0] for v in values) for name, values in samples.items()}
     peak = {name: max(v[1] for v in values) for name, values in samples.items()}
     cpu = {name: statistics.median(v[2] for v in values) for name, values in samples.items()}
