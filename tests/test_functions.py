@@ -79,6 +79,9 @@ BUILT_AT_INIT = {
     "exam_start": {"dynamodb", "secretsmanager"},
     "certificate_issue": {"dynamodb", "s3", "secretsmanager", "ses"},
     "bilan_worker": {"dynamodb", "secretsmanager", "ses"},
+    "exam_submit": {"secretsmanager", "sqs"},
+    "payment_webhook": {"dynamodb", "secretsmanager", "ses", "sqs"},
+    "webhook_delivery": {"secretsmanager"},
 }
 _IMPORT_AND_LIST_CLIENTS = """
 import importlib.util, sys

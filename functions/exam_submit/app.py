@@ -6,11 +6,12 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, Field, StringConstraints
 
+from reussite import aws
 from reussite.exams import service
 from reussite.exams.models import MAX_ANSWER_CHARS, Attempt
 from reussite.http.app import create_app, lambda_handler
 from reussite.http.auth import CurrentUser
-from reussite.settings import require
+from reussite.settings import get_settings, require
 
 REQUIRED_SETTINGS = (
     "DATABASE_URL|DATABASE_SECRET_ARN",
@@ -20,6 +21,10 @@ REQUIRED_SETTINGS = (
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite exam submit")
+# Every submission checks its attempt token (the secret's client) and a pass queues its
+# certificate: built at init, where the SnapStart snapshot holds them (boto3 included).
+aws.warm("sqs")
+aws.warm_secrets(get_settings().attempt_token_secret_arn)
 
 
 QuestionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]

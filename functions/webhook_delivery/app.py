@@ -10,9 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from reussite import aws
 from reussite.handlers import job, queue_batch
 from reussite.observability import logger, metrics
-from reussite.settings import require
+from reussite.settings import get_settings, require
 from reussite.webhooks import delivery
 
 REQUIRED_SETTINGS = (
@@ -22,6 +23,9 @@ REQUIRED_SETTINGS = (
 )
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
+# A delivery (most of its events: one a message) signs with the webhook secret: its client is
+# built at init, not on the first message.
+aws.warm_secrets(get_settings().webhook_secret_arn)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
