@@ -437,3 +437,19 @@ def test_each_owed_email_is_sent_once_by_concurrent_flushes_and_a_dead_claim_lap
 
     with db.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
         outbox.flush(keys=keys)  # SES is never called with a transaction open
+
+
+def test_the_workers_compile_their_emails_in_every_language_at_init() -> None:
+    """`rendering.prepare` (the payment webhook's, certificate and report workers' init) compiles
+    each email in French, English and Arabic, so a SnapStart snapshot holds them compiled, and a
+    template missing in one language fails the function's init, not a family's payment."""
+    import jinja2
+
+    from reussite.emails import rendering
+
+    rendering.prepare(*rendering.TEMPLATES)
+    for html in (False, True):
+        cached = {t.name for t in rendering._environment(html=html).cache.values()}  # type: ignore[union-attr]
+        assert {f"{lang}/payment_confirmed.j2" for lang in rendering.LANGUAGES} <= cached
+    with pytest.raises(jinja2.TemplateNotFound):
+        rendering.prepare("no_such_email")

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite import aws
 from reussite.bilans import service
+from reussite.emails import rendering
 from reussite.front_door import guard
 from reussite.handlers import queue_batch
 from reussite.settings import get_settings, require
@@ -38,6 +39,7 @@ def _write(*, request: dict[str, Any]) -> dict[str, Any]:
 # init, not on the first message.
 write_once = guard(_write, key="bilan_id", retry_in_progress=True).warm()
 aws.warm("ses")
+rendering.prepare("bilan_ready", "bilan_failed")  # compiled into the SnapStart snapshot
 _settings = get_settings()
 aws.warm_secrets(
     _settings.link_secret_arn,

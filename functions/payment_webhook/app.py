@@ -42,7 +42,9 @@ settle_once = guard(_settle, key="payment_ref").warm()
 aws.warm("ses", "sqs")
 aws.warm_secrets(get_settings().konnect_api_key_secret_arn)
 aws.warm_secrets(get_settings().link_secret_arn)
-import reussite.emails.rendering  # noqa: E402, F401  (the outbox imports it on its first mail)
+from reussite.emails import rendering  # noqa: E402  (the outbox imports it on its first mail)
+
+rendering.prepare("payment_confirmed", "subscription_activated")
 
 PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
