@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 
 from reussite import aws
+from reussite.emails import rendering
 from reussite.front_door import Provisional, guard
 from reussite.http.app import create_app, lambda_handler
 from reussite.jsonable import jsonable
@@ -40,10 +41,7 @@ def _settle(*, request: dict[str, Any]) -> dict[str, Any]:
 # restored container's first payment does not pay for it (688 ms of bench/cold_start's event).
 settle_once = guard(_settle, key="payment_ref").warm()
 aws.warm("ses", "sqs")
-aws.warm_secrets(get_settings().konnect_api_key_secret_arn)
-aws.warm_secrets(get_settings().link_secret_arn)
-from reussite.emails import rendering  # noqa: E402  (the outbox imports it on its first mail)
-
+aws.warm_secrets(get_settings().konnect_api_key_secret_arn, get_settings().link_secret_arn)
 rendering.prepare("payment_confirmed", "subscription_activated")
 
 PaymentRef = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

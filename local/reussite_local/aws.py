@@ -145,11 +145,6 @@ class LocalAws:
             self.stop()
             raise RuntimeError(f"moto's server did not start on {self.endpoint_for(waiting[0])}")
 
-    @property
-    def pids(self) -> list[int]:
-        """The servers' own processes, when they have them."""
-        return [process.pid for process in self._processes]
-
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
