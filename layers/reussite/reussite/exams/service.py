@@ -320,16 +320,20 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
         first = ledger.lock(conn, wallet_id, ledger_key)
         if first["entry_id"] is not None:
             return _replay(conn, first, purpose)
-        open_id = conn.execute(  # its id only: a start almost always finds none
-            """SELECT id FROM exam_attempts
+        open_id = (
+            db.tuples(conn)
+            .execute(  # its id only: a start almost always finds none
+                """SELECT id FROM exam_attempts
                 WHERE student_id = %s AND exam_code = %s AND status = 'IN_PROGRESS' FOR UPDATE""",
-            (student, code),
-        ).fetchone()
+                (student, code),
+            )
+            .fetchone()
+        )
         if open_id is not None:
             open_attempt = conn.execute(
                 f"""SELECT {_ATTEMPT_COLUMNS}, clock_timestamp() AS now FROM exam_attempts
                      WHERE id = %s""",
-                (open_id["id"],),
+                (open_id[0],),
             ).fetchone()
             assert open_attempt is not None  # locked above
             attempt_exam = _definition_any(
@@ -342,25 +346,29 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
             _finalise_overdue(conn, open_attempt, attempt_exam)
         debit = ledger.spend_locked(conn, wallet_id, exam.credit_cost, ledger_key, purpose, user.id)
         try:
-            row = conn.execute(
-                """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
+            row = (
+                db.tuples(conn)
+                .execute(
+                    """INSERT INTO exam_attempts (student_id, exam_code, exam_version, status, seed,
                                                questions, deadline_at, debit_entry_id, started_by,
                                                start_key)
                     VALUES (%s, %s, %s, 'IN_PROGRESS', %s, %s, now() + make_interval(secs => %s),
                             %s, %s, %s)
                     RETURNING id, started_at, deadline_at""",
-                (
-                    student,
-                    code,
-                    exam.version,
-                    seed,
-                    stored,
-                    seconds,
-                    debit.entry_id,
-                    user.id,
-                    key,
-                ),
-            ).fetchone()
+                    (
+                        student,
+                        code,
+                        exam.version,
+                        seed,
+                        stored,
+                        seconds,
+                        debit.entry_id,
+                        user.id,
+                        key,
+                    ),
+                )
+                .fetchone()
+            )
         except psycopg.errors.UniqueViolation as exc:  # the caller's key, on another
             if exc.diag.constraint_name != "exam_attempts_start_key":  # student's attempt
                 raise
@@ -369,7 +377,7 @@ def start(user: User, code: str, key: str, student_id: UUID | None = None) -> At
     # the rest of a new attempt's row is known here: not read back while the wallet is locked
     started = {
         **_NEW_ATTEMPT,
-        **row,
+        **dict(zip(("id", "started_at", "deadline_at"), row, strict=True)),
         "student_id": student,
         "exam_code": code,
         "status": "IN_PROGRESS",

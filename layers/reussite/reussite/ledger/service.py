@@ -27,7 +27,8 @@ _ENTRY_BY_KEY = """
     SELECT id AS entry_id, kind, amount, purpose, lot_id, refund_of, balance_after
       FROM ledger_entries WHERE wallet_id = %s AND idempotency_key = %s
 """
-_NO_ENTRY = dict.fromkeys(("entry_id", "kind", "amount", "purpose", "lot_id", "refund_of"))
+_ENTRY_COLUMNS = ("entry_id", "kind", "amount", "purpose", "lot_id", "refund_of", "balance_after")
+_NO_ENTRY = dict.fromkeys(_ENTRY_COLUMNS[:-1])
 
 _LIVE_LOTS = """
     SELECT id, remaining FROM credit_lots
@@ -214,35 +215,39 @@ def spend_locked(
 ) -> Spend:
     """The spend itself, for a caller that already holds the wallet's lock (`lock`) and found
     no entry under `key`."""
-    lots = conn.execute(_LIVE_LOTS, (wallet_id,)).fetchall()
-    live = sum(lot["remaining"] for lot in lots)
+    lots = db.tuples(conn).execute(_LIVE_LOTS, (wallet_id,)).fetchall()  # (id, remaining)
+    live = sum(remaining for _, remaining in lots)
     if live < credits:
         raise InsufficientCredits(
             f"This needs {credits} credits; {live} are available", required=credits, balance=live
         )
     allocations, needed = [], credits
-    for lot in lots:
-        take = min(needed, lot["remaining"])
-        allocations.append(Allocation(lot_id=lot["id"], amount=take))
+    for lot_id, remaining in lots:
+        take = min(needed, remaining)
+        allocations.append(Allocation(lot_id=lot_id, amount=take))
         needed -= take
         if needed == 0:
             break
-    row = _one(
-        conn,
-        _WRITE_SPEND,
-        {
-            "wallet": wallet_id,
-            "credits": credits,
-            "key": key,
-            "purpose": purpose,
-            "actor": actor_id,
-            "after": live - credits,
-            "lots": [a.lot_id for a in allocations],
-            "amounts": [a.amount for a in allocations],
-        },
+    row = (
+        db.tuples(conn)
+        .execute(
+            _WRITE_SPEND,
+            {
+                "wallet": wallet_id,
+                "credits": credits,
+                "key": key,
+                "purpose": purpose,
+                "actor": actor_id,
+                "after": live - credits,
+                "lots": [a.lot_id for a in allocations],
+                "amounts": [a.amount for a in allocations],
+            },
+        )
+        .fetchone()
     )
+    assert row is not None
     return Spend(
-        entry_id=row["id"],
+        entry_id=row[0],
         wallet_id=wallet_id,
         credits=credits,
         purpose=purpose,
@@ -354,9 +359,10 @@ def lock(conn: db.Connection, wallet_id: UUID, key: str) -> dict[str, Any]:
 
     Callers that must decide something under the wallet's lock before spending (an exam start
     checking for an open attempt) call this first, then spend with the same `conn`."""
-    if conn.execute(_LOCK_WALLET, (wallet_id,)).fetchone() is None:
+    if db.tuples(conn).execute(_LOCK_WALLET, (wallet_id,)).fetchone() is None:
         raise StudentNotFound("No wallet for this student")
-    return conn.execute(_ENTRY_BY_KEY, (wallet_id, key)).fetchone() or _NO_ENTRY
+    entry = db.tuples(conn).execute(_ENTRY_BY_KEY, (wallet_id, key)).fetchone()
+    return _NO_ENTRY if entry is None else dict(zip(_ENTRY_COLUMNS, entry, strict=True))
 
 
 def _allocations(conn: db.Connection, entry_id: int) -> list[Allocation]:
