@@ -5,7 +5,8 @@ Cold init = a fresh Python process imports the handler module and answers its sa
 FastAPI + Mangum + boto3 handler, workers with a bare Powertools + boto3 handler.
 Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleaved. ONLY=a,b
 measures only the handlers named; BYTECODE=1 measures the layers compiled as
-`LAMBDA_PYTHON=python3.13 make build` ships them (layers/reussite/Makefile). "event ms" is the
+`LAMBDA_PYTHON=python3.13 make build` ships them (layers/reussite/Makefile); LAMBDA_PYTHON=a
+Python 3.13 runs every process on the Lambda's own Python (default: the bench's). "event ms" is the
 first event's own share (the total less the import): what remains of a cold start once init is
 restored from a SnapStart snapshot.
 
@@ -51,8 +52,11 @@ from reussite_local.functions import EVENTS
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
-RUNTIME = ROOT / ".local" / "bench-runtime"
-DEPLOYED = ROOT / ".local" / "bench-deployed"  # the layers and functions as Lambda gets them
+# the Python every measured process runs: the Lambda's (3.13) when LAMBDA_PYTHON names one
+LAMBDA_PYTHON = os.environ.get("LAMBDA_PYTHON", "")
+_RUNS_ON = f"-{Path(LAMBDA_PYTHON).name}" if LAMBDA_PYTHON else ""
+RUNTIME = ROOT / ".local" / f"bench-runtime{_RUNS_ON}"
+DEPLOYED = ROOT / ".local" / f"bench-deployed{_RUNS_ON}"  # the layers and functions as deployed
 LAYER = ROOT / "layers" / "reussite"
 PDF_LAYER = ROOT / "layers" / "pdf"
 NOT_REAL: dict[str, str] = {}
@@ -66,11 +70,11 @@ def _requirements() -> str:
     return (LAYER / "requirements.txt").read_text() + (PDF_LAYER / "requirements.txt").read_text()
 
 
-def _install(python: Path, *args: str) -> None:
-    """pip install the layers' pinned requirements (and `args`) with `python`."""
-    layers = ["-r", str(LAYER / "requirements.txt"), "-r", str(PDF_LAYER / "requirements.txt")]
+def _install(python: Path, *args: str, layers: tuple[Path, ...] = (LAYER, PDF_LAYER)) -> None:
+    """pip install `layers`' pinned requirements (and `args`) with `python`."""
+    requirements = [arg for layer in layers for arg in ("-r", str(layer / "requirements.txt"))]
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *layers, *args], check=True)
+    subprocess.run([*pip, *requirements, *args], check=True)
 
 
 def runtime_python() -> Path:
@@ -78,29 +82,33 @@ def runtime_python() -> Path:
     stamp = RUNTIME / "requirements.txt"
     python = RUNTIME / "bin" / "python"
     if not python.exists() or not stamp.exists() or stamp.read_text() != _requirements():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME)], check=True)
+        maker = LAMBDA_PYTHON or sys.executable
+        subprocess.run([maker, "-m", "venv", "--clear", str(RUNTIME)], check=True)
         _install(python, "boto3")
         stamp.write_text(_requirements())
     return python
 
 
-def deployed(python: Path) -> Path:
-    """The layers' packages as `make build` ships them (no bytecode, no boto3), reinstalled when
-    the pins change; the domain package and the functions' app.py copied afresh."""
+def deployed(python: Path) -> list[Path]:
+    """The two layers' packages as `make build` ships them (no bytecode, no boto3), reinstalled
+    when the pins change; the domain package and the functions' app.py copied afresh. Returns
+    the shared layer's directory, then the PDF layer's (Lambda merges both into /opt/python)."""
     packages, stamp = DEPLOYED / "python", DEPLOYED / "requirements.txt"
-    if not stamp.exists() or stamp.read_text() != _requirements():
+    pdf = DEPLOYED / "pdf" / "python"
+    if not pdf.exists() or not stamp.exists() or stamp.read_text() != _requirements():
         shutil.rmtree(DEPLOYED, ignore_errors=True)
-        _install(python, "--no-compile", "--target", str(packages))
-        for provided in packages.glob("boto*"):  # the runtime's, as the layer's Makefile says
-            shutil.rmtree(provided)
+        for layer, target in ((LAYER, packages), (PDF_LAYER, pdf)):
+            _install(python, "--no-compile", "--target", str(target), layers=(layer,))
+            for provided in target.glob("boto*"):  # the runtime's, as the layer's Makefile says
+                shutil.rmtree(provided)
         stamp.write_text(_requirements())
     shutil.rmtree(packages / "reussite", ignore_errors=True)
     shutil.copytree(
         LAYER / "reussite", packages / "reussite", ignore=shutil.ignore_patterns("__pycache__")
     )
-    for leftover in packages.rglob("__pycache__"):
+    for leftover in (*packages.rglob("__pycache__"), *pdf.rglob("__pycache__")):
         shutil.rmtree(leftover, ignore_errors=True)
-    if os.environ.get("BYTECODE"):  # as `LAMBDA_PYTHON=python3.13 make build` ships it
+    if os.environ.get("BYTECODE"):  # the shared layer as `LAMBDA_PYTHON=... make build` ships it
         http_only = "/(fastapi|starlette|anyio|mangum|aws_lambda_powertools/event_handler)/"
         subprocess.run(
             [
@@ -124,7 +132,7 @@ def deployed(python: Path) -> Path:
         module = fn.handler.rsplit(".", 1)[0] + ".py"
         (DEPLOYED / "functions" / fn.name).mkdir(parents=True)
         shutil.copy(fn.code_uri / module, DEPLOYED / "functions" / fn.name / module)
-    return packages
+    return [packages, pdf]
 
 
 def cold_ms(
@@ -390,7 +398,7 @@ def main() -> int:
         sample_student_is_a_paying_customer()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(
-            PYTHONPATH=str(packages),
+            PYTHONPATH=os.pathsep.join(map(str, packages)),
             PYTHONDONTWRITEBYTECODE="1",
             DATABASE_URL=url,
             POWERTOOLS_TRACE_DISABLED="true",
@@ -434,7 +442,17 @@ def measure(env: dict[str, str]) -> int:
         name: sorted({c for v in values for c in v[3].split(",") if c != "-"})
         for name, values in samples.items()
     }
-    print(f"cold init, median of {ROUNDS} fresh processes (import + first event)")
+    version = subprocess.run(
+        [str(PYTHON), "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    compiled = "layers compiled" if os.environ.get("BYTECODE") else "no bytecode"
+    print(
+        f"cold init, median of {ROUNDS} fresh processes (import + first event), "
+        f"Python {version}, {compiled}"
+    )
     print(
         f"{'handler':24} {'kind':7} {'ms':>8} {'baseline ms':>12} {'ratio':>6} {'peak MB':>8} "
         f"{'CPU ms':>7} {'event ms':>8}  target <= {TARGET}"
