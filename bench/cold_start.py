@@ -4,18 +4,20 @@ Cold init = a fresh Python process imports the handler module and answers its sa
 (events/<name>.json), against a real PostgreSQL. HTTP handlers are compared with a hello-world
 FastAPI + Mangum + boto3 handler, workers with a bare Powertools + boto3 handler.
 Target: each ratio <= 1.25. Each figure is the median of ROUNDS runs, interleaved. ONLY=a,b
-measures only the handlers named; BYTECODE=1 measures the layers compiled as
-`LAMBDA_PYTHON=python3.13 make build` ships them (layers/reussite/Makefile); LAMBDA_PYTHON=a
-Python 3.13 runs every process on the Lambda's own Python (default: the bench's). "event ms" is the
-first event's own share (the total less the import): what remains of a cold start once init is
-restored from a SnapStart snapshot.
+measures only the handlers named. Every process runs on the Lambda's own Python, 3.13, when
+there is one (LAMBDA_PYTHON, else a `python3.13` on PATH that runs; else the bench's own), and
+then the shared layer is compiled as `make build` ships it with that Python
+(layers/reussite/Makefile; BYTECODE=0 measures it without, BYTECODE=1 compiles with another
+Python). "event ms" is the first event's own share (the total less the import): what remains
+of a cold start once init is restored from a SnapStart snapshot.
 
 The processes run in a runtime environment shaped like Lambda's: a virtualenv holding boto3
-(which the Lambda runtime provides, compiled), and on PYTHONPATH the layers as deployed — their
-pinned requirements and the domain package installed the way the layer's Makefile does, **with
-no bytecode** (the layer ships none and /opt is read-only, so a cold start compiles every module
-of the layers it imports; PYTHONDONTWRITEBYTECODE keeps each round as cold) — and each function's
-app.py copied alone. No development package inflates or hides import costs.
+(which the Lambda runtime provides, compiled), and on PYTHONPATH the two layers as deployed —
+their pinned requirements and the domain package installed the way the layers' Makefiles do,
+the shared layer compiled only when a build would be (without bytecode, and /opt read-only, a
+cold start compiles every module of the layers it imports; PYTHONDONTWRITEBYTECODE keeps each
+round as cold) — and each function's app.py copied alone. No development package inflates or
+hides import costs.
 
 Each round's event does the real work (`REAL_EVENTS`), and the bench checks it was done: a
 sample event that names rows which do not exist would measure a 404 or a logged no-op. So
@@ -52,8 +54,20 @@ from reussite_local.functions import EVENTS
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
-# the Python every measured process runs: the Lambda's (3.13) when LAMBDA_PYTHON names one
-LAMBDA_PYTHON = os.environ.get("LAMBDA_PYTHON", "")
+
+
+def _python313() -> str:
+    """A `python3.13` on PATH that runs, as the layer's Makefile finds one; else ''."""
+    found = shutil.which("python3.13")
+    check = [str(found), "-c", "import sys; assert sys.version_info[:2] == (3, 13)"]
+    ok = found and subprocess.run(check, capture_output=True).returncode == 0
+    return str(found) if ok else ""
+
+
+# The Python every measured process runs: the Lambda's (3.13) when there is one. With one, the
+# build compiles the shared layer, so the bench does too unless BYTECODE=0.
+LAMBDA_PYTHON = os.environ.get("LAMBDA_PYTHON") or _python313()
+BYTECODE = os.environ.get("BYTECODE", "1" if LAMBDA_PYTHON else "0") not in ("", "0")
 _RUNS_ON = f"-{Path(LAMBDA_PYTHON).name}" if LAMBDA_PYTHON else ""
 RUNTIME = ROOT / ".local" / f"bench-runtime{_RUNS_ON}"
 DEPLOYED = ROOT / ".local" / f"bench-deployed{_RUNS_ON}"  # the layers and functions as deployed
@@ -108,7 +122,7 @@ def deployed(python: Path) -> list[Path]:
     )
     for leftover in (*packages.rglob("__pycache__"), *pdf.rglob("__pycache__")):
         shutil.rmtree(leftover, ignore_errors=True)
-    if os.environ.get("BYTECODE"):  # the shared layer as `LAMBDA_PYTHON=... make build` ships it
+    if BYTECODE:  # the shared layer as `make build` ships it with a Python 3.13
         http_only = "/(fastapi|starlette|anyio|mangum|aws_lambda_powertools/event_handler)/"
         subprocess.run(
             [
@@ -448,7 +462,7 @@ def measure(env: dict[str, str]) -> int:
         text=True,
         check=True,
     ).stdout.strip()
-    compiled = "layers compiled" if os.environ.get("BYTECODE") else "no bytecode"
+    compiled = "shared layer compiled" if BYTECODE else "no bytecode"
     print(
         f"cold init, median of {ROUNDS} fresh processes (import + first event), "
         f"Python {version}, {compiled}"
