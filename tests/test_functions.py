@@ -93,11 +93,9 @@ print(",".join(sorted(aws._clients)), "pydantic.v1" in sys.modules)
 """
 
 
-@pytest.mark.parametrize("name", sorted(BUILT_AT_INIT))
-def test_functions_build_the_clients_every_event_uses_at_init(
-    name: str, local_aws: object, database_url: str
-) -> None:
-    import os
+def _init(name: str, env: dict[str, str]) -> tuple[set[str], bool]:
+    """The layer's clients built by `name`'s init in a fresh process with `env`, and whether
+    that init imported pydantic.v1."""
     import subprocess
     import sys
 
@@ -105,12 +103,41 @@ def test_functions_build_the_clients_every_event_uses_at_init(
     module = fn.code_uri / (fn.handler.rsplit(".", 1)[0] + ".py")
     out = subprocess.run(
         [sys.executable, "-c", _IMPORT_AND_LIST_CLIENTS, str(module)],
-        env={**os.environ, "DATABASE_URL": database_url},
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-
     clients, v1_imported = out.stdout.split()[-2:]
-    assert set(clients.split(",")) == BUILT_AT_INIT[name]
-    assert v1_imported == "False"  # FastAPI's v1 probe (~100 ms) skipped: reussite.http.app
+    return set(clients.split(",")), v1_imported == "True"
+
+
+@pytest.mark.parametrize("name", sorted(BUILT_AT_INIT))
+def test_functions_build_the_clients_every_event_uses_at_init(
+    name: str, local_aws: object, database_url: str
+) -> None:
+    import os
+
+    clients, v1_imported = _init(name, {**os.environ, "DATABASE_URL": database_url})
+
+    assert clients == BUILT_AT_INIT[name]
+    assert not v1_imported  # FastAPI's v1 probe (~100 ms) skipped: reussite.http.app
+
+
+# Where a flag is evaluated on most events, its store and AppConfig client are built at init too.
+FLAGS_AT_INIT = {"exam_start", "exams_api"}
+
+
+@pytest.mark.parametrize("name", sorted(FLAGS_AT_INIT))
+def test_functions_that_read_flags_build_the_appconfig_client_at_init(
+    name: str, local_aws: object, database_url: str
+) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "FEATURE_FLAGS_FILE"}  # as in AWS
+    env.update(
+        DATABASE_URL=database_url, APPCONFIG_APPLICATION="reussite", APPCONFIG_ENVIRONMENT="dev"
+    )
+    clients, _ = _init(name, env)
+
+    assert "appconfigdata" in clients  # the container's one client (reussite.aws), at init

@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from fastapi import Body, Path, Request, status
 from pydantic import BaseModel
 
-from reussite import aws
+from reussite import aws, flags
 from reussite.exams import service
 from reussite.exams.models import Attempt
 from reussite.front_door import http_write
@@ -50,6 +50,7 @@ ExamCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
 # it and signs a token: their clients are built at init, where a SnapStart snapshot holds them.
 start_once = http_write(_start, Attempt, database_replays=True).warm()
 aws.warm_secrets(get_settings().attempt_token_secret_arn)
+flags.warm()  # every start evaluates the exam feature's flag
 
 
 @app.post("/v1/exams/{code}/attempts", status_code=status.HTTP_201_CREATED, response_model=Attempt)

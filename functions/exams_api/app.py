@@ -7,7 +7,7 @@ from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from reussite import history, pagination
+from reussite import flags, history, pagination
 from reussite.exams import (
     accommodations,
     authoring,
@@ -41,6 +41,7 @@ REQUIRED_SETTINGS = (
 require(*REQUIRED_SETTINGS)  # fails at init, naming what is missing
 
 app = create_app("reussite exams")
+flags.warm()  # the catalogue and an exam's page evaluate its flag on every request
 PoolCode = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")]
 ExamCode = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9_-]{1,39}$")]
 QuestionName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]

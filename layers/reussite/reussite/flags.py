@@ -11,6 +11,7 @@ import hashlib
 from functools import cache
 from typing import TYPE_CHECKING
 
+from reussite import aws
 from reussite.settings import get_settings
 
 if TYPE_CHECKING:
@@ -23,7 +24,9 @@ EXAM_AND_CERTIFICATE = "examAndCertificate"
 
 @cache
 def _flags() -> FeatureFlags | None:
-    """The flags' store, built on first use (Powertools Feature Flags imports botocore)."""
+    """The flags' store, built on first use (Powertools Feature Flags imports botocore) or at
+    init (`warm`). In AWS its AppConfig client is the container's one (`aws.client`), not a
+    session and client of Powertools' own."""
     from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
     from aws_lambda_powertools.utilities.feature_flags.base import StoreProvider
 
@@ -36,6 +39,7 @@ def _flags() -> FeatureFlags | None:
             application=settings.appconfig_application,
             name=settings.appconfig_profile or "feature-flags",
             max_age=60,
+            boto3_client=aws.client("appconfigdata"),
         )
     elif settings.feature_flags_file:
         from reussite.flag_store import FileStore
@@ -44,6 +48,14 @@ def _flags() -> FeatureFlags | None:
     else:
         return None  # nothing configured: every flag is off
     return FeatureFlags(store=store)
+
+
+def warm() -> None:
+    """Build the flags' store now, for a function that evaluates a flag on most events: at init
+    a SnapStart snapshot holds Powertools' feature flags and the AppConfig client, which the
+    first event would otherwise import and build (the configuration itself is still fetched on
+    first use, then every 60 s)."""
+    _flags()
 
 
 def bucket(flag: str, sub: str) -> int:
