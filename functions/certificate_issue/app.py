@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from reussite import aws
-from reussite.certificates import pdf, service
+from reussite.certificates import pdf, service, signing
 from reussite.emails import rendering
 from reussite.errors import NotEligible
 from reussite.front_door import guard
@@ -48,6 +48,7 @@ issue_for_outcome_once = guard(_issue_for_outcome, key="outcome_id", retry_in_pr
 # library, its fonts (cut once) and the clients are made ready at init, where the function's
 # SnapStart snapshot holds them, not on the first message.
 pdf.prepare()
+signing.prepare()
 rendering.prepare("certificate_ready")
 issue_once.warm()
 issue_for_outcome_once.warm()

@@ -183,10 +183,15 @@ def _parsed(cut: _Cut) -> tuple[TTFFont, frozenset[int]]:
 
 def prepare() -> None:
     """Cut and parse the fonts every certificate uses (Latin, Arabic) now: at init, where the
-    certificate worker's SnapStart snapshot holds them (and the cut files in /tmp with them)."""
+    certificate worker's SnapStart snapshot holds them (and the cut files in /tmp with them),
+    with Pillow's common image formats, which fpdf2 loads on the first image it embeds (the QR
+    code's PNG; ~35 ms from the PDF layer's sources)."""
+    from PIL import Image
+
     for cut in CUTS:
         if cut.unicodes is not None:
             _parsed(cut)
+    Image.preinit()
 
 
 def _use(pdf: FPDF, cut: _Cut) -> None:

@@ -186,6 +186,16 @@ def credential_of(
     return credential
 
 
+def prepare() -> None:
+    """Import what signing uses (pyjwt, cryptography's RSA) now, for the certificate worker's
+    init: its SnapStart snapshot then holds them, and a restored container's first credential
+    does not load them (~25 ms from the PDF layer's sources). The key itself is read on first
+    use: Secrets Manager, then recorded in the database, neither of which init may touch."""
+    import jwt.algorithms  # noqa: F401
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: F401
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: F401
+
+
 @cache
 def _signing_key() -> tuple[str, Any, dict[str, Any]]:
     """(kid, private key, public JWK) of the current key; the public half registered once."""
